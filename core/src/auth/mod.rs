@@ -1,0 +1,315 @@
+//! Accounts: registration, password sign-in, sessions, personal API tokens, and finding out
+//! who is calling.
+//!
+//! Layout: [`Accounts`] is the domain (no gRPC in it); [`service`] is the thin tonic layer;
+//! [`throttle`] bounds password guessing.
+
+pub mod service;
+pub mod throttle;
+
+use std::{net::IpAddr, time::Duration, time::Instant};
+
+use throttle::FailureThrottle;
+
+use crate::{
+    crypto::{
+        passwords::PasswordHasher,
+        tokens::{self, TokenKind},
+    },
+    error::{Error, Result},
+    fields::{Email, Name, Password, language_code},
+    pagination,
+    store::{
+        Store, StoreError,
+        api_tokens::ApiTokenRecord,
+        new_id, now_millis,
+        sessions::SessionRecord,
+        users::{NewUser, UserRecord},
+    },
+};
+
+/// A stored last-use time is refreshed at most this often, so that authenticating a call is
+/// usually a read only.
+const TOUCH_INTERVAL_MS: i64 = 60_000;
+/// How often expired sessions are swept from the database.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+/// Who is calling, once their bearer token checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The account acted for.
+    pub user_id: String,
+    /// The credential the call was made with.
+    pub credential: Credential,
+}
+
+/// The kind of credential a call was made with, and its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A session, by id.
+    Session(String),
+    /// A personal API token, by id.
+    ApiToken(String),
+}
+
+/// A new session's bearer token.
+#[derive(Clone)]
+pub struct NewSession {
+    /// The token, to give to the client once.
+    pub token: String,
+    /// When it ends however active it is, in Unix milliseconds.
+    pub expire_time: i64,
+}
+
+/// Input of [`Accounts::register`], as received.
+pub struct Registration<'a> {
+    /// The email, not yet checked.
+    pub email: &'a str,
+    /// The password, not yet checked.
+    pub password: &'a str,
+    /// The display name, not yet checked.
+    pub display_name: &'a str,
+    /// The language code, not yet checked.
+    pub language_code: &'a str,
+}
+
+/// The account domain.
+pub struct Accounts {
+    /// Where accounts live.
+    store: Store,
+    /// Hashes and checks passwords.
+    hasher: PasswordHasher,
+    /// Failed sign-ins per normalised email.
+    account_failures: FailureThrottle<String>,
+    /// Failed sign-ins per client address.
+    address_failures: FailureThrottle<IpAddr>,
+    /// A session ends after this long unused.
+    idle_timeout: Duration,
+    /// A session ends this long after it began.
+    lifetime: Duration,
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Accounts {
+    /// The domain over `store`, with sessions ending after `idle_timeout` unused or `lifetime`.
+    pub fn new(store: Store, idle_timeout: Duration, lifetime: Duration) -> Result<Self> {
+        Ok(Self {
+            store,
+            hasher: PasswordHasher::new()?,
+            account_failures: FailureThrottle::new(throttle::ACCOUNT_BURST, throttle::ACCOUNT_DRAIN),
+            address_failures: FailureThrottle::new(throttle::ADDRESS_BURST, throttle::ADDRESS_DRAIN),
+            idle_timeout,
+            lifetime,
+        })
+    }
+
+    /// Creates an account with its profile and signs it in.
+    pub async fn register(&self, input: &Registration<'_>) -> Result<(UserRecord, NewSession)> {
+        let email = Email::parse("email", input.email)?;
+        let password = Password::parse("password", input.password)?;
+        let display_name = Name::parse("display_name", input.display_name)?;
+        let language_code = language_code("language_code", input.language_code)?;
+        let password_hash = self.hasher.hash(password.as_str()).await?;
+        let id = new_id();
+        let user = NewUser {
+            id: &id,
+            email: email.as_str(),
+            password_hash: &password_hash,
+            display_name: display_name.as_str(),
+            language_code,
+            ai_mode: crate::profile::DEFAULT_AI_MODE,
+            create_time: now_millis(),
+        };
+        match self.store.create_user(&user).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(Error::AlreadyExists("an account with this email exists already; sign in instead".into()));
+            }
+            other => other?,
+        }
+        tracing::info!(user_id = %id, "account registered");
+        self.sign_in(&id).await
+    }
+
+    /// Checks an email and password from `address` and starts a new session.
+    pub async fn login(&self, email: &str, password: &str, address: Option<IpAddr>) -> Result<(UserRecord, NewSession)> {
+        let wrong = || Error::Unauthenticated("the email or password is wrong; check both and try again".into());
+        // An address that is not an email cannot belong to an account: same answer as a wrong
+        // password, so the reply tells nothing about which accounts exist.
+        let Ok(email) = Email::parse("email", email) else {
+            return Err(wrong());
+        };
+        let now = Instant::now();
+        let key = email.as_str().to_owned();
+        let wait = [
+            self.account_failures.check(&key, now),
+            address.and_then(|addr| self.address_failures.check(&addr, now)),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        if let Some(retry_after) = wait {
+            return Err(Error::ResourceExhausted {
+                message: "too many failed sign-ins for this account or from this address".into(),
+                retry_after,
+            });
+        }
+        let credentials = self.store.credentials_by_email(email.as_str()).await?;
+        let stored_hash = credentials.as_ref().map(|c| c.password_hash.as_str());
+        if !self.hasher.verify(password, stored_hash).await? {
+            self.account_failures.record_failure(key, now);
+            if let Some(addr) = address {
+                self.address_failures.record_failure(addr, now);
+            }
+            tracing::info!("sign-in refused");
+            return Err(wrong());
+        }
+        let credentials = credentials.expect("a password matched, so the account exists");
+        tracing::info!(user_id = %credentials.id, "signed in");
+        self.sign_in(&credentials.id).await
+    }
+
+    async fn sign_in(&self, user_id: &str) -> Result<(UserRecord, NewSession)> {
+        let now = now_millis();
+        let (token, token_hash) = tokens::generate(TokenKind::Session);
+        let session = SessionRecord {
+            id: new_id(),
+            user_id: user_id.to_owned(),
+            last_seen_time: now,
+            expire_time: now.saturating_add(millis(self.lifetime)),
+        };
+        self.store.insert_session(&session, &token_hash, now).await?;
+        let user = self.current_user(user_id).await?;
+        Ok((user, NewSession { token, expire_time: session.expire_time }))
+    }
+
+    /// The caller behind an `authorization` header value, or why there is none.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
+        let Some(header) = authorization else {
+            return Err(Error::Unauthenticated(
+                "sign in first: send the metadata `authorization: Bearer <session or API token>`".into(),
+            ));
+        };
+        let token = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| Error::Unauthenticated("the authorization metadata must be `Bearer <token>`".into()))?;
+        let invalid = || Error::Unauthenticated("the token is not valid or was revoked; sign in again".into());
+        let now = now_millis();
+        let hash = tokens::hash(token);
+        match TokenKind::of(token).ok_or_else(invalid)? {
+            TokenKind::Session => {
+                let session = self.store.session_by_token_hash(&hash).await?.ok_or_else(invalid)?;
+                let idle_end = session.last_seen_time.saturating_add(millis(self.idle_timeout));
+                if now >= session.expire_time || now >= idle_end {
+                    self.store.delete_session(&session.id).await?;
+                    return Err(Error::Unauthenticated("the session has expired; sign in again".into()));
+                }
+                if now - session.last_seen_time >= TOUCH_INTERVAL_MS {
+                    self.store.touch_session(&session.id, now).await?;
+                }
+                Ok(Caller { user_id: session.user_id, credential: Credential::Session(session.id) })
+            }
+            TokenKind::ApiToken => {
+                let token = self.store.api_token_by_hash(&hash).await?.ok_or_else(invalid)?;
+                if token.last_use_time.is_none_or(|last| now - last >= TOUCH_INTERVAL_MS) {
+                    self.store.touch_api_token(&token.id, now).await?;
+                }
+                Ok(Caller { user_id: token.user_id, credential: Credential::ApiToken(token.id) })
+            }
+        }
+    }
+
+    /// Ends the session the caller is using.
+    pub async fn logout(&self, caller: &Caller) -> Result<()> {
+        match &caller.credential {
+            Credential::Session(id) => {
+                self.store.delete_session(id).await?;
+                Ok(())
+            }
+            Credential::ApiToken(_) => Err(Error::FailedPrecondition(
+                "this call was made with an API token, not a session; revoke API tokens with DeleteApiToken".into(),
+            )),
+        }
+    }
+
+    /// The account with this id.
+    pub async fn current_user(&self, user_id: &str) -> Result<UserRecord> {
+        // A caller authenticated a moment ago: a missing row means the account was deleted since.
+        self.store
+            .user(user_id)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("this account no longer exists; sign in again".into()))
+    }
+
+    /// Replaces the caller's password and ends their other sessions; returns how many ended.
+    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<u64> {
+        let new = Password::parse("new_password", new)?;
+        let now = Instant::now();
+        let key = caller.user_id.clone();
+        if let Some(retry_after) = self.account_failures.check(&key, now) {
+            return Err(Error::ResourceExhausted { message: "too many wrong current passwords".into(), retry_after });
+        }
+        let credentials = self.store.credentials_by_id(&caller.user_id).await?;
+        if !self.hasher.verify(current, credentials.as_ref().map(|c| c.password_hash.as_str())).await? {
+            self.account_failures.record_failure(key, now);
+            return Err(Error::invalid("current_password", "the current password is wrong; enter the one you sign in with"));
+        }
+        let hash = self.hasher.hash(new.as_str()).await?;
+        let keep = match &caller.credential {
+            Credential::Session(id) => Some(id.as_str()),
+            Credential::ApiToken(_) => None,
+        };
+        let ended = self.store.change_password(&caller.user_id, &hash, keep).await?;
+        tracing::info!(user_id = %caller.user_id, ended_sessions = ended, "password changed");
+        Ok(ended)
+    }
+
+    /// Issues a personal API token; returns its record and the token itself.
+    pub async fn create_api_token(&self, caller: &Caller, name: &str) -> Result<(ApiTokenRecord, String)> {
+        let name = Name::parse("name", name)?;
+        let (token, hash) = tokens::generate(TokenKind::ApiToken);
+        let record = ApiTokenRecord {
+            id: new_id(),
+            user_id: caller.user_id.clone(),
+            name: name.as_str().to_owned(),
+            create_time: now_millis(),
+            last_use_time: None,
+        };
+        self.store.insert_api_token(&record, &hash).await?;
+        tracing::info!(user_id = %caller.user_id, token_id = %record.id, "API token created");
+        Ok((record, token))
+    }
+
+    /// A page of the caller's API tokens, newest first, and the next page's token.
+    pub async fn list_api_tokens(
+        &self,
+        caller: &Caller,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<ApiTokenRecord>, String)> {
+        const LIST: &str = "api_tokens";
+        let limit = pagination::page_size(page_size)?;
+        let after = pagination::decode_token(LIST, page_token)?;
+        let items = self.store.list_api_tokens(&caller.user_id, after.as_deref(), limit + 1).await?;
+        Ok(pagination::paginate(items, limit, LIST, |token| &token.id))
+    }
+
+    /// Revokes one of the caller's API tokens.
+    pub async fn delete_api_token(&self, caller: &Caller, id: &str) -> Result<()> {
+        if !self.store.delete_api_token(&caller.user_id, id).await? {
+            return Err(Error::NotFound(format!("no API token {id:?} of yours; list your tokens to see their ids")));
+        }
+        tracing::info!(user_id = %caller.user_id, token_id = %id, "API token deleted");
+        Ok(())
+    }
+
+    /// Deletes sessions that can no longer be used; returns how many.
+    pub async fn sweep_expired_sessions(&self) -> Result<u64> {
+        let now = now_millis();
+        Ok(self.store.delete_expired_sessions(now, now.saturating_sub(millis(self.idle_timeout))).await?)
+    }
+}

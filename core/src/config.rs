@@ -1,0 +1,139 @@
+//! Configuration: defaults, overridden by environment variables, overridden by flags.
+//!
+//! Every setting has one name, documented here and in the README's table; `docker-compose.yml`
+//! and operators rely on the environment variable names.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, ValueEnum};
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Settings of the core server.
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Directory for the SQLite database and the generated secret key; created if missing.
+    #[arg(long, env = "ASSISTCHAT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Address (host:port) the gRPC, gRPC-web, health and reflection services listen on.
+    #[arg(long, env = "ASSISTCHAT_CORE_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: String,
+
+    /// Database URL: `postgres://...` for PostgreSQL; unset means SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// The platform secret key (32 bytes, base64) that seals stored secrets. Unset means a key
+    /// generated into `<data dir>/secret.key` on first start.
+    #[arg(long, env = "ASSISTCHAT_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Earlier platform secret keys (comma-separated, base64), still accepted for opening
+    /// secrets sealed before a rotation.
+    #[arg(long, env = "ASSISTCHAT_PREVIOUS_SECRET_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub previous_secret_keys: Vec<String>,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "ASSISTCHAT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Browser origins allowed to call over gRPC-web (comma-separated, or `*` for any).
+    /// Empty allows none: same-origin proxies and native clients need no CORS.
+    #[arg(long, env = "ASSISTCHAT_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Peers whose `x-forwarded-for` metadata is believed (comma-separated IPs), such as the web
+    /// edge's address; login throttling then counts the browser's address instead of theirs.
+    #[arg(long, env = "ASSISTCHAT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// A session ends after this long without use (OWASP ASVS level 2: 30 minutes).
+    #[arg(long, env = "ASSISTCHAT_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub session_idle_timeout: Duration,
+
+    /// A session ends this long after sign-in however active it is (ASVS level 2: 12 hours).
+    #[arg(long, env = "ASSISTCHAT_SESSION_LIFETIME", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub session_lifetime: Duration,
+}
+
+impl Config {
+    /// The configuration with every default and no environment, for tests and embedding.
+    pub fn with_defaults(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            listen: "127.0.0.1:0".into(),
+            database_url: None,
+            secret_key: None,
+            previous_secret_keys: Vec::new(),
+            log_format: LogFormat::Text,
+            cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 60 * 60),
+        }
+    }
+
+    /// The database to open: `DATABASE_URL` when set, else the SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("assistchat.db").display()),
+        }
+    }
+}
+
+// Secrets must never reach a log line, so Debug is written by hand.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field("previous_secret_keys", &self.previous_secret_keys.len())
+            .field("log_format", &self.log_format)
+            .field("cors_origins", &self.cors_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("session_lifetime", &self.session_lifetime)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{}:<redacted>{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password_in_database_url() {
+        assert_eq!(redact_url("postgres://app:hunter2@db:5432/x"), "postgres://app:<redacted>@db:5432/x");
+        assert_eq!(redact_url("sqlite://data/a.db?mode=rwc"), "sqlite://data/a.db?mode=rwc");
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret_key() {
+        let mut config = Config::with_defaults("d".into());
+        config.secret_key = Some("c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=".into());
+        assert!(!format!("{config:?}").contains("c2VjcmV0"));
+    }
+}

@@ -1,0 +1,26 @@
+//! AssistChat core: the one service that owns all state and all rules.
+//!
+//! It serves the gRPC contracts of `assistchat-proto` on one port, as native gRPC and gRPC-web,
+//! with `grpc.health.v1` and server reflection, over SQLite or PostgreSQL.
+//!
+//! Layout:
+//! - [`startup`] builds an [`Application`] from a [`Config`] and runs it until told to stop;
+//! - [`auth`] and [`profile`] are the services so far, each a domain with a thin tonic layer;
+//! - [`store`] is the storage, [`crypto`] the password hashes, tokens and sealed secrets;
+//! - [`error`] is the one domain error and its mapping to gRPC status codes.
+
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod fields;
+pub mod pagination;
+pub mod profile;
+pub mod rotation;
+pub mod rpc;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::{Application, StartError};

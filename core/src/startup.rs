@@ -1,0 +1,219 @@
+//! Building the core server from its configuration and running it until told to stop.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use assistchat_proto::{
+    FILE_DESCRIPTOR_SET,
+    v1::{auth_service_server::AuthServiceServer, profile_service_server::ProfileServiceServer},
+};
+use http::{HeaderName, HeaderValue, Request};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{
+    auth::{self, Accounts, service::AuthApi},
+    config::{Config, redact_url},
+    crypto::{Keyring, SecretError, keyring::KeySource},
+    error::Error,
+    profile::{Profiles, service::ProfileApi},
+    store::{Store, StoreError},
+};
+
+/// The metadata key that carries a call's request id, taken from the caller when given.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}; set ASSISTCHAT_DATA_DIR to a writable place")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The secret key is unusable.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}; set ASSISTCHAT_CORE_LISTEN to a free host:port")]
+    Listen {
+        /// The address.
+        address: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The domain could not be set up.
+    #[error("{0}")]
+    Domain(#[from] Error),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A core server, bound and ready to serve.
+pub struct Application {
+    /// The bound listener.
+    listener: TcpListener,
+    /// The address it is bound to (with the real port when 0 was asked for).
+    local_addr: SocketAddr,
+    /// The storage, closed on shutdown.
+    store: Store,
+    /// The account domain, also swept for expired sessions.
+    accounts: Arc<Accounts>,
+    /// The profile domain.
+    profiles: Arc<Profiles>,
+    /// The configuration.
+    config: Config,
+}
+
+impl Application {
+    /// Opens the database (migrating it), loads the keys and binds the listen address.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+        let keyring = open_keyring(&config)?;
+        let url = config.database_url();
+        let store = Store::open(&url).await?;
+        tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
+
+        let accounts = Arc::new(Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?);
+        let profiles = Arc::new(Profiles::new(store.clone(), Arc::new(keyring)));
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
+        let local_addr =
+            listener.local_addr().map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
+        Ok(Self { listener, local_addr, store, accounts, profiles, config })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets calls in flight finish and
+    /// closes the database.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<AuthServiceServer<AuthApi>>().await;
+        health.set_serving::<ProfileServiceServer<ProfileApi>>().await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("the embedded descriptor set is valid");
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .expect("the embedded descriptor set is valid");
+
+        let trusted: Arc<[_]> = self.config.trusted_proxies.clone().into();
+        let auth_api = AuthApi::new(self.accounts.clone(), trusted);
+        let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone());
+
+        let request_id = HeaderName::from_static(REQUEST_ID);
+        let trace = TraceLayer::new_for_grpc()
+            .make_span_with(|request: &Request<_>| {
+                let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                tracing::info_span!("rpc", method = %request.uri().path(), request_id = %id)
+            })
+            .on_response(DefaultOnResponse::new().level(Level::INFO));
+        let layers = tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(trace)
+            .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(cors(&self.config.cors_origins))
+            .layer(tonic_web::GrpcWebLayer::new());
+
+        let sweeper = tokio::spawn(sweep_sessions(self.accounts.clone()));
+        tracing::info!(address = %self.local_addr, "core listening (gRPC, gRPC-web, health, reflection)");
+        let served = Server::builder()
+            .accept_http1(true)
+            .layer(layers)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(AuthServiceServer::new(auth_api))
+            .add_service(ProfileServiceServer::new(profile_api))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
+                shutdown.await;
+                tracing::info!("shutting down: finishing calls in flight");
+            })
+            .await;
+        sweeper.abort();
+        self.store.close().await;
+        tracing::info!("core stopped");
+        Ok(served?)
+    }
+}
+
+fn open_keyring(config: &Config) -> Result<Keyring, SecretError> {
+    let (keyring, source) =
+        Keyring::load(config.secret_key.as_deref(), &config.previous_secret_keys, &config.data_dir)?;
+    if source == KeySource::Generated {
+        tracing::warn!(
+            key_file = %config.data_dir.join(crate::crypto::keyring::KEY_FILE_NAME).display(),
+            "no ASSISTCHAT_SECRET_KEY set: generated a secret key into the data directory; \
+             back it up, since stored secrets cannot be opened without it"
+        );
+    }
+    tracing::info!(key_id = keyring.current_key_id(), "secret key loaded");
+    Ok(keyring)
+}
+
+/// CORS for gRPC-web from browsers: the configured origins, the headers gRPC-web needs.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin.trim()).ok()))
+    };
+    let header = HeaderName::from_static;
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([http::Method::POST, http::Method::OPTIONS])
+        .allow_headers([
+            header("authorization"),
+            header("content-type"),
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header("grpc-timeout"),
+            header(REQUEST_ID),
+        ])
+        .expose_headers([
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+            header(REQUEST_ID),
+        ])
+}
+
+async fn sweep_sessions(accounts: Arc<Accounts>) {
+    let mut ticks = tokio::time::interval(auth::SWEEP_INTERVAL);
+    loop {
+        ticks.tick().await;
+        match accounts.sweep_expired_sessions().await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "expired sessions deleted"),
+            Err(err) => tracing::warn!(error = %err, "sweeping expired sessions failed"),
+        }
+    }
+}

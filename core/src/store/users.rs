@@ -1,0 +1,123 @@
+//! The `users` table, with the profile row every user gets at registration.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+
+/// A new account and the first values of its profile.
+pub struct NewUser<'a> {
+    /// The new account's id.
+    pub id: &'a str,
+    /// The normalised email.
+    pub email: &'a str,
+    /// The argon2id PHC string of the password.
+    pub password_hash: &'a str,
+    /// The profile's display name.
+    pub display_name: &'a str,
+    /// The profile's interface language.
+    pub language_code: &'a str,
+    /// The profile's AI mode, as stored (`managed` or `byok`).
+    pub ai_mode: &'a str,
+    /// Creation time, in Unix milliseconds.
+    pub create_time: i64,
+}
+
+/// An account as the rest of the platform sees it.
+#[derive(Clone, Debug, FromRow)]
+pub struct UserRecord {
+    /// The account's id.
+    pub id: String,
+    /// The normalised email.
+    pub email: String,
+    /// The name shown to the person.
+    pub display_name: String,
+    /// The interface language.
+    pub language_code: String,
+    /// Creation time, in Unix milliseconds.
+    pub create_time: i64,
+}
+
+/// What a password sign-in needs of an account.
+#[derive(Clone, Debug, FromRow)]
+pub struct Credentials {
+    /// The account's id.
+    pub id: String,
+    /// The argon2id PHC string of the password.
+    pub password_hash: String,
+}
+
+const SELECT_USER: &str = "SELECT u.id, u.email, p.display_name, p.language_code, u.create_time \
+     FROM users u JOIN profiles p ON p.user_id = u.id";
+
+impl Store {
+    /// Creates the account and its profile together; a taken email is [`StoreError::Conflict`].
+    pub async fn create_user(&self, user: &NewUser<'_>) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("INSERT INTO users (id, email, password_hash, create_time) VALUES ($1, $2, $3, $4)")
+            .bind(user.id)
+            .bind(user.email)
+            .bind(user.password_hash)
+            .bind(user.create_time)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO profiles (user_id, display_name, language_code, ai_mode, update_time) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(user.id)
+        .bind(user.display_name)
+        .bind(user.language_code)
+        .bind(user.ai_mode)
+        .bind(user.create_time)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The account with this id.
+    pub async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let sql = format!("{SELECT_USER} WHERE u.id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// The sign-in credentials of the account with this normalised email.
+    pub async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The sign-in credentials of the account with this id.
+    pub async fn credentials_by_id(&self, id: &str) -> Result<Option<Credentials>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Replaces the password hash of an account and ends all its sessions but `keep_session`,
+    /// in one transaction; returns how many sessions were ended.
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep_session.unwrap_or(""))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(ended)
+    }
+}

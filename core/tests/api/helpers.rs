@@ -1,0 +1,223 @@
+//! Starting a real core for a test, on a fresh SQLite file or a fresh PostgreSQL database.
+
+use std::{
+    io::Write,
+    net::SocketAddr,
+    sync::{Arc, Once},
+    time::Duration,
+};
+
+use assistchat_core::{Application, Config, StartError};
+use assistchat_proto::v1::{
+    RegisterRequest, Session, User, auth_service_client::AuthServiceClient, profile_service_client::ProfileServiceClient,
+};
+use sqlx::{Connection, Executor, PgConnection};
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::{Request, transport::Channel};
+
+/// Declares each listed test function once per backend: `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::Backend::Postgres).await })*
+        }
+    };
+}
+
+/// The database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests create their databases on.
+fn postgres_admin_url() -> String {
+    std::env::var("ASSISTCHAT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A throwaway PostgreSQL database, dropped with this value.
+pub struct PostgresDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    /// A new empty database, or `None` (after a loud notice) when PostgreSQL is unreachable
+    /// outside CI. Under `CI=true` an unreachable PostgreSQL fails the test.
+    pub async fn create() -> Option<Self> {
+        let admin_url = postgres_admin_url();
+        let connect = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url)).await;
+        let mut admin = match connect {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(err)) => return unreachable_postgres(&admin_url, &err.to_string()),
+            Err(_) => return unreachable_postgres(&admin_url, "timed out"),
+        };
+        let name = format!("assistchat_test_{}", uuid_simple());
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create a test database");
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+        Some(Self { url: format!("{base}/{name}"), name })
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (postgres_admin_url(), self.name.clone());
+        // Drop runs outside async code: a short-lived runtime on its own thread does the drop.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn unreachable_postgres<T>(url: &str, error: &str) -> Option<T> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("PostgreSQL at {url} is unreachable ({error}) and CI=true requires it: start PostgreSQL");
+    }
+    static NOTICE: Once = Once::new();
+    NOTICE.call_once(|| {
+        // Written straight to stderr so the test harness does not swallow it.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPING the PostgreSQL half of the tests: {url} is unreachable ({error}).\n\
+             *** Install and start PostgreSQL (apt-get install postgresql), or point \
+             ASSISTCHAT_TEST_POSTGRES_URL at a server where the user may create databases.\n"
+        );
+    });
+    None
+}
+
+pub fn uuid_simple() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The database URL and its guard for a fresh database of `backend` in `dir`.
+pub async fn fresh_database(backend: Backend, dir: &TempDir) -> Option<(String, Option<PostgresDatabase>)> {
+    match backend {
+        Backend::Sqlite => Some((format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()), None)),
+        Backend::Postgres => {
+            let database = PostgresDatabase::create().await?;
+            Some((database.url.clone(), Some(database)))
+        }
+    }
+}
+
+/// A running core and what it needs to be torn down.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    pub config: Config,
+    pub backend: Backend,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Result<(), StartError>>>,
+    // Dropped last: the data directory and the database outlive the server.
+    _database: Option<PostgresDatabase>,
+    pub data_dir: Arc<TempDir>,
+}
+
+/// A core with the default configuration on a fresh database of `backend`.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// A core on a fresh database of `backend`, with the configuration changed by `configure`.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let data_dir = Arc::new(TempDir::new().unwrap());
+    let (url, database) = fresh_database(backend, &data_dir).await?;
+    let mut config = Config::with_defaults(data_dir.path().to_path_buf());
+    config.database_url = Some(url);
+    configure(&mut config);
+    Some(start(config, backend, database, data_dir).await)
+}
+
+async fn start(config: Config, backend: Backend, database: Option<PostgresDatabase>, data_dir: Arc<TempDir>) -> TestApp {
+    let app = Application::build(config.clone()).await.expect("core starts");
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connect to core");
+    TestApp { addr, channel, config, backend, shutdown: Some(tx), server: Some(server), _database: database, data_dir }
+}
+
+impl TestApp {
+    pub fn auth(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::new(self.channel.clone())
+    }
+
+    pub fn profile(&self) -> ProfileServiceClient<Channel> {
+        ProfileServiceClient::new(self.channel.clone())
+    }
+
+    /// Registers a new account with a unique email; returns the user and its session.
+    pub async fn register(&self, name: &str) -> (User, Session) {
+        let response = self
+            .auth()
+            .register(RegisterRequest {
+                email: format!("{name}.{}@example.com", &uuid_simple()[..8]),
+                password: "a long enough passphrase".into(),
+                display_name: name.into(),
+                language_code: String::new(),
+            })
+            .await
+            .expect("registration succeeds")
+            .into_inner();
+        (response.user.unwrap(), response.session.unwrap())
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) -> Result<(), StartError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops this server and starts another on the same database with a changed configuration.
+    pub async fn restart_with(mut self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        self.stop().await.expect("clean stop");
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".into();
+        configure(&mut config);
+        let database = self._database.take();
+        start(config, self.backend, database, self.data_dir.clone()).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// `message` with `authorization: Bearer <token>`.
+pub fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// The field a status's BadRequest detail names.
+pub fn violated_field(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let bad_request = details.bad_request().unwrap_or_else(|| panic!("no BadRequest detail in {status:?}"));
+    bad_request.field_violations[0].field.clone()
+}

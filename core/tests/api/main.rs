@@ -1,0 +1,9 @@
+//! Integration tests: each starts the real core on port 0 with a fresh database and talks to it
+//! over gRPC, once on SQLite and once on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod profile;
+mod server;
+mod store;

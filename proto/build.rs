@@ -1,0 +1,27 @@
+//! Compiles every `.proto` under `assistchat/v1/` with protox (pure Rust, so no system `protoc`
+//! is needed) and writes the file descriptor set next to the generated code for reflection.
+
+use std::{env, fs, io, path::PathBuf};
+
+use prost::Message;
+
+fn main() -> io::Result<()> {
+    let dir = PathBuf::from("assistchat/v1");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<io::Result<_>>()?;
+    files.retain(|path| path.extension().is_some_and(|ext| ext == "proto"));
+    files.sort();
+    println!("cargo:rerun-if-changed={}", dir.display());
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+
+    let descriptors = protox::compile(&files, ["."]).map_err(io::Error::other)?;
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    fs::write(out_dir.join("assistchat_descriptor.bin"), descriptors.encode_to_vec())?;
+
+    tonic_prost_build::configure()
+        .generate_default_stubs(false)
+        .compile_fds(descriptors)
+}
