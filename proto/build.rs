@@ -1,5 +1,5 @@
 //! Compiles every `.proto` under `assistchat/v1/` with protox (pure Rust, so no system `protoc`
-//! is needed) and writes the file descriptor set next to the generated code for reflection.
+//! is needed), and writes the file descriptor set next to the generated code for reflection.
 
 use std::{env, fs, io, path::PathBuf};
 
@@ -17,9 +17,19 @@ fn main() -> io::Result<()> {
         println!("cargo:rerun-if-changed={}", file.display());
     }
 
-    let descriptors = protox::compile(&files, ["."]).map_err(io::Error::other)?;
+    // For reflection: with the imported well-known types, so that a client knowing nothing can
+    // resolve every type, and with source info, so that it shows the comments too.
+    let mut compiler = protox::Compiler::new(["."]).map_err(io::Error::other)?;
+    compiler.include_imports(true).include_source_info(true);
+    compiler.open_files(&files).map_err(io::Error::other)?;
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    fs::write(out_dir.join("assistchat_descriptor.bin"), descriptors.encode_to_vec())?;
+    fs::write(
+        out_dir.join("assistchat_descriptor.bin"),
+        compiler.file_descriptor_set().encode_to_vec(),
+    )?;
+
+    // For code: only the project's own files; prost_types supplies the well-known types.
+    let descriptors = protox::compile(&files, ["."]).map_err(io::Error::other)?;
 
     tonic_prost_build::configure()
         .generate_default_stubs(false)

@@ -8,7 +8,10 @@ use crate::auth::{Accounts, Caller};
 
 /// The caller of `request`, from its `authorization` metadata.
 pub async fn caller<T>(accounts: &Accounts, request: &Request<T>) -> Result<Caller, Status> {
-    let header = request.metadata().get("authorization").and_then(|value| value.to_str().ok());
+    let header = request
+        .metadata()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok());
     Ok(accounts.authenticate(header).await?)
 }
 
@@ -19,8 +22,14 @@ pub fn client_address<T>(request: &Request<T>, trusted_proxies: &[IpAddr]) -> Op
     if !trusted_proxies.contains(&peer) {
         return Some(peer);
     }
-    let forwarded = request.metadata().get("x-forwarded-for").and_then(|value| value.to_str().ok());
-    forwarded.and_then(|list| list.split(',').next()).and_then(|hop| hop.trim().parse().ok()).or(Some(peer))
+    let forwarded = request
+        .metadata()
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    forwarded
+        .and_then(|list| list.split(',').next())
+        .and_then(|hop| hop.trim().parse().ok())
+        .or(Some(peer))
 }
 
 /// A protobuf timestamp for Unix milliseconds.

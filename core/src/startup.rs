@@ -33,7 +33,9 @@ pub const REQUEST_ID: &str = "x-request-id";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The data directory could not be created.
-    #[error("cannot create the data directory {path}: {source}; set ASSISTCHAT_DATA_DIR to a writable place")]
+    #[error(
+        "cannot create the data directory {path}: {source}; set ASSISTCHAT_DATA_DIR to a writable place"
+    )]
     DataDir {
         /// The directory.
         path: String,
@@ -81,21 +83,40 @@ pub struct Application {
 impl Application {
     /// Opens the database (migrating it), loads the keys and binds the listen address.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
         let keyring = open_keyring(&config)?;
         let url = config.database_url();
         let store = Store::open(&url).await?;
         tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
 
-        let accounts = Arc::new(Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?);
+        let accounts = Arc::new(Accounts::new(
+            store.clone(),
+            config.session_idle_timeout,
+            config.session_lifetime,
+        )?);
         let profiles = Arc::new(Profiles::new(store.clone(), Arc::new(keyring)));
-        let listener = TcpListener::bind(&config.listen)
-            .await
-            .map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
-        let local_addr =
-            listener.local_addr().map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
-        Ok(Self { listener, local_addr, store, accounts, profiles, config })
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    address: config.listen.clone(),
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Listen {
+            address: config.listen.clone(),
+            source,
+        })?;
+        Ok(Self {
+            listener,
+            local_addr,
+            store,
+            accounts,
+            profiles,
+            config,
+        })
     }
 
     /// The address the server listens on.
@@ -110,10 +131,15 @@ impl Application {
 
     /// Serves until `shutdown` completes, then stops accepting, lets calls in flight finish and
     /// closes the database.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), StartError> {
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<AuthServiceServer<AuthApi>>().await;
-        health.set_serving::<ProfileServiceServer<ProfileApi>>().await;
+        health
+            .set_serving::<ProfileServiceServer<ProfileApi>>()
+            .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -132,7 +158,11 @@ impl Application {
         let request_id = HeaderName::from_static(REQUEST_ID);
         let trace = TraceLayer::new_for_grpc()
             .make_span_with(|request: &Request<_>| {
-                let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
                 tracing::info_span!("rpc", method = %request.uri().path(), request_id = %id)
             })
             .on_response(DefaultOnResponse::new().level(Level::INFO));
@@ -166,8 +196,11 @@ impl Application {
 }
 
 fn open_keyring(config: &Config) -> Result<Keyring, SecretError> {
-    let (keyring, source) =
-        Keyring::load(config.secret_key.as_deref(), &config.previous_secret_keys, &config.data_dir)?;
+    let (keyring, source) = Keyring::load(
+        config.secret_key.as_deref(),
+        &config.previous_secret_keys,
+        &config.data_dir,
+    )?;
     if source == KeySource::Generated {
         tracing::warn!(
             key_file = %config.data_dir.join(crate::crypto::keyring::KEY_FILE_NAME).display(),
@@ -184,7 +217,11 @@ fn cors(origins: &[String]) -> CorsLayer {
     let allow = if origins.iter().any(|origin| origin == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin.trim()).ok()))
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok()),
+        )
     };
     let header = HeaderName::from_static;
     CorsLayer::new()

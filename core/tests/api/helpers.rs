@@ -1,15 +1,11 @@
 //! Starting a real core for a test, on a fresh SQLite file or a fresh PostgreSQL database.
 
-use std::{
-    io::Write,
-    net::SocketAddr,
-    sync::{Arc, Once},
-    time::Duration,
-};
+use std::{io::Write, net::SocketAddr, sync::Once, time::Duration};
 
 use assistchat_core::{Application, Config, StartError};
 use assistchat_proto::v1::{
-    RegisterRequest, Session, User, auth_service_client::AuthServiceClient, profile_service_client::ProfileServiceClient,
+    RegisterRequest, Session, User, auth_service_client::AuthServiceClient,
+    profile_service_client::ProfileServiceClient,
 };
 use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
@@ -38,7 +34,8 @@ pub enum Backend {
 
 /// The PostgreSQL server tests create their databases on.
 fn postgres_admin_url() -> String {
-    std::env::var("ASSISTCHAT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("ASSISTCHAT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A throwaway PostgreSQL database, dropped with this value.
@@ -52,16 +49,25 @@ impl PostgresDatabase {
     /// outside CI. Under `CI=true` an unreachable PostgreSQL fails the test.
     pub async fn create() -> Option<Self> {
         let admin_url = postgres_admin_url();
-        let connect = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url)).await;
+        let connect =
+            tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url)).await;
         let mut admin = match connect {
             Ok(Ok(conn)) => conn,
             Ok(Err(err)) => return unreachable_postgres(&admin_url, &err.to_string()),
             Err(_) => return unreachable_postgres(&admin_url, "timed out"),
         };
         let name = format!("assistchat_test_{}", uuid_simple());
-        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create a test database");
-        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
-        Some(Self { url: format!("{base}/{name}"), name })
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create a test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        Some(Self {
+            url: format!("{base}/{name}"),
+            name,
+        })
     }
 }
 
@@ -70,10 +76,15 @@ impl Drop for PostgresDatabase {
         let (admin_url, name) = (postgres_admin_url(), self.name.clone());
         // Drop runs outside async code: a short-lived runtime on its own thread does the drop.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                    let _ = admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
                 }
             });
         })
@@ -83,7 +94,9 @@ impl Drop for PostgresDatabase {
 
 fn unreachable_postgres<T>(url: &str, error: &str) -> Option<T> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("PostgreSQL at {url} is unreachable ({error}) and CI=true requires it: start PostgreSQL");
+        panic!(
+            "PostgreSQL at {url} is unreachable ({error}) and CI=true requires it: start PostgreSQL"
+        );
     }
     static NOTICE: Once = Once::new();
     NOTICE.call_once(|| {
@@ -103,9 +116,15 @@ pub fn uuid_simple() -> String {
 }
 
 /// The database URL and its guard for a fresh database of `backend` in `dir`.
-pub async fn fresh_database(backend: Backend, dir: &TempDir) -> Option<(String, Option<PostgresDatabase>)> {
+pub async fn fresh_database(
+    backend: Backend,
+    dir: &TempDir,
+) -> Option<(String, Option<PostgresDatabase>)> {
     match backend {
-        Backend::Sqlite => Some((format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()), None)),
+        Backend::Sqlite => Some((
+            format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+            None,
+        )),
         Backend::Postgres => {
             let database = PostgresDatabase::create().await?;
             Some((database.url.clone(), Some(database)))
@@ -118,12 +137,11 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub channel: Channel,
     pub config: Config,
-    pub backend: Backend,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), StartError>>>,
     // Dropped last: the data directory and the database outlive the server.
     _database: Option<PostgresDatabase>,
-    pub data_dir: Arc<TempDir>,
+    _data_dir: TempDir,
 }
 
 /// A core with the default configuration on a fresh database of `backend`.
@@ -132,24 +150,41 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 /// A core on a fresh database of `backend`, with the configuration changed by `configure`.
-pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
-    let data_dir = Arc::new(TempDir::new().unwrap());
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
+    let data_dir = TempDir::new().unwrap();
     let (url, database) = fresh_database(backend, &data_dir).await?;
     let mut config = Config::with_defaults(data_dir.path().to_path_buf());
     config.database_url = Some(url);
     configure(&mut config);
-    Some(start(config, backend, database, data_dir).await)
+    Some(start(config, database, data_dir).await)
 }
 
-async fn start(config: Config, backend: Backend, database: Option<PostgresDatabase>, data_dir: Arc<TempDir>) -> TestApp {
-    let app = Application::build(config.clone()).await.expect("core starts");
+async fn start(config: Config, database: Option<PostgresDatabase>, data_dir: TempDir) -> TestApp {
+    let app = Application::build(config.clone())
+        .await
+        .expect("core starts");
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
     }));
-    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connect to core");
-    TestApp { addr, channel, config, backend, shutdown: Some(tx), server: Some(server), _database: database, data_dir }
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to core");
+    TestApp {
+        addr,
+        channel,
+        config,
+        shutdown: Some(tx),
+        server: Some(server),
+        _database: database,
+        _data_dir: data_dir,
+    }
 }
 
 impl TestApp {
@@ -187,16 +222,6 @@ impl TestApp {
             None => Ok(()),
         }
     }
-
-    /// Stops this server and starts another on the same database with a changed configuration.
-    pub async fn restart_with(mut self, configure: impl FnOnce(&mut Config)) -> TestApp {
-        self.stop().await.expect("clean stop");
-        let mut config = self.config.clone();
-        config.listen = "127.0.0.1:0".into();
-        configure(&mut config);
-        let database = self._database.take();
-        start(config, self.backend, database, self.data_dir.clone()).await
-    }
 }
 
 impl Drop for TestApp {
@@ -210,7 +235,9 @@ impl Drop for TestApp {
 /// `message` with `authorization: Bearer <token>`.
 pub fn authed<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
     request
 }
 
@@ -218,6 +245,8 @@ pub fn authed<T>(message: T, token: &str) -> Request<T> {
 pub fn violated_field(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
     let details = status.get_error_details();
-    let bad_request = details.bad_request().unwrap_or_else(|| panic!("no BadRequest detail in {status:?}"));
+    let bad_request = details
+        .bad_request()
+        .unwrap_or_else(|| panic!("no BadRequest detail in {status:?}"));
     bad_request.field_violations[0].field.clone()
 }

@@ -5,5 +5,6 @@ mod helpers;
 
 mod auth;
 mod profile;
+mod reflection_client;
 mod server;
 mod store;
