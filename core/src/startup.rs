@@ -1,6 +1,6 @@
 //! Building the core server from its configuration and running it until told to stop.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use assistchat_proto::{
     FILE_DESCRIPTOR_SET,
@@ -28,6 +28,9 @@ use crate::{
 
 /// The metadata key that carries a call's request id, taken from the caller when given.
 pub const REQUEST_ID: &str = "x-request-id";
+/// How long calls in flight may run on after a stop was asked for (container runtimes kill
+/// after 10 s by default).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +177,8 @@ impl Application {
             .layer(tonic_web::GrpcWebLayer::new());
 
         let sweeper = tokio::spawn(sweep_sessions(self.accounts.clone()));
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let stopping_seen = stopping.clone();
         tracing::info!(address = %self.local_addr, "core listening (gRPC, gRPC-web, health, reflection)");
         let served = Server::builder()
             .accept_http1(true)
@@ -186,8 +191,19 @@ impl Application {
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                 shutdown.await;
                 tracing::info!("shutting down: finishing calls in flight");
-            })
-            .await;
+                stopping.notify_one();
+            });
+        // Calls in flight get a grace period; long-lived streams must not hold the stop forever.
+        let served = tokio::select! {
+            served = served => served,
+            () = async {
+                stopping_seen.notified().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!(grace = ?SHUTDOWN_GRACE, "calls still in flight after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
         sweeper.abort();
         self.store.close().await;
         tracing::info!("core stopped");

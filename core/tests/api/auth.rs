@@ -24,6 +24,7 @@ both_backends!(
     protected_calls_need_a_valid_token,
     failed_logins_are_throttled_per_account,
     failed_logins_are_throttled_per_address,
+    forwarded_addresses_count_only_from_trusted_proxies,
     change_password_ends_the_other_sessions,
     api_tokens_are_shown_once_and_work_until_deleted,
     api_tokens_are_listed_in_pages,
@@ -386,6 +387,75 @@ async fn failed_logins_are_throttled_per_address(backend: Backend) {
     }
     let status = app.auth().login(login(&email, PASSWORD)).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+}
+
+fn login_from(email: &str, forwarded_for: &str) -> Request<LoginRequest> {
+    let mut request = Request::new(login(email, "guess-guess"));
+    request
+        .metadata_mut()
+        .insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    request
+}
+
+async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
+    // Trusted (as the web edge would be): each browser address has its own budget.
+    let trusting = |config: &mut assistchat_core::Config| {
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]
+    };
+    let Some(app) = spawn_app_with(backend, trusting).await else {
+        return;
+    };
+    for i in 0..30 {
+        let status = app
+            .auth()
+            .login(login_from(
+                &format!("v{}@example.com", i / 3),
+                "203.0.113.5",
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "attempt {i}");
+    }
+    let status = app
+        .auth()
+        .login(login_from("other@example.com", "203.0.113.5, 10.0.0.1"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::ResourceExhausted,
+        "the guessing browser is throttled"
+    );
+    let status = app
+        .auth()
+        .login(login_from("other@example.com", "198.51.100.7"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::Unauthenticated,
+        "another browser behind the same proxy is not"
+    );
+
+    // Untrusted: a forged header changes nothing, the peer's own address is counted.
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for i in 0..30 {
+        let forged = format!("198.51.100.{i}");
+        let status = app
+            .auth()
+            .login(login_from(&format!("v{}@example.com", i / 3), &forged))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "attempt {i}");
+    }
+    let status = app
+        .auth()
+        .login(login_from("other@example.com", "192.0.2.1"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
 }
 
 async fn change_password_ends_the_other_sessions(backend: Backend) {

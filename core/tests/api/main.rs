@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod process;
 mod profile;
 mod reflection_client;
 mod server;
