@@ -15,8 +15,10 @@ pub async fn caller<T>(accounts: &Accounts, request: &Request<T>) -> Result<Call
     Ok(accounts.authenticate(header).await?)
 }
 
-/// The client's address: the peer's, or the first `x-forwarded-for` hop's when the peer is a
-/// trusted proxy (such as the web edge).
+/// The client's address: the peer's, or, when the peer is a trusted proxy (such as the web
+/// edge), the nearest `x-forwarded-for` hop that is not itself a trusted proxy. Hops are read
+/// from the right, since everything left of the last trusted proxy's entry is what the client
+/// claimed and may be forged.
 pub fn client_address<T>(request: &Request<T>, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
     let peer = request.remote_addr()?.ip();
     if !trusted_proxies.contains(&peer) {
@@ -24,11 +26,18 @@ pub fn client_address<T>(request: &Request<T>, trusted_proxies: &[IpAddr]) -> Op
     }
     let forwarded = request
         .metadata()
-        .get("x-forwarded-for")
-        .and_then(|value| value.to_str().ok());
-    forwarded
-        .and_then(|list| list.split(',').next())
-        .and_then(|hop| hop.trim().parse().ok())
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    let hops: Vec<IpAddr> = forwarded
+        .flat_map(|list| list.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|hop| !trusted_proxies.contains(hop))
+        .or(hops.first())
+        .copied()
         .or(Some(peer))
 }
 

@@ -10,6 +10,12 @@ use http::{HeaderName, HeaderValue, Request};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic_reflection::server::{
+    v1::{ServerReflection, ServerReflectionServer},
+    v1alpha::{
+        ServerReflection as AlphaReflection, ServerReflectionServer as AlphaReflectionServer,
+    },
+};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -143,17 +149,6 @@ impl Application {
         health
             .set_serving::<ProfileServiceServer<ProfileApi>>()
             .await;
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .expect("the embedded descriptor set is valid");
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .expect("the embedded descriptor set is valid");
-
         let trusted: Arc<[_]> = self.config.trusted_proxies.clone().into();
         let auth_api = AuthApi::new(self.accounts.clone(), trusted);
         let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone());
@@ -184,13 +179,17 @@ impl Application {
             .accept_http1(true)
             .layer(layers)
             .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
+            .add_service(reflection_v1())
+            .add_service(reflection_v1alpha())
             .add_service(AuthServiceServer::new(auth_api))
             .add_service(ProfileServiceServer::new(profile_api))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                 shutdown.await;
                 tracing::info!("shutting down: finishing calls in flight");
+                // Health checks see the stop at once, so balancers send no new calls.
+                health
+                    .set_service_status("", tonic_health::ServingStatus::NotServing)
+                    .await;
                 stopping.notify_one();
             });
         // Calls in flight get a grace period; long-lived streams must not hold the stop forever.
@@ -209,6 +208,24 @@ impl Application {
         tracing::info!("core stopped");
         Ok(served?)
     }
+}
+
+/// Server reflection (`grpc.reflection.v1`) describing every contract, comments included.
+fn reflection_v1() -> ServerReflectionServer<impl ServerReflection> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the embedded descriptor sets are valid")
+}
+
+/// The same for clients that only speak the older `grpc.reflection.v1alpha`.
+fn reflection_v1alpha() -> AlphaReflectionServer<impl AlphaReflection> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("the embedded descriptor sets are valid")
 }
 
 fn open_keyring(config: &Config) -> Result<Keyring, SecretError> {

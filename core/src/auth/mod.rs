@@ -28,8 +28,8 @@ use crate::{
     },
 };
 
-/// A stored last-use time is refreshed at most this often, so that authenticating a call is
-/// usually a read only.
+/// A stored last-use time is refreshed at most this often (or a quarter of the idle timeout, if
+/// that is shorter), so that authenticating a call is usually a read only.
 const TOUCH_INTERVAL_MS: i64 = 60_000;
 /// How often expired sessions are swept from the database.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10 * 60);
@@ -246,7 +246,9 @@ impl Accounts {
                         "the session has expired; sign in again".into(),
                     ));
                 }
-                if now - session.last_seen_time >= TOUCH_INTERVAL_MS {
+                if now - session.last_seen_time
+                    >= TOUCH_INTERVAL_MS.min(millis(self.idle_timeout) / 4)
+                {
                     self.store.touch_session(&session.id, now).await?;
                 }
                 Ok(Caller {

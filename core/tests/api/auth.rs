@@ -700,19 +700,21 @@ async fn api_tokens_are_listed_in_pages(backend: Backend) {
 }
 
 async fn sessions_end_after_the_idle_timeout(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |config| {
-        config.session_idle_timeout = Duration::from_millis(700)
-    })
-    .await
+    let idle = Duration::from_millis(1200);
+    let Some(app) = spawn_app_with(backend, |config| config.session_idle_timeout = idle).await
     else {
         return;
     };
     let (_, session) = app.register("ann").await;
-    app.auth()
-        .get_current_user(authed(GetCurrentUserRequest {}, &session.token))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    // Use keeps the session alive well past one idle timeout.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        app.auth()
+            .get_current_user(authed(GetCurrentUserRequest {}, &session.token))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(idle + Duration::from_millis(300)).await;
     let status = app
         .auth()
         .get_current_user(authed(GetCurrentUserRequest {}, &session.token))
