@@ -11,7 +11,7 @@ use tonic_types::StatusExt;
 
 use crate::{
     both_backends,
-    helpers::{Backend, authed, spawn_app, spawn_app_with, uuid_simple, violated_field},
+    helpers::{Backend, TestApp, authed, spawn_app, spawn_app_with, uuid_simple, violated_field},
 };
 
 both_backends!(
@@ -364,29 +364,29 @@ async fn failed_logins_are_throttled_per_account(backend: Backend) {
     app.auth().login(login(&other, PASSWORD)).await.unwrap();
 }
 
-async fn failed_logins_are_throttled_per_address(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
-    let email = unique_email();
-    app.auth()
-        .register(registration(&email, PASSWORD))
-        .await
-        .unwrap();
-    // Guessing across many accounts from one address: each account stays under its own limit.
-    for i in 0..30 {
-        let status = app
-            .auth()
-            .login(login(
-                &format!("victim{}@example.com", i / 3),
-                "guess-guess",
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), Code::Unauthenticated, "attempt {i}");
+/// Fails sign-ins from one address (across many accounts, each under its own limit) until
+/// the address is throttled; returns how many failures it took.
+async fn fail_until_throttled(app: &TestApp, forwarded_for: Option<&str>) -> usize {
+    for attempt in 0..60 {
+        let mut request = Request::new(login(
+            &format!("victim{}@example.com", attempt / 3),
+            "guess-guess",
+        ));
+        if let Some(hop) = forwarded_for {
+            // A forged header varies per attempt; a proxy's stays the same.
+            let hop = hop.replace("{n}", &attempt.to_string());
+            request
+                .metadata_mut()
+                .insert("x-forwarded-for", hop.parse().unwrap());
+        }
+        let status = app.auth().login(request).await.unwrap_err();
+        match status.code() {
+            Code::Unauthenticated => {}
+            Code::ResourceExhausted => return attempt,
+            other => panic!("attempt {attempt}: {other:?}"),
+        }
     }
-    let status = app.auth().login(login(&email, PASSWORD)).await.unwrap_err();
-    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    panic!("never throttled");
 }
 
 fn login_from(email: &str, forwarded_for: &str) -> Request<LoginRequest> {
@@ -397,6 +397,24 @@ fn login_from(email: &str, forwarded_for: &str) -> Request<LoginRequest> {
     request
 }
 
+async fn failed_logins_are_throttled_per_address(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let email = unique_email();
+    app.auth()
+        .register(registration(&email, PASSWORD))
+        .await
+        .unwrap();
+    let failures = fail_until_throttled(&app, None).await;
+    assert!(
+        failures >= 30,
+        "30 failures are allowed before throttling, got {failures}"
+    );
+    let status = app.auth().login(login(&email, PASSWORD)).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+}
+
 async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
     // Trusted (as the web edge would be): each browser address has its own budget.
     let trusting = |config: &mut assistchat_core::Config| {
@@ -405,22 +423,10 @@ async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
     let Some(app) = spawn_app_with(backend, trusting).await else {
         return;
     };
-    for i in 0..30 {
-        let status = app
-            .auth()
-            .login(login_from(
-                &format!("v{}@example.com", i / 3),
-                "203.0.113.5",
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), Code::Unauthenticated, "attempt {i}");
-    }
-    let status = app
-        .auth()
-        .login(login_from("other@example.com", "203.0.113.5, 10.0.0.1"))
-        .await
-        .unwrap_err();
+    fail_until_throttled(&app, Some("203.0.113.5")).await;
+    // A hop the browser claimed itself, left of the one the proxy saw, is not believed.
+    let spoofed = login_from("other@example.com", "198.51.100.99, 203.0.113.5");
+    let status = app.auth().login(spoofed).await.unwrap_err();
     assert_eq!(
         status.code(),
         Code::ResourceExhausted,
@@ -437,19 +443,11 @@ async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
         "another browser behind the same proxy is not"
     );
 
-    // Untrusted: a forged header changes nothing, the peer's own address is counted.
+    // Untrusted: a forged header, different every time, changes nothing: the peer is counted.
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    for i in 0..30 {
-        let forged = format!("198.51.100.{i}");
-        let status = app
-            .auth()
-            .login(login_from(&format!("v{}@example.com", i / 3), &forged))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), Code::Unauthenticated, "attempt {i}");
-    }
+    fail_until_throttled(&app, Some("198.51.100.{n}")).await;
     let status = app
         .auth()
         .login(login_from("other@example.com", "192.0.2.1"))
