@@ -7,9 +7,8 @@ use prost::Message;
 
 fn main() -> io::Result<()> {
     let dir = PathBuf::from("assistchat/v1");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<io::Result<_>>()?;
+    let mut files: Vec<PathBuf> =
+        fs::read_dir(&dir)?.map(|entry| entry.map(|e| e.path())).collect::<io::Result<_>>()?;
     files.retain(|path| path.extension().is_some_and(|ext| ext == "proto"));
     files.sort();
     println!("cargo:rerun-if-changed={}", dir.display());
@@ -23,15 +22,10 @@ fn main() -> io::Result<()> {
     compiler.include_imports(true).include_source_info(true);
     compiler.open_files(&files).map_err(io::Error::other)?;
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    fs::write(
-        out_dir.join("assistchat_descriptor.bin"),
-        compiler.file_descriptor_set().encode_to_vec(),
-    )?;
+    fs::write(out_dir.join("assistchat_descriptor.bin"), compiler.file_descriptor_set().encode_to_vec())?;
 
     // For code: only the project's own files; prost_types supplies the well-known types.
     let descriptors = protox::compile(&files, ["."]).map_err(io::Error::other)?;
 
-    tonic_prost_build::configure()
-        .generate_default_stubs(false)
-        .compile_fds(descriptors)
+    tonic_prost_build::configure().generate_default_stubs(false).compile_fds(descriptors)
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use assistchat_core::{Application, Config};
 use assistchat_proto::v1::{
-    GetCurrentUserRequest, GetProfileRequest, LoginRequest, RegisterRequest,
-    auth_service_client::AuthServiceClient, profile_service_client::ProfileServiceClient,
+    GetCurrentUserRequest, GetProfileRequest, LoginRequest, RegisterRequest, auth_service_client::AuthServiceClient,
+    profile_service_client::ProfileServiceClient,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tonic::{Request, transport::Channel};
@@ -21,9 +21,7 @@ const CALLS: u64 = 2_000;
 
 fn authed<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
     request
 }
 
@@ -36,11 +34,7 @@ fn benches(c: &mut Criterion) {
         let app = Application::build(config).await.unwrap();
         let addr = app.local_addr();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
         let email = format!("bench.{}@example.com", uuid::Uuid::new_v4().simple());
         let registered = AuthServiceClient::new(channel.clone())
             .register(RegisterRequest {
@@ -70,16 +64,11 @@ fn benches(c: &mut Criterion) {
             async move { profile.get_profile(request).await.unwrap() }
         })
     });
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(10));
+    group.sample_size(20).measurement_time(Duration::from_secs(10));
     group.bench_function("login_argon2id", |b| {
         b.to_async(&runtime).iter(|| {
             let mut auth = AuthServiceClient::new(channel.clone());
-            let request = LoginRequest {
-                email: email.clone(),
-                password: PASSWORD.into(),
-            };
+            let request = LoginRequest { email: email.clone(), password: PASSWORD.into() };
             async move { auth.login(request).await.unwrap() }
         })
     });
@@ -90,29 +79,18 @@ fn benches(c: &mut Criterion) {
     let hasher = assistchat_core::crypto::passwords::PasswordHasher::new().unwrap();
     let stored = runtime.block_on(hasher.hash(PASSWORD)).unwrap();
     let mut group = c.benchmark_group("password");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(10));
+    group.sample_size(20).measurement_time(Duration::from_secs(10));
     group.bench_function("verify_wrong_password", |b| {
-        b.to_async(&runtime).iter(|| async {
-            assert!(
-                !hasher
-                    .verify("wrong passphrase", Some(&stored))
-                    .await
-                    .unwrap()
-            )
-        })
+        b.to_async(&runtime)
+            .iter(|| async { assert!(!hasher.verify("wrong passphrase", Some(&stored)).await.unwrap()) })
     });
     group.bench_function("verify_unknown_account", |b| {
-        b.to_async(&runtime)
-            .iter(|| async { assert!(!hasher.verify("wrong passphrase", None).await.unwrap()) })
+        b.to_async(&runtime).iter(|| async { assert!(!hasher.verify("wrong passphrase", None).await.unwrap()) })
     });
     group.finish();
 
     let mut group = c.benchmark_group("throughput");
-    group
-        .throughput(Throughput::Elements(CALLS))
-        .sample_size(10);
+    group.throughput(Throughput::Elements(CALLS)).sample_size(10);
     group.bench_function(format!("get_current_user_x{CONCURRENCY}"), |b| {
         b.to_async(&runtime).iter_custom(|iterations| {
             let (channel, token) = (channel.clone(), token.clone());
@@ -123,13 +101,11 @@ fn benches(c: &mut Criterion) {
                         .map(|worker| {
                             let mut auth = AuthServiceClient::new(channel.clone());
                             let token = token.clone();
-                            let calls = CALLS / CONCURRENCY as u64
-                                + u64::from((worker as u64) < CALLS % CONCURRENCY as u64);
+                            let calls =
+                                CALLS / CONCURRENCY as u64 + u64::from((worker as u64) < CALLS % CONCURRENCY as u64);
                             tokio::spawn(async move {
                                 for _ in 0..calls {
-                                    auth.get_current_user(authed(GetCurrentUserRequest {}, &token))
-                                        .await
-                                        .unwrap();
+                                    auth.get_current_user(authed(GetCurrentUserRequest {}, &token)).await.unwrap();
                                 }
                             })
                         })

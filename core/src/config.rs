@@ -24,11 +24,7 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Address (host:port) the gRPC, gRPC-web, health and reflection services listen on.
-    #[arg(
-        long,
-        env = "ASSISTCHAT_CORE_LISTEN",
-        default_value = "127.0.0.1:50051"
-    )]
+    #[arg(long, env = "ASSISTCHAT_CORE_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: String,
 
     /// Database URL: `postgres://...` for PostgreSQL; unset means SQLite in the data directory.
@@ -42,21 +38,11 @@ pub struct Config {
 
     /// Earlier platform secret keys (comma-separated, base64), still accepted for opening
     /// secrets sealed before a rotation.
-    #[arg(
-        long,
-        env = "ASSISTCHAT_PREVIOUS_SECRET_KEYS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
+    #[arg(long, env = "ASSISTCHAT_PREVIOUS_SECRET_KEYS", value_delimiter = ',', hide_env_values = true)]
     pub previous_secret_keys: Vec<String>,
 
     /// Log format: `text` or `json`.
-    #[arg(
-        long,
-        env = "ASSISTCHAT_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
+    #[arg(long, env = "ASSISTCHAT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
     /// Browser origins allowed to call over gRPC-web (comma-separated, or `*` for any).
@@ -99,10 +85,7 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) if !url.is_empty() => url.clone(),
-            _ => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("assistchat.db").display()
-            ),
+            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("assistchat.db").display()),
         }
     }
 }
@@ -113,14 +96,8 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
-            .field(
-                "database_url",
-                &self.database_url.as_deref().map(redact_url),
-            )
-            .field(
-                "secret_key",
-                &self.secret_key.as_ref().map(|_| "<redacted>"),
-            )
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
             .field("previous_secret_keys", &self.previous_secret_keys.len())
             .field("log_format", &self.log_format)
             .field("cors_origins", &self.cors_origins)
@@ -137,12 +114,7 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
             let user = userinfo.split(':').next().unwrap_or_default();
-            format!(
-                "{}{}:<redacted>{}",
-                &url[..scheme_end + 3],
-                user,
-                &url[at..]
-            )
+            format!("{}{}:<redacted>{}", &url[..scheme_end + 3], user, &url[at..])
         }
         _ => url.to_owned(),
     }
@@ -154,14 +126,8 @@ mod tests {
 
     #[test]
     fn redacts_password_in_database_url() {
-        assert_eq!(
-            redact_url("postgres://app:hunter2@db:5432/x"),
-            "postgres://app:<redacted>@db:5432/x"
-        );
-        assert_eq!(
-            redact_url("sqlite://data/a.db?mode=rwc"),
-            "sqlite://data/a.db?mode=rwc"
-        );
+        assert_eq!(redact_url("postgres://app:hunter2@db:5432/x"), "postgres://app:<redacted>@db:5432/x");
+        assert_eq!(redact_url("sqlite://data/a.db?mode=rwc"), "sqlite://data/a.db?mode=rwc");
     }
 
     #[test]

@@ -53,10 +53,7 @@ pub enum Error {
 impl Error {
     /// An `INVALID_ARGUMENT` for `field`.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::InvalidArgument {
-            field,
-            message: message.into(),
-        }
+        Self::InvalidArgument { field, message: message.into() }
     }
 }
 
@@ -90,10 +87,7 @@ impl From<Error> for Status {
             Error::NotFound(message) => Status::not_found(message),
             Error::AlreadyExists(message) => Status::already_exists(message),
             Error::FailedPrecondition(message) => Status::failed_precondition(message),
-            Error::ResourceExhausted {
-                message,
-                retry_after,
-            } => {
+            Error::ResourceExhausted { message, retry_after } => {
                 // Whole seconds, rounded up, so a client that waits exactly this long succeeds.
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 Status::with_error_details(

@@ -16,12 +16,8 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// The interface languages.
 pub const LANGUAGES: &[&str] = &["en", "ru"];
 
-static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("auth/common_passwords.txt")
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .collect()
-});
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("auth/common_passwords.txt").lines().filter(|line| !line.starts_with('#')).collect());
 
 /// A normalised email address: trimmed and lower-cased.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -31,19 +27,12 @@ impl Email {
     /// Checks and normalises `text` given in request field `field`.
     pub fn parse(field: &'static str, text: &str) -> Result<Self> {
         let email = text.trim().to_lowercase();
-        let bad = |why: &str| {
-            Error::invalid(
-                field,
-                format!("{why}; enter an address such as name@example.com"),
-            )
-        };
+        let bad = |why: &str| Error::invalid(field, format!("{why}; enter an address such as name@example.com"));
         if email.is_empty() {
             return Err(bad("the email is empty"));
         }
         if email.chars().count() > MAX_EMAIL_LEN {
-            return Err(bad(&format!(
-                "the email is longer than {MAX_EMAIL_LEN} characters"
-            )));
+            return Err(bad(&format!("the email is longer than {MAX_EMAIL_LEN} characters")));
         }
         let Some((local, domain)) = email.rsplit_once('@') else {
             return Err(bad("the email has no @"));
@@ -58,9 +47,7 @@ impl Email {
         let local_ok = !local.is_empty()
             && local.len() <= 64
             && !local.contains('@')
-            && local
-                .chars()
-                .all(|c| !c.is_whitespace() && !c.is_control() && !"<>()[]\\,;:\"".contains(c));
+            && local.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"<>()[]\\,;:\"".contains(c));
         if !local_ok || !domain_ok {
             return Err(bad("this is not an email address"));
         }
@@ -83,17 +70,13 @@ impl Password {
         if chars < MIN_PASSWORD_CHARS {
             return Err(Error::invalid(
                 field,
-                format!(
-                    "the password is shorter than {MIN_PASSWORD_CHARS} characters; choose a longer one"
-                ),
+                format!("the password is shorter than {MIN_PASSWORD_CHARS} characters; choose a longer one"),
             ));
         }
         if chars > MAX_PASSWORD_CHARS {
             return Err(Error::invalid(
                 field,
-                format!(
-                    "the password is longer than {MAX_PASSWORD_CHARS} characters; choose a shorter one"
-                ),
+                format!("the password is longer than {MAX_PASSWORD_CHARS} characters; choose a shorter one"),
             ));
         }
         if COMMON_PASSWORDS.contains(text.to_lowercase().as_str()) {
@@ -137,10 +120,7 @@ impl Name {
             ));
         }
         if name.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                field,
-                "the name contains control characters; use plain text",
-            ));
+            return Err(Error::invalid(field, "the name contains control characters; use plain text"));
         }
         Ok(Self(name.to_owned()))
     }
@@ -161,15 +141,7 @@ pub fn language_code(field: &'static str, text: &str) -> Result<&'static str> {
         .iter()
         .copied()
         .find(|lang| lang.eq_ignore_ascii_case(code))
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!(
-                    "unknown language {code:?}; use one of {}",
-                    LANGUAGES.join(", ")
-                ),
-            )
-        })
+        .ok_or_else(|| Error::invalid(field, format!("unknown language {code:?}; use one of {}", LANGUAGES.join(", "))))
 }
 
 #[cfg(test)]
@@ -178,64 +150,31 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            Email::parse("email", "  Ann.Lee@Example.COM ")
-                .unwrap()
-                .as_str(),
-            "ann.lee@example.com"
-        );
-        for bad in [
-            "",
-            "ann",
-            "ann@",
-            "@example.com",
-            "ann@example",
-            "ann lee@example.com",
-            "ann@exa mple.com",
-            "ann@-x.com",
-        ] {
+        assert_eq!(Email::parse("email", "  Ann.Lee@Example.COM ").unwrap().as_str(), "ann.lee@example.com");
+        for bad in
+            ["", "ann", "ann@", "@example.com", "ann@example", "ann lee@example.com", "ann@exa mple.com", "ann@-x.com"]
+        {
             let err = Email::parse("email", bad).unwrap_err();
-            assert!(
-                matches!(err, Error::InvalidArgument { field: "email", .. }),
-                "{bad:?}: {err:?}"
-            );
+            assert!(matches!(err, Error::InvalidArgument { field: "email", .. }), "{bad:?}: {err:?}");
         }
     }
 
     #[test]
     fn passwords_are_counted_in_characters_and_common_ones_refused() {
         assert!(Password::parse("password", "пароль-из-юникода").is_ok());
-        assert!(
-            Password::parse("password", "ääääääää").is_ok(),
-            "8 characters, 16 bytes"
-        );
-        assert!(
-            Password::parse("password", "äääääää").is_err(),
-            "7 characters"
-        );
+        assert!(Password::parse("password", "ääääääää").is_ok(), "8 characters, 16 bytes");
+        assert!(Password::parse("password", "äääääää").is_err(), "7 characters");
         assert!(Password::parse("password", &"x".repeat(128)).is_ok());
         assert!(Password::parse("password", &"x".repeat(129)).is_err());
-        for common in [
-            "password",
-            "12345678",
-            "Password1",
-            "qwertyuiop",
-            "iloveyou",
-        ] {
+        for common in ["password", "12345678", "Password1", "qwertyuiop", "iloveyou"] {
             assert!(Password::parse("password", common).is_err(), "{common}");
         }
-        assert_eq!(
-            format!("{:?}", Password::parse("p", "s3cret-enough!").unwrap()),
-            "Password(<redacted>)"
-        );
+        assert_eq!(format!("{:?}", Password::parse("p", "s3cret-enough!").unwrap()), "Password(<redacted>)");
     }
 
     #[test]
     fn names_and_languages() {
-        assert_eq!(
-            Name::parse("display_name", "  Ann  ").unwrap().as_str(),
-            "Ann"
-        );
+        assert_eq!(Name::parse("display_name", "  Ann  ").unwrap().as_str(), "Ann");
         assert!(Name::parse("display_name", " ").is_err());
         assert!(Name::parse("display_name", &"n".repeat(101)).is_err());
         assert!(Name::parse("display_name", "a\u{7}b").is_err());

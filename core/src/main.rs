@@ -32,16 +32,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(cli.config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = Application::build(cli.config)
-                .await
-                .context("core could not start")?;
-            println!(
-                "AssistChat core listening on {} (gRPC and gRPC-web)",
-                app.local_addr()
-            );
-            app.run_until_stopped(shutdown_signal())
-                .await
-                .context("core stopped with an error")?;
+            let app = Application::build(cli.config).await.context("core could not start")?;
+            println!("AssistChat core listening on {} (gRPC and gRPC-web)", app.local_addr());
+            app.run_until_stopped(shutdown_signal()).await.context("core stopped with an error")?;
         }
         Command::RotateSecrets => {
             let config = cli.config;

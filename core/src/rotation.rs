@@ -29,10 +29,7 @@ pub async fn reseal_all(store: &Store, keyring: &Keyring) -> Result<RotationRepo
             }
             let place = column.associated_data(&row_id);
             let plain = keyring.open(&sealed, &place)?;
-            if store
-                .reseal_value(column, &row_id, &sealed, &keyring.seal(&plain, &place))
-                .await?
-            {
+            if store.reseal_value(column, &row_id, &sealed, &keyring.seal(&plain, &place)).await? {
                 report.resealed += 1;
             }
         }

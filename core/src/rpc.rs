@@ -8,10 +8,7 @@ use crate::auth::{Accounts, Caller};
 
 /// The caller of `request`, from its `authorization` metadata.
 pub async fn caller<T>(accounts: &Accounts, request: &Request<T>) -> Result<Caller, Status> {
-    let header = request
-        .metadata()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok());
+    let header = request.metadata().get("authorization").and_then(|value| value.to_str().ok());
     Ok(accounts.authenticate(header).await?)
 }
 
@@ -24,21 +21,10 @@ pub fn client_address<T>(request: &Request<T>, trusted_proxies: &[IpAddr]) -> Op
     if !trusted_proxies.contains(&peer) {
         return Some(peer);
     }
-    let forwarded = request
-        .metadata()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|value| value.to_str().ok());
-    let hops: Vec<IpAddr> = forwarded
-        .flat_map(|list| list.split(','))
-        .filter_map(|hop| hop.trim().parse().ok())
-        .collect();
-    hops.iter()
-        .rev()
-        .find(|hop| !trusted_proxies.contains(hop))
-        .or(hops.first())
-        .copied()
-        .or(Some(peer))
+    let forwarded = request.metadata().get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok());
+    let hops: Vec<IpAddr> =
+        forwarded.flat_map(|list| list.split(',')).filter_map(|hop| hop.trim().parse().ok()).collect();
+    hops.iter().rev().find(|hop| !trusted_proxies.contains(hop)).or(hops.first()).copied().or(Some(peer))
 }
 
 /// A protobuf timestamp for Unix milliseconds.

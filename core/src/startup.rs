@@ -12,9 +12,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic_reflection::server::{
     v1::{ServerReflection, ServerReflectionServer},
-    v1alpha::{
-        ServerReflection as AlphaReflection, ServerReflectionServer as AlphaReflectionServer,
-    },
+    v1alpha::{ServerReflection as AlphaReflection, ServerReflectionServer as AlphaReflectionServer},
 };
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
@@ -42,9 +40,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The data directory could not be created.
-    #[error(
-        "cannot create the data directory {path}: {source}; set ASSISTCHAT_DATA_DIR to a writable place"
-    )]
+    #[error("cannot create the data directory {path}: {source}; set ASSISTCHAT_DATA_DIR to a writable place")]
     DataDir {
         /// The directory.
         path: String,
@@ -92,40 +88,21 @@ pub struct Application {
 impl Application {
     /// Opens the database (migrating it), loads the keys and binds the listen address.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
         let keyring = open_keyring(&config)?;
         let url = config.database_url();
         let store = Store::open(&url).await?;
         tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
 
-        let accounts = Arc::new(Accounts::new(
-            store.clone(),
-            config.session_idle_timeout,
-            config.session_lifetime,
-        )?);
+        let accounts = Arc::new(Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?);
         let profiles = Arc::new(Profiles::new(store.clone(), Arc::new(keyring)));
-        let listener =
-            TcpListener::bind(&config.listen)
-                .await
-                .map_err(|source| StartError::Listen {
-                    address: config.listen.clone(),
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| StartError::Listen {
-            address: config.listen.clone(),
-            source,
-        })?;
-        Ok(Self {
-            listener,
-            local_addr,
-            store,
-            accounts,
-            profiles,
-            config,
-        })
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
+        let local_addr =
+            listener.local_addr().map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
+        Ok(Self { listener, local_addr, store, accounts, profiles, config })
     }
 
     /// The address the server listens on.
@@ -140,15 +117,10 @@ impl Application {
 
     /// Serves until `shutdown` completes, then stops accepting, lets calls in flight finish and
     /// closes the database.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), StartError> {
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<AuthServiceServer<AuthApi>>().await;
-        health
-            .set_serving::<ProfileServiceServer<ProfileApi>>()
-            .await;
+        health.set_serving::<ProfileServiceServer<ProfileApi>>().await;
         let trusted: Arc<[_]> = self.config.trusted_proxies.clone().into();
         let auth_api = AuthApi::new(self.accounts.clone(), trusted);
         let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone());
@@ -156,11 +128,7 @@ impl Application {
         let request_id = HeaderName::from_static(REQUEST_ID);
         let trace = TraceLayer::new_for_grpc()
             .make_span_with(|request: &Request<_>| {
-                let id = request
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
+                let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
                 tracing::info_span!("rpc", method = %request.uri().path(), request_id = %id)
             })
             .on_response(DefaultOnResponse::new().level(Level::INFO));
@@ -187,9 +155,7 @@ impl Application {
                 shutdown.await;
                 tracing::info!("shutting down: finishing calls in flight");
                 // Health checks see the stop at once, so balancers send no new calls.
-                health
-                    .set_service_status("", tonic_health::ServingStatus::NotServing)
-                    .await;
+                health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
                 stopping.notify_one();
             });
         // Calls in flight get a grace period; long-lived streams must not hold the stop forever.
@@ -229,11 +195,8 @@ fn reflection_v1alpha() -> AlphaReflectionServer<impl AlphaReflection> {
 }
 
 fn open_keyring(config: &Config) -> Result<Keyring, SecretError> {
-    let (keyring, source) = Keyring::load(
-        config.secret_key.as_deref(),
-        &config.previous_secret_keys,
-        &config.data_dir,
-    )?;
+    let (keyring, source) =
+        Keyring::load(config.secret_key.as_deref(), &config.previous_secret_keys, &config.data_dir)?;
     if source == KeySource::Generated {
         tracing::warn!(
             key_file = %config.data_dir.join(crate::crypto::keyring::KEY_FILE_NAME).display(),
@@ -250,11 +213,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     let allow = if origins.iter().any(|origin| origin == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok()),
-        )
+        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin.trim()).ok()))
     };
     let header = HeaderName::from_static;
     CorsLayer::new()

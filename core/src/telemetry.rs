@@ -11,10 +11,6 @@ pub fn init(format: LogFormat) {
     let builder = fmt().with_env_filter(filter).with_target(false);
     let _already_set = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
     };
 }

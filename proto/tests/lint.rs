@@ -11,10 +11,7 @@ fn buf() -> Option<PathBuf> {
     if local.exists() {
         return Some(local);
     }
-    let on_path = Command::new("buf")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success());
+    let on_path = Command::new("buf").arg("--version").output().is_ok_and(|out| out.status.success());
     on_path.then(|| PathBuf::from("buf"))
 }
 
@@ -32,11 +29,7 @@ fn contracts_pass_buf_lint() {
         return;
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let output = Command::new(&buf)
-        .arg("lint")
-        .current_dir(&root)
-        .output()
-        .expect("buf runs");
+    let output = Command::new(&buf).arg("lint").current_dir(&root).output().expect("buf runs");
     let findings = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && findings.trim().is_empty(),

@@ -99,14 +99,8 @@ impl Accounts {
         Ok(Self {
             store,
             hasher: PasswordHasher::new()?,
-            account_failures: FailureThrottle::new(
-                throttle::ACCOUNT_BURST,
-                throttle::ACCOUNT_DRAIN,
-            ),
-            address_failures: FailureThrottle::new(
-                throttle::ADDRESS_BURST,
-                throttle::ADDRESS_DRAIN,
-            ),
+            account_failures: FailureThrottle::new(throttle::ACCOUNT_BURST, throttle::ACCOUNT_DRAIN),
+            address_failures: FailureThrottle::new(throttle::ADDRESS_BURST, throttle::ADDRESS_DRAIN),
             idle_timeout,
             lifetime,
         })
@@ -131,9 +125,7 @@ impl Accounts {
         };
         match self.store.create_user(&user).await {
             Err(StoreError::Conflict(_)) => {
-                return Err(Error::AlreadyExists(
-                    "an account with this email exists already; sign in instead".into(),
-                ));
+                return Err(Error::AlreadyExists("an account with this email exists already; sign in instead".into()));
             }
             other => other?,
         }
@@ -148,11 +140,7 @@ impl Accounts {
         password: &str,
         address: Option<IpAddr>,
     ) -> Result<(UserRecord, NewSession)> {
-        let wrong = || {
-            Error::Unauthenticated(
-                "the email or password is wrong; check both and try again".into(),
-            )
-        };
+        let wrong = || Error::Unauthenticated("the email or password is wrong; check both and try again".into());
         // An address that is not an email cannot belong to an account: same answer as a wrong
         // password, so the reply tells nothing about which accounts exist.
         let Ok(email) = Email::parse("email", email) else {
@@ -160,13 +148,11 @@ impl Accounts {
         };
         let now = Instant::now();
         let key = email.as_str().to_owned();
-        let wait = [
-            self.account_failures.check(&key, now),
-            address.and_then(|addr| self.address_failures.check(&addr, now)),
-        ]
-        .into_iter()
-        .flatten()
-        .max();
+        let wait =
+            [self.account_failures.check(&key, now), address.and_then(|addr| self.address_failures.check(&addr, now))]
+                .into_iter()
+                .flatten()
+                .max();
         if let Some(retry_after) = wait {
             return Err(Error::ResourceExhausted {
                 message: "too many failed sign-ins for this account or from this address".into(),
@@ -197,81 +183,45 @@ impl Accounts {
             last_seen_time: now,
             expire_time: now.saturating_add(millis(self.lifetime)),
         };
-        self.store
-            .insert_session(&session, &token_hash, now)
-            .await?;
+        self.store.insert_session(&session, &token_hash, now).await?;
         let user = self.current_user(user_id).await?;
-        Ok((
-            user,
-            NewSession {
-                token,
-                expire_time: session.expire_time,
-            },
-        ))
+        Ok((user, NewSession { token, expire_time: session.expire_time }))
     }
 
     /// The caller behind an `authorization` header value, or why there is none.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller> {
         let Some(header) = authorization else {
             return Err(Error::Unauthenticated(
-                "sign in first: send the metadata `authorization: Bearer <session or API token>`"
-                    .into(),
+                "sign in first: send the metadata `authorization: Bearer <session or API token>`".into(),
             ));
         };
         let token = header
             .split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
-            .ok_or_else(|| {
-                Error::Unauthenticated("the authorization metadata must be `Bearer <token>`".into())
-            })?;
-        let invalid = || {
-            Error::Unauthenticated("the token is not valid or was revoked; sign in again".into())
-        };
+            .ok_or_else(|| Error::Unauthenticated("the authorization metadata must be `Bearer <token>`".into()))?;
+        let invalid = || Error::Unauthenticated("the token is not valid or was revoked; sign in again".into());
         let now = now_millis();
         let hash = tokens::hash(token);
         match TokenKind::of(token).ok_or_else(invalid)? {
             TokenKind::Session => {
-                let session = self
-                    .store
-                    .session_by_token_hash(&hash)
-                    .await?
-                    .ok_or_else(invalid)?;
-                let idle_end = session
-                    .last_seen_time
-                    .saturating_add(millis(self.idle_timeout));
+                let session = self.store.session_by_token_hash(&hash).await?.ok_or_else(invalid)?;
+                let idle_end = session.last_seen_time.saturating_add(millis(self.idle_timeout));
                 if now >= session.expire_time || now >= idle_end {
                     self.store.delete_session(&session.id).await?;
-                    return Err(Error::Unauthenticated(
-                        "the session has expired; sign in again".into(),
-                    ));
+                    return Err(Error::Unauthenticated("the session has expired; sign in again".into()));
                 }
-                if now - session.last_seen_time
-                    >= TOUCH_INTERVAL_MS.min(millis(self.idle_timeout) / 4)
-                {
+                if now - session.last_seen_time >= TOUCH_INTERVAL_MS.min(millis(self.idle_timeout) / 4) {
                     self.store.touch_session(&session.id, now).await?;
                 }
-                Ok(Caller {
-                    user_id: session.user_id,
-                    credential: Credential::Session(session.id),
-                })
+                Ok(Caller { user_id: session.user_id, credential: Credential::Session(session.id) })
             }
             TokenKind::ApiToken => {
-                let token = self
-                    .store
-                    .api_token_by_hash(&hash)
-                    .await?
-                    .ok_or_else(invalid)?;
-                if token
-                    .last_use_time
-                    .is_none_or(|last| now - last >= TOUCH_INTERVAL_MS)
-                {
+                let token = self.store.api_token_by_hash(&hash).await?.ok_or_else(invalid)?;
+                if token.last_use_time.is_none_or(|last| now - last >= TOUCH_INTERVAL_MS) {
                     self.store.touch_api_token(&token.id, now).await?;
                 }
-                Ok(Caller {
-                    user_id: token.user_id,
-                    credential: Credential::ApiToken(token.id),
-                })
+                Ok(Caller { user_id: token.user_id, credential: Credential::ApiToken(token.id) })
             }
         }
     }
@@ -292,9 +242,10 @@ impl Accounts {
     /// The account with this id.
     pub async fn current_user(&self, user_id: &str) -> Result<UserRecord> {
         // A caller authenticated a moment ago: a missing row means the account was deleted since.
-        self.store.user(user_id).await?.ok_or_else(|| {
-            Error::Unauthenticated("this account no longer exists; sign in again".into())
-        })
+        self.store
+            .user(user_id)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("this account no longer exists; sign in again".into()))
     }
 
     /// Replaces the caller's password and ends their other sessions; returns how many ended.
@@ -303,20 +254,10 @@ impl Accounts {
         let now = Instant::now();
         let key = caller.user_id.clone();
         if let Some(retry_after) = self.account_failures.check(&key, now) {
-            return Err(Error::ResourceExhausted {
-                message: "too many wrong current passwords".into(),
-                retry_after,
-            });
+            return Err(Error::ResourceExhausted { message: "too many wrong current passwords".into(), retry_after });
         }
         let credentials = self.store.credentials_by_id(&caller.user_id).await?;
-        if !self
-            .hasher
-            .verify(
-                current,
-                credentials.as_ref().map(|c| c.password_hash.as_str()),
-            )
-            .await?
-        {
+        if !self.hasher.verify(current, credentials.as_ref().map(|c| c.password_hash.as_str())).await? {
             self.account_failures.record_failure(key, now);
             return Err(Error::invalid(
                 "current_password",
@@ -328,20 +269,13 @@ impl Accounts {
             Credential::Session(id) => Some(id.as_str()),
             Credential::ApiToken(_) => None,
         };
-        let ended = self
-            .store
-            .change_password(&caller.user_id, &hash, keep)
-            .await?;
+        let ended = self.store.change_password(&caller.user_id, &hash, keep).await?;
         tracing::info!(user_id = %caller.user_id, ended_sessions = ended, "password changed");
         Ok(ended)
     }
 
     /// Issues a personal API token; returns its record and the token itself.
-    pub async fn create_api_token(
-        &self,
-        caller: &Caller,
-        name: &str,
-    ) -> Result<(ApiTokenRecord, String)> {
+    pub async fn create_api_token(&self, caller: &Caller, name: &str) -> Result<(ApiTokenRecord, String)> {
         let name = Name::parse("name", name)?;
         let (token, hash) = tokens::generate(TokenKind::ApiToken);
         let record = ApiTokenRecord {
@@ -366,19 +300,14 @@ impl Accounts {
         const LIST: &str = "api_tokens";
         let limit = pagination::page_size(page_size)?;
         let after = pagination::decode_token(LIST, page_token)?;
-        let items = self
-            .store
-            .list_api_tokens(&caller.user_id, after.as_deref(), limit + 1)
-            .await?;
+        let items = self.store.list_api_tokens(&caller.user_id, after.as_deref(), limit + 1).await?;
         Ok(pagination::paginate(items, limit, LIST, |token| &token.id))
     }
 
     /// Revokes one of the caller's API tokens.
     pub async fn delete_api_token(&self, caller: &Caller, id: &str) -> Result<()> {
         if !self.store.delete_api_token(&caller.user_id, id).await? {
-            return Err(Error::NotFound(format!(
-                "no API token {id:?} of yours; list your tokens to see their ids"
-            )));
+            return Err(Error::NotFound(format!("no API token {id:?} of yours; list your tokens to see their ids")));
         }
         tracing::info!(user_id = %caller.user_id, token_id = %id, "API token deleted");
         Ok(())
@@ -387,9 +316,6 @@ impl Accounts {
     /// Deletes sessions that can no longer be used; returns how many.
     pub async fn sweep_expired_sessions(&self) -> Result<u64> {
         let now = now_millis();
-        Ok(self
-            .store
-            .delete_expired_sessions(now, now.saturating_sub(millis(self.idle_timeout)))
-            .await?)
+        Ok(self.store.delete_expired_sessions(now, now.saturating_sub(millis(self.idle_timeout))).await?)
     }
 }

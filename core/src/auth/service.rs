@@ -4,11 +4,10 @@
 use std::{net::IpAddr, sync::Arc};
 
 use assistchat_proto::v1::{
-    ApiToken, ChangePasswordRequest, ChangePasswordResponse, CreateApiTokenRequest,
-    CreateApiTokenResponse, DeleteApiTokenRequest, DeleteApiTokenResponse, GetCurrentUserRequest,
-    GetCurrentUserResponse, ListApiTokensRequest, ListApiTokensResponse, LoginRequest,
-    LoginResponse, LogoutRequest, LogoutResponse, RegisterRequest, RegisterResponse, Session, User,
-    auth_service_server::AuthService,
+    ApiToken, ChangePasswordRequest, ChangePasswordResponse, CreateApiTokenRequest, CreateApiTokenResponse,
+    DeleteApiTokenRequest, DeleteApiTokenResponse, GetCurrentUserRequest, GetCurrentUserResponse, ListApiTokensRequest,
+    ListApiTokensResponse, LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RegisterRequest,
+    RegisterResponse, Session, User, auth_service_server::AuthService,
 };
 use tonic::{Request, Response, Status};
 
@@ -29,10 +28,7 @@ pub struct AuthApi {
 impl AuthApi {
     /// The service over `accounts`.
     pub fn new(accounts: Arc<Accounts>, trusted_proxies: Arc<[IpAddr]>) -> Self {
-        Self {
-            accounts,
-            trusted_proxies,
-        }
+        Self { accounts, trusted_proxies }
     }
 }
 
@@ -47,10 +43,7 @@ fn user(record: UserRecord) -> User {
 }
 
 fn session(new: NewSession) -> Session {
-    Session {
-        token: new.token,
-        expire_time: Some(timestamp(new.expire_time)),
-    }
+    Session { token: new.token, expire_time: Some(timestamp(new.expire_time)) }
 }
 
 fn api_token(record: ApiTokenRecord) -> ApiToken {
@@ -65,10 +58,7 @@ fn api_token(record: ApiTokenRecord) -> ApiToken {
 #[tonic::async_trait]
 impl AuthService for AuthApi {
     #[tracing::instrument(skip_all)]
-    async fn register(
-        &self,
-        request: Request<RegisterRequest>,
-    ) -> Result<Response<RegisterResponse>, Status> {
+    async fn register(&self, request: Request<RegisterRequest>) -> Result<Response<RegisterResponse>, Status> {
         let input = request.into_inner();
         let (record, new) = self
             .accounts
@@ -79,34 +69,19 @@ impl AuthService for AuthApi {
                 language_code: &input.language_code,
             })
             .await?;
-        Ok(Response::new(RegisterResponse {
-            user: Some(user(record)),
-            session: Some(session(new)),
-        }))
+        Ok(Response::new(RegisterResponse { user: Some(user(record)), session: Some(session(new)) }))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn login(
-        &self,
-        request: Request<LoginRequest>,
-    ) -> Result<Response<LoginResponse>, Status> {
+    async fn login(&self, request: Request<LoginRequest>) -> Result<Response<LoginResponse>, Status> {
         let address = client_address(&request, &self.trusted_proxies);
         let input = request.into_inner();
-        let (record, new) = self
-            .accounts
-            .login(&input.email, &input.password, address)
-            .await?;
-        Ok(Response::new(LoginResponse {
-            user: Some(user(record)),
-            session: Some(session(new)),
-        }))
+        let (record, new) = self.accounts.login(&input.email, &input.password, address).await?;
+        Ok(Response::new(LoginResponse { user: Some(user(record)), session: Some(session(new)) }))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn logout(
-        &self,
-        request: Request<LogoutRequest>,
-    ) -> Result<Response<LogoutResponse>, Status> {
+    async fn logout(&self, request: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
         self.accounts.logout(&caller).await?;
         Ok(Response::new(LogoutResponse {}))
@@ -119,9 +94,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<GetCurrentUserResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
         let record = self.accounts.current_user(&caller.user_id).await?;
-        Ok(Response::new(GetCurrentUserResponse {
-            user: Some(user(record)),
-        }))
+        Ok(Response::new(GetCurrentUserResponse { user: Some(user(record)) }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -131,13 +104,8 @@ impl AuthService for AuthApi {
     ) -> Result<Response<ChangePasswordResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
         let input = request.into_inner();
-        let ended = self
-            .accounts
-            .change_password(&caller, &input.current_password, &input.new_password)
-            .await?;
-        Ok(Response::new(ChangePasswordResponse {
-            ended_session_count: i32::try_from(ended).unwrap_or(i32::MAX),
-        }))
+        let ended = self.accounts.change_password(&caller, &input.current_password, &input.new_password).await?;
+        Ok(Response::new(ChangePasswordResponse { ended_session_count: i32::try_from(ended).unwrap_or(i32::MAX) }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -146,14 +114,8 @@ impl AuthService for AuthApi {
         request: Request<CreateApiTokenRequest>,
     ) -> Result<Response<CreateApiTokenResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
-        let (record, token) = self
-            .accounts
-            .create_api_token(&caller, &request.get_ref().name)
-            .await?;
-        Ok(Response::new(CreateApiTokenResponse {
-            api_token: Some(api_token(record)),
-            token,
-        }))
+        let (record, token) = self.accounts.create_api_token(&caller, &request.get_ref().name).await?;
+        Ok(Response::new(CreateApiTokenResponse { api_token: Some(api_token(record)), token }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -163,10 +125,8 @@ impl AuthService for AuthApi {
     ) -> Result<Response<ListApiTokensResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
         let input = request.get_ref();
-        let (records, next_page_token) = self
-            .accounts
-            .list_api_tokens(&caller, input.page_size, &input.page_token)
-            .await?;
+        let (records, next_page_token) =
+            self.accounts.list_api_tokens(&caller, input.page_size, &input.page_token).await?;
         Ok(Response::new(ListApiTokensResponse {
             api_tokens: records.into_iter().map(api_token).collect(),
             next_page_token,
@@ -179,9 +139,7 @@ impl AuthService for AuthApi {
         request: Request<DeleteApiTokenRequest>,
     ) -> Result<Response<DeleteApiTokenResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
-        self.accounts
-            .delete_api_token(&caller, &request.get_ref().id)
-            .await?;
+        self.accounts.delete_api_token(&caller, &request.get_ref().id).await?;
         Ok(Response::new(DeleteApiTokenResponse {}))
     }
 }

@@ -46,16 +46,11 @@ pub struct FailureThrottle<K> {
 impl<K: Eq + Hash + Clone> FailureThrottle<K> {
     /// A throttle allowing `burst` failures, then one per `drain`.
     pub fn new(burst: f64, drain: Duration) -> Self {
-        Self {
-            burst,
-            drain,
-            buckets: Mutex::new(HashMap::new()),
-        }
+        Self { burst, drain, buckets: Mutex::new(HashMap::new()) }
     }
 
     fn level(&self, bucket: &Bucket, now: Instant) -> f64 {
-        let drained =
-            now.saturating_duration_since(bucket.at).as_secs_f64() / self.drain.as_secs_f64();
+        let drained = now.saturating_duration_since(bucket.at).as_secs_f64() / self.drain.as_secs_f64();
         (bucket.level - drained).max(0.0)
     }
 
@@ -73,16 +68,8 @@ impl<K: Eq + Hash + Clone> FailureThrottle<K> {
         if buckets.len() > PRUNE_ABOVE {
             buckets.retain(|_, bucket| self.level(bucket, now) > 0.0);
         }
-        let level = buckets
-            .get(&key)
-            .map_or(0.0, |bucket| self.level(bucket, now));
-        buckets.insert(
-            key,
-            Bucket {
-                level: level + 1.0,
-                at: now,
-            },
-        );
+        let level = buckets.get(&key).map_or(0.0, |bucket| self.level(bucket, now));
+        buckets.insert(key, Bucket { level: level + 1.0, at: now });
     }
 }
 
@@ -99,28 +86,11 @@ mod tests {
             assert_eq!(throttle.check(&"a", start), None);
         }
         throttle.record_failure("a", start);
-        let wait = throttle
-            .check(&"a", start)
-            .expect("third failure fills the bucket");
-        assert!(
-            wait > Duration::from_secs(9) && wait <= Duration::from_secs(10),
-            "{wait:?}"
-        );
-        assert_eq!(
-            throttle.check(&"b", start),
-            None,
-            "other keys are not affected"
-        );
-        assert_eq!(
-            throttle.check(&"a", start + Duration::from_secs(10)),
-            None,
-            "one attempt drained"
-        );
+        let wait = throttle.check(&"a", start).expect("third failure fills the bucket");
+        assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(10), "{wait:?}");
+        assert_eq!(throttle.check(&"b", start), None, "other keys are not affected");
+        assert_eq!(throttle.check(&"a", start + Duration::from_secs(10)), None, "one attempt drained");
         throttle.record_failure("a", start + Duration::from_secs(10));
-        assert!(
-            throttle
-                .check(&"a", start + Duration::from_secs(10))
-                .is_some()
-        );
+        assert!(throttle.check(&"a", start + Duration::from_secs(10)).is_some());
     }
 }

@@ -64,15 +64,9 @@ struct SealingKey {
 
 impl SealingKey {
     fn new(bytes: &[u8; 32]) -> Self {
-        let digest = Sha256::new()
-            .chain_update(b"assistchat key id\0")
-            .chain_update(bytes)
-            .finalize();
+        let digest = Sha256::new().chain_update(b"assistchat key id\0").chain_update(bytes).finalize();
         let id = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        Self {
-            id,
-            cipher: XChaCha20Poly1305::new(Key::from_slice(bytes)),
-        }
+        Self { id, cipher: XChaCha20Poly1305::new(Key::from_slice(bytes)) }
     }
 
     fn parse(text: &str, name: &str) -> Result<Self, SecretError> {
@@ -87,9 +81,7 @@ impl SealingKey {
                     "{name} must be 32 random bytes in base64 (make one with `openssl rand -base64 32`)"
                 ))
             })?;
-        Ok(Self::new(
-            bytes.as_slice().try_into().expect("length checked above"),
-        ))
+        Ok(Self::new(bytes.as_slice().try_into().expect("length checked above")))
     }
 }
 
@@ -106,10 +98,7 @@ pub struct Keyring {
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let previous: Vec<&str> = self.previous.iter().map(|k| k.id.as_str()).collect();
-        f.debug_struct("Keyring")
-            .field("current", &self.current.id)
-            .field("previous", &previous)
-            .finish()
+        f.debug_struct("Keyring").field("current", &self.current.id).field("previous", &previous).finish()
     }
 }
 
@@ -147,23 +136,14 @@ impl Keyring {
             return Ok((Self::from_keys(key, previous)?, KeySource::Configured));
         }
         let path = data_dir.join(KEY_FILE_NAME);
-        let file_error = |source| SecretError::KeyFile {
-            path: path.display().to_string(),
-            source,
-        };
+        let file_error = |source| SecretError::KeyFile { path: path.display().to_string(), source };
         match fs::read_to_string(&path) {
             Ok(text) => Ok((Self::from_keys(&text, previous)?, KeySource::KeyFile)),
             Err(err) if err.kind() == ErrorKind::NotFound => {
                 let text = STANDARD.encode(random_bytes::<32>());
-                let mut file = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(file_error)?;
-                file.write_all(format!("{text}\n").as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(file_error)?;
+                let mut file =
+                    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(file_error)?;
+                file.write_all(format!("{text}\n").as_bytes()).and_then(|()| file.sync_all()).map_err(file_error)?;
                 Ok((Self::from_keys(&text, previous)?, KeySource::Generated))
             }
             Err(err) => Err(file_error(err)),
@@ -178,10 +158,7 @@ impl Keyring {
     /// Seals `plaintext` for the place named by `associated_data`.
     pub fn seal(&self, plaintext: &str, associated_data: &str) -> String {
         let nonce = random_bytes::<NONCE_LEN>();
-        let payload = Payload {
-            msg: plaintext.as_bytes(),
-            aad: associated_data.as_bytes(),
-        };
+        let payload = Payload { msg: plaintext.as_bytes(), aad: associated_data.as_bytes() };
         let ciphertext = self
             .current
             .cipher
@@ -189,40 +166,26 @@ impl Keyring {
             .expect("XChaCha20-Poly1305 encrypts any length the platform stores");
         let mut body = nonce.to_vec();
         body.extend_from_slice(&ciphertext);
-        format!(
-            "{FORMAT_VERSION}.{}.{}",
-            self.current.id,
-            URL_SAFE_NO_PAD.encode(body)
-        )
+        format!("{FORMAT_VERSION}.{}.{}", self.current.id, URL_SAFE_NO_PAD.encode(body))
     }
 
     /// Opens a value sealed for the place named by `associated_data`, under any configured key.
     pub fn open(&self, sealed: &str, associated_data: &str) -> Result<String, SecretError> {
         let mut parts = sealed.splitn(3, '.');
-        let (Some(FORMAT_VERSION), Some(key_id), Some(body)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(FORMAT_VERSION), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(SecretError::Corrupt);
         };
         let key = std::iter::once(&self.current)
             .chain(&self.previous)
             .find(|key| key.id == key_id)
             .ok_or_else(|| SecretError::UnknownKey(key_id.to_owned()))?;
-        let body = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| SecretError::Corrupt)?;
+        let body = URL_SAFE_NO_PAD.decode(body).map_err(|_| SecretError::Corrupt)?;
         if body.len() < NONCE_LEN {
             return Err(SecretError::Corrupt);
         }
         let (nonce, ciphertext) = body.split_at(NONCE_LEN);
-        let payload = Payload {
-            msg: ciphertext,
-            aad: associated_data.as_bytes(),
-        };
-        let plaintext = key
-            .cipher
-            .decrypt(XNonce::from_slice(nonce), payload)
-            .map_err(|_| SecretError::Corrupt)?;
+        let payload = Payload { msg: ciphertext, aad: associated_data.as_bytes() };
+        let plaintext = key.cipher.decrypt(XNonce::from_slice(nonce), payload).map_err(|_| SecretError::Corrupt)?;
         String::from_utf8(plaintext).map_err(|_| SecretError::Corrupt)
     }
 
@@ -245,25 +208,13 @@ mod tests {
         let ring = Keyring::from_keys(&key(), &[]).unwrap();
         let sealed = ring.seal("sk-secret-value", "profiles.openai_key_sealed:u1");
         assert!(!sealed.contains("sk-secret-value"));
-        assert_eq!(
-            ring.open(&sealed, "profiles.openai_key_sealed:u1").unwrap(),
-            "sk-secret-value"
-        );
-        assert!(matches!(
-            ring.open(&sealed, "profiles.openai_key_sealed:u2"),
-            Err(SecretError::Corrupt)
-        ));
+        assert_eq!(ring.open(&sealed, "profiles.openai_key_sealed:u1").unwrap(), "sk-secret-value");
+        assert!(matches!(ring.open(&sealed, "profiles.openai_key_sealed:u2"), Err(SecretError::Corrupt)));
         let mut tampered = sealed.clone();
         tampered.push('A');
-        assert!(
-            ring.open(&tampered, "profiles.openai_key_sealed:u1")
-                .is_err()
-        );
+        assert!(ring.open(&tampered, "profiles.openai_key_sealed:u1").is_err());
         // A fresh nonce every time.
-        assert_ne!(
-            sealed,
-            ring.seal("sk-secret-value", "profiles.openai_key_sealed:u1")
-        );
+        assert_ne!(sealed, ring.seal("sk-secret-value", "profiles.openai_key_sealed:u1"));
     }
 
     #[test]
@@ -278,10 +229,7 @@ mod tests {
         assert!(rotated.is_current(&resealed));
         let without_old = Keyring::from_keys(&new, &[]).unwrap();
         let err = without_old.open(&sealed, "t.c:1").unwrap_err();
-        assert!(
-            err.to_string().contains("ASSISTCHAT_PREVIOUS_SECRET_KEYS"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("ASSISTCHAT_PREVIOUS_SECRET_KEYS"), "{err}");
     }
 
     #[test]
@@ -295,13 +243,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (first, source) = Keyring::load(None, &[], dir.path()).unwrap();
         assert_eq!(source, KeySource::Generated);
-        let mode = fs::metadata(dir.path().join(KEY_FILE_NAME))
-            .unwrap()
-            .permissions();
-        assert_eq!(
-            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
-            0o600
-        );
+        let mode = fs::metadata(dir.path().join(KEY_FILE_NAME)).unwrap().permissions();
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
         let (second, source) = Keyring::load(None, &[], dir.path()).unwrap();
         assert_eq!(source, KeySource::KeyFile);
         assert_eq!(first.current_key_id(), second.current_key_id());

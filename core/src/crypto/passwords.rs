@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
-    password_hash::SaltString,
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version, password_hash::SaltString,
 };
 use tokio::sync::Semaphore;
 
@@ -32,43 +31,31 @@ pub struct PasswordHasher {
 }
 
 fn argon2() -> Argon2<'static> {
-    let params =
-        Params::new(MEMORY_KIB, PASSES, LANES, None).expect("constant argon2 parameters are valid");
+    let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("constant argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 fn hash_blocking(password: &str) -> Result<String> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>())
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    let hash = argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(|e| Error::Internal(e.to_string()))?;
+    let hash = argon2().hash_password(password.as_bytes(), &salt).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(hash.to_string())
 }
 
 fn verify_blocking(password: &str, stored: &str) -> bool {
     // Parameters come from the stored PHC string, so hashes made under older parameters verify.
-    PasswordHash::new(stored)
-        .is_ok_and(|hash| argon2().verify_password(password.as_bytes(), &hash).is_ok())
+    PasswordHash::new(stored).is_ok_and(|hash| argon2().verify_password(password.as_bytes(), &hash).is_ok())
 }
 
 impl PasswordHasher {
     /// A hasher, with its dummy hash computed now.
     pub fn new() -> Result<Self> {
         let dummy = hash_blocking(&String::from_utf8_lossy(&random_bytes::<16>()))?;
-        Ok(Self {
-            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_HASHES)),
-            dummy_hash: dummy.into(),
-        })
+        Ok(Self { permits: Arc::new(Semaphore::new(MAX_CONCURRENT_HASHES)), dummy_hash: dummy.into() })
     }
 
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`) of a new salted hash of `password`.
     pub async fn hash(&self, password: &str) -> Result<String> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let _permit = self.permits.acquire().await.map_err(|e| Error::Internal(e.to_string()))?;
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || hash_blocking(&password))
             .await
@@ -78,11 +65,7 @@ impl PasswordHasher {
     /// Whether `password` matches `stored`; with `None` (an unknown account) it does the same
     /// work against the dummy hash and answers false.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let _permit = self.permits.acquire().await.map_err(|e| Error::Internal(e.to_string()))?;
         let known = stored.is_some();
         let password = password.to_owned();
         let stored = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
@@ -101,32 +84,11 @@ mod tests {
     async fn hashes_with_argon2id_owasp_parameters_and_verifies() {
         let hasher = PasswordHasher::new().unwrap();
         let hash = hasher.hash("correct horse battery staple").await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
-        assert!(
-            hasher
-                .verify("correct horse battery staple", Some(&hash))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !hasher
-                .verify("correct horse battery stapl", Some(&hash))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !hasher
-                .verify("correct horse battery staple", None)
-                .await
-                .unwrap()
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(hasher.verify("correct horse battery staple", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("correct horse battery stapl", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("correct horse battery staple", None).await.unwrap());
         // A fresh salt every time.
-        assert_ne!(
-            hash,
-            hasher.hash("correct horse battery staple").await.unwrap()
-        );
+        assert_ne!(hash, hasher.hash("correct horse battery staple").await.unwrap());
     }
 }

@@ -27,29 +27,20 @@ impl TokenKind {
 
     /// The kind a presented token claims by its prefix.
     pub fn of(token: &str) -> Option<Self> {
-        [Self::Session, Self::ApiToken]
-            .into_iter()
-            .find(|kind| token.starts_with(kind.prefix()))
+        [Self::Session, Self::ApiToken].into_iter().find(|kind| token.starts_with(kind.prefix()))
     }
 }
 
 /// A new token of `kind` and the hash to store.
 pub fn generate(kind: TokenKind) -> (String, String) {
-    let token = format!(
-        "{}{}",
-        kind.prefix(),
-        URL_SAFE_NO_PAD.encode(random_bytes::<32>())
-    );
+    let token = format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(random_bytes::<32>()));
     let hash = hash(&token);
     (token, hash)
 }
 
 /// The stored form of a token: lowercase hex SHA-256.
 pub fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -46,9 +46,7 @@ impl AiMode {
 
     /// The mode of a stored name.
     pub fn from_stored(text: &str) -> Option<Self> {
-        [Self::Managed, Self::Byok]
-            .into_iter()
-            .find(|mode| mode.as_str() == text)
+        [Self::Managed, Self::Byok].into_iter().find(|mode| mode.as_str() == text)
     }
 }
 
@@ -83,9 +81,10 @@ impl Profiles {
 
     /// The profile of `user_id`.
     pub async fn get(&self, user_id: &str) -> Result<ProfileRecord> {
-        self.store.profile(user_id).await?.ok_or_else(|| {
-            Error::Unauthenticated("this account no longer exists; sign in again".into())
-        })
+        self.store
+            .profile(user_id)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("this account no longer exists; sign in again".into()))
     }
 
     /// Applies `changes` to the profile of `user_id`, all or nothing.
@@ -99,9 +98,7 @@ impl Profiles {
             openai_model: current.openai_model,
         };
         if let Some(name) = &changes.display_name {
-            settings.display_name = Name::parse("profile.display_name", name)?
-                .as_str()
-                .to_owned();
+            settings.display_name = Name::parse("profile.display_name", name)?.as_str().to_owned();
         }
         if let Some(code) = &changes.language_code {
             settings.language_code = language_code("profile.language_code", code)?.to_owned();
@@ -115,9 +112,7 @@ impl Profiles {
         if let Some(model) = &changes.openai_model {
             settings.openai_model = model_name(model)?;
         }
-        self.store
-            .update_profile_settings(user_id, &settings, now_millis())
-            .await?;
+        self.store.update_profile_settings(user_id, &settings, now_millis()).await?;
         self.get(user_id).await
     }
 
@@ -132,18 +127,14 @@ impl Profiles {
             ));
         }
         let sealed = self.keyring.seal(key, &OPENAI_KEY.associated_data(user_id));
-        self.store
-            .set_openai_key(user_id, Some((&sealed, &mask(key))), now_millis())
-            .await?;
+        self.store.set_openai_key(user_id, Some((&sealed, &mask(key))), now_millis()).await?;
         tracing::info!(user_id, "own OpenAI key set");
         self.get(user_id).await
     }
 
     /// Deletes the user's own OpenAI key.
     pub async fn clear_openai_key(&self, user_id: &str) -> Result<ProfileRecord> {
-        self.store
-            .set_openai_key(user_id, None, now_millis())
-            .await?;
+        self.store.set_openai_key(user_id, None, now_millis()).await?;
         tracing::info!(user_id, "own OpenAI key cleared");
         self.get(user_id).await
     }
@@ -154,10 +145,7 @@ impl Profiles {
         let Some(sealed) = profile.openai_key_sealed else {
             return Ok(None);
         };
-        Ok(Some(
-            self.keyring
-                .open(&sealed, &OPENAI_KEY.associated_data(user_id))?,
-        ))
+        Ok(Some(self.keyring.open(&sealed, &OPENAI_KEY.associated_data(user_id))?))
     }
 }
 
@@ -174,10 +162,7 @@ fn base_url(text: &str) -> Result<String> {
         return Ok(String::new());
     }
     let bad = |why: &str| {
-        Error::invalid(
-            "profile.openai_base_url",
-            format!("{why}; enter an address such as http://localhost:11434/v1"),
-        )
+        Error::invalid("profile.openai_base_url", format!("{why}; enter an address such as http://localhost:11434/v1"))
     };
     if url.len() > MAX_BASE_URL_LEN {
         return Err(bad("the URL is too long"));
@@ -197,10 +182,8 @@ fn base_url(text: &str) -> Result<String> {
 
 fn model_name(text: &str) -> Result<String> {
     let model = text.trim();
-    let valid = model.len() <= MAX_MODEL_LEN
-        && model
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:/@+".contains(c));
+    let valid =
+        model.len() <= MAX_MODEL_LEN && model.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/@+".contains(c));
     if !valid {
         return Err(Error::invalid(
             "profile.openai_model",
@@ -222,18 +205,9 @@ mod tests {
 
     #[test]
     fn base_urls_and_models_are_checked() {
-        assert_eq!(
-            base_url(" http://localhost:11434/v1/ ").unwrap(),
-            "http://localhost:11434/v1"
-        );
+        assert_eq!(base_url(" http://localhost:11434/v1/ ").unwrap(), "http://localhost:11434/v1");
         assert_eq!(base_url("").unwrap(), "");
-        for bad in [
-            "ftp://x/v1",
-            "localhost:11434",
-            "http://",
-            "https://x/v1?key=1",
-            "not a url",
-        ] {
+        for bad in ["ftp://x/v1", "localhost:11434", "http://", "https://x/v1?key=1", "not a url"] {
             assert!(base_url(bad).is_err(), "{bad}");
         }
         assert_eq!(model_name("llama3.1:8b").unwrap(), "llama3.1:8b");

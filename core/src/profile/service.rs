@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use assistchat_proto::v1::{
-    AiMode as ProtoAiMode, ClearOpenAiKeyRequest, ClearOpenAiKeyResponse, GetProfileRequest,
-    GetProfileResponse, OpenAiKeyState, Profile, SetOpenAiKeyRequest, SetOpenAiKeyResponse,
-    UpdateProfileRequest, UpdateProfileResponse, profile_service_server::ProfileService,
+    AiMode as ProtoAiMode, ClearOpenAiKeyRequest, ClearOpenAiKeyResponse, GetProfileRequest, GetProfileResponse,
+    OpenAiKeyState, Profile, SetOpenAiKeyRequest, SetOpenAiKeyResponse, UpdateProfileRequest, UpdateProfileResponse,
+    profile_service_server::ProfileService,
 };
 use tonic::{Request, Response, Status};
 
@@ -83,17 +83,15 @@ fn changes(update: Profile, mask: &[String]) -> Result<ProfileChanges> {
             "display_name" => changes.display_name = Some(update.display_name.clone()),
             "language_code" => changes.language_code = Some(update.language_code.clone()),
             "ai_mode" => {
-                changes.ai_mode = Some(ai_mode.ok_or_else(|| {
-                    Error::invalid("profile.ai_mode", "choose AI_MODE_MANAGED or AI_MODE_BYOK")
-                })?);
+                changes.ai_mode = Some(
+                    ai_mode
+                        .ok_or_else(|| Error::invalid("profile.ai_mode", "choose AI_MODE_MANAGED or AI_MODE_BYOK"))?,
+                );
             }
             "openai_base_url" => changes.openai_base_url = Some(update.openai_base_url.clone()),
             "openai_model" => changes.openai_model = Some(update.openai_model.clone()),
             "user_id" | "email" | "openai_key_mask" | "openai_key_state" | "update_time" => {
-                return Err(Error::invalid(
-                    "update_mask",
-                    format!("{path} is read only; leave it out of the mask"),
-                ));
+                return Err(Error::invalid("update_mask", format!("{path} is read only; leave it out of the mask")));
             }
             other => {
                 return Err(Error::invalid(
@@ -111,15 +109,10 @@ fn changes(update: Profile, mask: &[String]) -> Result<ProfileChanges> {
 #[tonic::async_trait]
 impl ProfileService for ProfileApi {
     #[tracing::instrument(skip_all)]
-    async fn get_profile(
-        &self,
-        request: Request<GetProfileRequest>,
-    ) -> Result<Response<GetProfileResponse>, Status> {
+    async fn get_profile(&self, request: Request<GetProfileRequest>) -> Result<Response<GetProfileResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
         let record = self.profiles.get(&caller.user_id).await?;
-        Ok(Response::new(GetProfileResponse {
-            profile: Some(profile(record)),
-        }))
+        Ok(Response::new(GetProfileResponse { profile: Some(profile(record)) }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -129,17 +122,10 @@ impl ProfileService for ProfileApi {
     ) -> Result<Response<UpdateProfileResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
         let input = request.into_inner();
-        let update = input
-            .profile
-            .ok_or_else(|| Error::invalid("profile", "send the profile with the new values"))?;
+        let update = input.profile.ok_or_else(|| Error::invalid("profile", "send the profile with the new values"))?;
         let mask = input.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let record = self
-            .profiles
-            .update(&caller.user_id, &changes(update, &mask)?)
-            .await?;
-        Ok(Response::new(UpdateProfileResponse {
-            profile: Some(profile(record)),
-        }))
+        let record = self.profiles.update(&caller.user_id, &changes(update, &mask)?).await?;
+        Ok(Response::new(UpdateProfileResponse { profile: Some(profile(record)) }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -148,13 +134,8 @@ impl ProfileService for ProfileApi {
         request: Request<SetOpenAiKeyRequest>,
     ) -> Result<Response<SetOpenAiKeyResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
-        let record = self
-            .profiles
-            .set_openai_key(&caller.user_id, &request.get_ref().api_key)
-            .await?;
-        Ok(Response::new(SetOpenAiKeyResponse {
-            profile: Some(profile(record)),
-        }))
+        let record = self.profiles.set_openai_key(&caller.user_id, &request.get_ref().api_key).await?;
+        Ok(Response::new(SetOpenAiKeyResponse { profile: Some(profile(record)) }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -164,8 +145,6 @@ impl ProfileService for ProfileApi {
     ) -> Result<Response<ClearOpenAiKeyResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
         let record = self.profiles.clear_openai_key(&caller.user_id).await?;
-        Ok(Response::new(ClearOpenAiKeyResponse {
-            profile: Some(profile(record)),
-        }))
+        Ok(Response::new(ClearOpenAiKeyResponse { profile: Some(profile(record)) }))
     }
 }

@@ -23,11 +23,7 @@ const SELECT_TOKEN: &str = "SELECT id, user_id, name, create_time, last_use_time
 
 impl Store {
     /// Stores a new token.
-    pub async fn insert_api_token(
-        &self,
-        token: &ApiTokenRecord,
-        token_hash: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_api_token(&self, token: &ApiTokenRecord, token_hash: &str) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, create_time) VALUES ($1, $2, $3, $4, $5)")
             .bind(&token.id)
             .bind(&token.user_id)
@@ -40,15 +36,9 @@ impl Store {
     }
 
     /// The token with this hash.
-    pub async fn api_token_by_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<ApiTokenRecord>, StoreError> {
+    pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
         let sql = format!("{SELECT_TOKEN} WHERE token_hash = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as(&sql).bind(token_hash).fetch_optional(self.pool()).await?)
     }
 
     /// Records that the token was used at `now`.
@@ -68,15 +58,8 @@ impl Store {
         after_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ApiTokenRecord>, StoreError> {
-        let sql = format!(
-            "{SELECT_TOKEN} WHERE user_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(user_id)
-            .bind(after_id.unwrap_or(""))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?)
+        let sql = format!("{SELECT_TOKEN} WHERE user_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3");
+        Ok(sqlx::query_as(&sql).bind(user_id).bind(after_id.unwrap_or("")).bind(limit).fetch_all(self.pool()).await?)
     }
 
     /// Deletes a token of this user; returns whether there was one.

@@ -22,21 +22,15 @@ impl SealedColumn {
 }
 
 /// Every sealed column of the schema. A migration that adds one adds it here too.
-pub const SEALED_COLUMNS: &[SealedColumn] = &[SealedColumn {
-    table: "profiles",
-    id_column: "user_id",
-    column: "openai_key_sealed",
-}];
+pub const SEALED_COLUMNS: &[SealedColumn] =
+    &[SealedColumn { table: "profiles", id_column: "user_id", column: "openai_key_sealed" }];
 
 /// The sealed column of users' own OpenAI keys.
 pub const OPENAI_KEY: SealedColumn = SEALED_COLUMNS[0];
 
 impl Store {
     /// Every (row id, sealed value) of a column.
-    pub async fn sealed_values(
-        &self,
-        column: &SealedColumn,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn sealed_values(&self, column: &SealedColumn) -> Result<Vec<(String, String)>, StoreError> {
         let sql = format!(
             "SELECT {id}, {col} FROM {table} WHERE {col} IS NOT NULL",
             id = column.id_column,
@@ -61,12 +55,7 @@ impl Store {
             col = column.column,
             table = column.table
         );
-        let done = sqlx::query(&sql)
-            .bind(new)
-            .bind(row_id)
-            .bind(old)
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query(&sql).bind(new).bind(row_id).bind(old).execute(self.pool()).await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -19,12 +19,7 @@ pub struct SessionRecord {
 
 impl Store {
     /// Stores a new session.
-    pub async fn insert_session(
-        &self,
-        session: &SessionRecord,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_session(&self, session: &SessionRecord, token_hash: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, token_hash, create_time, last_seen_time, expire_time) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -41,16 +36,11 @@ impl Store {
     }
 
     /// The session whose token has this hash, expired or not.
-    pub async fn session_by_token_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, user_id, last_seen_time, expire_time FROM sessions WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await?)
+    pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, user_id, last_seen_time, expire_time FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Records that the session was used at `now`.
@@ -65,25 +55,17 @@ impl Store {
 
     /// Deletes one session; returns whether it existed.
     pub async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(self.pool()).await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Deletes sessions past their lifetime or idle since before `idle_since`; returns how many.
-    pub async fn delete_expired_sessions(
-        &self,
-        now: i64,
-        idle_since: i64,
-    ) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM sessions WHERE expire_time <= $1 OR last_seen_time <= $2")
-                .bind(now)
-                .bind(idle_since)
-                .execute(self.pool())
-                .await?;
+    pub async fn delete_expired_sessions(&self, now: i64, idle_since: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expire_time <= $1 OR last_seen_time <= $2")
+            .bind(now)
+            .bind(idle_since)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected())
     }
 }

@@ -53,15 +53,13 @@ impl Store {
     /// Creates the account and its profile together; a taken email is [`StoreError::Conflict`].
     pub async fn create_user(&self, user: &NewUser<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, create_time) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(user.id)
-        .bind(user.email)
-        .bind(user.password_hash)
-        .bind(user.create_time)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO users (id, email, password_hash, create_time) VALUES ($1, $2, $3, $4)")
+            .bind(user.id)
+            .bind(user.email)
+            .bind(user.password_hash)
+            .bind(user.create_time)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO profiles (user_id, display_name, language_code, ai_mode, update_time) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -80,33 +78,23 @@ impl Store {
     /// The account with this id.
     pub async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("{SELECT_USER} WHERE u.id = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(id)
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// The sign-in credentials of the account with this normalised email.
+    pub async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+            .bind(email)
             .fetch_optional(self.pool())
             .await?)
     }
 
-    /// The sign-in credentials of the account with this normalised email.
-    pub async fn credentials_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<Credentials>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
-                .bind(email)
-                .fetch_optional(self.pool())
-                .await?,
-        )
-    }
-
     /// The sign-in credentials of the account with this id.
     pub async fn credentials_by_id(&self, id: &str) -> Result<Option<Credentials>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT id, password_hash FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT id, password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Replaces the password hash of an account and ends all its sessions but `keep_session`,

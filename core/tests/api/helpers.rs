@@ -49,25 +49,16 @@ impl PostgresDatabase {
     /// outside CI. Under `CI=true` an unreachable PostgreSQL fails the test.
     pub async fn create() -> Option<Self> {
         let admin_url = postgres_admin_url();
-        let connect =
-            tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url)).await;
+        let connect = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url)).await;
         let mut admin = match connect {
             Ok(Ok(conn)) => conn,
             Ok(Err(err)) => return unreachable_postgres(&admin_url, &err.to_string()),
             Err(_) => return unreachable_postgres(&admin_url, "timed out"),
         };
         let name = format!("assistchat_test_{}", uuid_simple());
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create a test database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
-        Some(Self {
-            url: format!("{base}/{name}"),
-            name,
-        })
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create a test database");
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+        Some(Self { url: format!("{base}/{name}"), name })
     }
 }
 
@@ -76,15 +67,10 @@ impl Drop for PostgresDatabase {
         let (admin_url, name) = (postgres_admin_url(), self.name.clone());
         // Drop runs outside async code: a short-lived runtime on its own thread does the drop.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async {
                 if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                    let _ = admin
-                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                        .await;
+                    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
                 }
             });
         })
@@ -94,9 +80,7 @@ impl Drop for PostgresDatabase {
 
 fn unreachable_postgres<T>(url: &str, error: &str) -> Option<T> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "PostgreSQL at {url} is unreachable ({error}) and CI=true requires it: start PostgreSQL"
-        );
+        panic!("PostgreSQL at {url} is unreachable ({error}) and CI=true requires it: start PostgreSQL");
     }
     static NOTICE: Once = Once::new();
     NOTICE.call_once(|| {
@@ -116,15 +100,9 @@ pub fn uuid_simple() -> String {
 }
 
 /// The database URL and its guard for a fresh database of `backend` in `dir`.
-pub async fn fresh_database(
-    backend: Backend,
-    dir: &TempDir,
-) -> Option<(String, Option<PostgresDatabase>)> {
+pub async fn fresh_database(backend: Backend, dir: &TempDir) -> Option<(String, Option<PostgresDatabase>)> {
     match backend {
-        Backend::Sqlite => Some((
-            format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
-            None,
-        )),
+        Backend::Sqlite => Some((format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()), None)),
         Backend::Postgres => {
             let database = PostgresDatabase::create().await?;
             Some((database.url.clone(), Some(database)))
@@ -150,10 +128,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 /// A core on a fresh database of `backend`, with the configuration changed by `configure`.
-pub async fn spawn_app_with(
-    backend: Backend,
-    configure: impl FnOnce(&mut Config),
-) -> Option<TestApp> {
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let data_dir = TempDir::new().unwrap();
     let (url, database) = fresh_database(backend, &data_dir).await?;
     let mut config = Config::with_defaults(data_dir.path().to_path_buf());
@@ -163,19 +138,13 @@ pub async fn spawn_app_with(
 }
 
 async fn start(config: Config, database: Option<PostgresDatabase>, data_dir: TempDir) -> TestApp {
-    let app = Application::build(config.clone())
-        .await
-        .expect("core starts");
+    let app = Application::build(config.clone()).await.expect("core starts");
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
     }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect to core");
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connect to core");
     TestApp {
         addr,
         channel,
@@ -235,9 +204,7 @@ impl Drop for TestApp {
 /// `message` with `authorization: Bearer <token>`.
 pub fn authed<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
     request
 }
 
@@ -245,8 +212,6 @@ pub fn authed<T>(message: T, token: &str) -> Request<T> {
 pub fn violated_field(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
     let details = status.get_error_details();
-    let bad_request = details
-        .bad_request()
-        .unwrap_or_else(|| panic!("no BadRequest detail in {status:?}"));
+    let bad_request = details.bad_request().unwrap_or_else(|| panic!("no BadRequest detail in {status:?}"));
     bad_request.field_violations[0].field.clone()
 }

@@ -11,9 +11,8 @@ use std::{
 };
 
 use assistchat_proto::v1::{
-    CreateApiTokenRequest, GetCurrentUserRequest, LoginRequest, RegisterRequest,
-    SetOpenAiKeyRequest, auth_service_client::AuthServiceClient,
-    profile_service_client::ProfileServiceClient,
+    CreateApiTokenRequest, GetCurrentUserRequest, LoginRequest, RegisterRequest, SetOpenAiKeyRequest,
+    auth_service_client::AuthServiceClient, profile_service_client::ProfileServiceClient,
 };
 use base64::Engine;
 use tempfile::TempDir;
@@ -53,16 +52,11 @@ impl CoreProcess {
         let (tx, rx) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
-        for (stream, tx) in [
-            (Box::new(stdout) as Box<dyn std::io::Read + Send>, Some(tx)),
-            (Box::new(stderr), None),
-        ] {
+        for (stream, tx) in [(Box::new(stdout) as Box<dyn std::io::Read + Send>, Some(tx)), (Box::new(stderr), None)] {
             let output = output.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let (Some(tx), Some(address)) =
-                        (&tx, line.strip_prefix("AssistChat core listening on "))
-                    {
+                    if let (Some(tx), Some(address)) = (&tx, line.strip_prefix("AssistChat core listening on ")) {
                         let _ = tx.send(address.split(' ').next().unwrap_or_default().to_owned());
                     }
                     let mut all = output.lock().unwrap();
@@ -73,42 +67,21 @@ impl CoreProcess {
         }
         let address = rx
             .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the binary never said where it listens:\n{}",
-                    output.lock().unwrap()
-                )
-            });
-        Self {
-            child,
-            address,
-            output,
-        }
+            .unwrap_or_else(|_| panic!("the binary never said where it listens:\n{}", output.lock().unwrap()));
+        Self { child, address, output }
     }
 
     async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.address))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
+        Channel::from_shared(format!("http://{}", self.address)).unwrap().connect().await.unwrap()
     }
 
     /// Sends SIGTERM and waits; returns whether it exited successfully, and all it printed.
     async fn terminate(mut self) -> (bool, String) {
         let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         // Waiting blocks, so it runs aside: this runtime must keep serving the client side of
         // the connection while the server shuts it down.
-        let status = tokio::task::spawn_blocking(move || self.child.wait().unwrap())
-            .await
-            .unwrap();
+        let status = tokio::task::spawn_blocking(move || self.child.wait().unwrap()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         let output = self.output.lock().unwrap().clone();
         (status.success(), output)
@@ -123,10 +96,7 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
     let data_dir = dir.path().join("data");
     let core = CoreProcess::start(&data_dir, &url);
     let channel = core.channel().await;
-    let (mut auth, mut profile) = (
-        AuthServiceClient::new(channel.clone()),
-        ProfileServiceClient::new(channel),
-    );
+    let (mut auth, mut profile) = (AuthServiceClient::new(channel.clone()), ProfileServiceClient::new(channel));
 
     let email = format!("proc.{}@example.com", &uuid_simple()[..8]);
     let registered = auth
@@ -140,74 +110,32 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
         .unwrap()
         .into_inner();
     let session = registered.session.unwrap().token;
-    let login = auth
-        .login(LoginRequest {
-            email: email.clone(),
-            password: PASSWORD.into(),
-        })
-        .await
-        .unwrap();
+    let login = auth.login(LoginRequest { email: email.clone(), password: PASSWORD.into() }).await.unwrap();
     let login_token = login.into_inner().session.unwrap().token;
-    let wrong = auth
-        .login(LoginRequest {
-            email,
-            password: format!("{PASSWORD}!"),
-        })
-        .await;
+    let wrong = auth.login(LoginRequest { email, password: format!("{PASSWORD}!") }).await;
     assert!(wrong.is_err());
-    profile
-        .set_open_ai_key(authed(
-            SetOpenAiKeyRequest {
-                api_key: OPENAI_KEY.into(),
-            },
-            &session,
-        ))
-        .await
-        .unwrap();
-    let api_token = auth
-        .create_api_token(authed(
-            CreateApiTokenRequest { name: "ci".into() },
-            &session,
-        ))
-        .await;
+    profile.set_open_ai_key(authed(SetOpenAiKeyRequest { api_key: OPENAI_KEY.into() }, &session)).await.unwrap();
+    let api_token = auth.create_api_token(authed(CreateApiTokenRequest { name: "ci".into() }, &session)).await;
     let api_token = api_token.unwrap().into_inner().token;
     let mut traced = authed(GetCurrentUserRequest {}, &api_token);
-    traced
-        .metadata_mut()
-        .insert("x-request-id", "process-test-request-7".parse().unwrap());
+    traced.metadata_mut().insert("x-request-id", "process-test-request-7".parse().unwrap());
     auth.get_current_user(traced).await.unwrap();
-    auth.get_current_user(Request::new(GetCurrentUserRequest {}))
-        .await
-        .unwrap_err();
+    auth.get_current_user(Request::new(GetCurrentUserRequest {})).await.unwrap_err();
 
     let (clean, output) = core.terminate().await;
     assert!(clean, "SIGTERM ends the process cleanly:\n{output}");
     assert!(output.contains("core stopped"), "{output}");
-    assert!(
-        output.contains("process-test-request-7"),
-        "the caller's request id is logged"
-    );
+    assert!(output.contains("process-test-request-7"), "the caller's request id is logged");
     let generated_key = std::fs::read_to_string(data_dir.join("secret.key")).unwrap();
-    for secret in [
-        PASSWORD,
-        &session,
-        &login_token,
-        &api_token,
-        OPENAI_KEY,
-        generated_key.trim(),
-    ] {
-        assert!(
-            !output.contains(secret),
-            "a secret reached the log: {secret}"
-        );
+    for secret in [PASSWORD, &session, &login_token, &api_token, OPENAI_KEY, generated_key.trim()] {
+        assert!(!output.contains(secret), "a secret reached the log: {secret}");
     }
     for line in output.lines().filter(|l| l.starts_with('{')) {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
     }
 
     // Rotate the generated key out: the old key opens, the new key seals.
-    let new_key = base64::engine::general_purpose::STANDARD
-        .encode(assistchat_core::crypto::random_bytes::<32>());
+    let new_key = base64::engine::general_purpose::STANDARD.encode(assistchat_core::crypto::random_bytes::<32>());
     let rotate = Command::new(BINARY)
         .arg("rotate-secrets")
         .env("ASSISTCHAT_DATA_DIR", &data_dir)
@@ -217,11 +145,7 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&rotate.stdout);
-    assert!(
-        rotate.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&rotate.stderr)
-    );
+    assert!(rotate.status.success(), "{said}{}", String::from_utf8_lossy(&rotate.stderr));
     assert!(said.contains("re-sealed 1 secrets"), "{said}");
     let without_old_key = Command::new(BINARY)
         .arg("rotate-secrets")
@@ -231,10 +155,6 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&without_old_key.stdout);
-    assert!(
-        said.contains("re-sealed 0 secrets"),
-        "{said}{}",
-        String::from_utf8_lossy(&without_old_key.stderr)
-    );
+    assert!(said.contains("re-sealed 0 secrets"), "{said}{}", String::from_utf8_lossy(&without_old_key.stderr));
     assert!(said.contains("(1 were current already)"), "{said}");
 }

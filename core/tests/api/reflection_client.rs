@@ -68,18 +68,14 @@ impl ReflectionClient {
     async fn discover(channel: Channel) -> Self {
         let mut reflection = ServerReflectionClient::new(channel.clone());
         let ask = |request| {
-            tokio_stream::once(ServerReflectionRequest {
-                host: String::new(),
-                message_request: Some(request),
-            })
+            tokio_stream::once(ServerReflectionRequest { host: String::new(), message_request: Some(request) })
         };
         let mut answers = reflection
             .server_reflection_info(ask(MessageRequest::ListServices(String::new())))
             .await
             .unwrap()
             .into_inner();
-        let Some(MessageResponse::ListServicesResponse(list)) =
-            answers.next().await.unwrap().unwrap().message_response
+        let Some(MessageResponse::ListServicesResponse(list)) = answers.next().await.unwrap().unwrap().message_response
         else {
             panic!("no service list");
         };
@@ -92,11 +88,7 @@ impl ReflectionClient {
             .collect();
         let mut files: Vec<prost_types::FileDescriptorProto> = Vec::new();
         while let Some(request) = wanted.pop() {
-            let mut answers = reflection
-                .server_reflection_info(ask(request.clone()))
-                .await
-                .unwrap()
-                .into_inner();
+            let mut answers = reflection.server_reflection_info(ask(request.clone())).await.unwrap().into_inner();
             let Some(MessageResponse::FileDescriptorResponse(found)) =
                 answers.next().await.unwrap().unwrap().message_response
             else {
@@ -116,40 +108,22 @@ impl ReflectionClient {
             }
         }
         let mut pool = DescriptorPool::new();
-        pool.add_file_descriptor_protos(files)
-            .expect("reflection gives a complete set of files");
+        pool.add_file_descriptor_protos(files).expect("reflection gives a complete set of files");
         Self { channel, pool }
     }
 
     /// Calls `service/method` with a JSON request; returns the JSON response.
-    async fn call(
-        &self,
-        service: &str,
-        method: &str,
-        body: Value,
-        token: Option<&str>,
-    ) -> Result<Value, Status> {
-        let service = self
-            .pool
-            .get_service_by_name(service)
-            .unwrap_or_else(|| panic!("{service} is described"));
-        let method = service
-            .methods()
-            .find(|m| m.name() == method)
-            .unwrap_or_else(|| panic!("{method} is described"));
-        let input = DynamicMessage::deserialize(method.input(), body)
-            .expect("the JSON fits the request type");
+    async fn call(&self, service: &str, method: &str, body: Value, token: Option<&str>) -> Result<Value, Status> {
+        let service = self.pool.get_service_by_name(service).unwrap_or_else(|| panic!("{service} is described"));
+        let method = service.methods().find(|m| m.name() == method).unwrap_or_else(|| panic!("{method} is described"));
+        let input = DynamicMessage::deserialize(method.input(), body).expect("the JSON fits the request type");
         let mut request = Request::new(input.encode_to_vec());
         if let Some(token) = token {
-            request
-                .metadata_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
         }
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         grpc.ready().await.unwrap();
-        let path = format!("/{}/{}", service.full_name(), method.name())
-            .parse()
-            .unwrap();
+        let path = format!("/{}/{}", service.full_name(), method.name()).parse().unwrap();
         let reply = grpc.unary(request, path, RawCodec).await?.into_inner();
         let output = DynamicMessage::decode(method.output(), reply.as_slice()).unwrap();
         Ok(serde_json::to_value(&output).unwrap())
@@ -173,11 +147,7 @@ async fn a_client_with_only_reflection_can_use_the_platform(backend: Backend) {
     );
     let status = bad.await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(
-        status.message().starts_with("email"),
-        "{}",
-        status.message()
-    );
+    assert!(status.message().starts_with("email"), "{}", status.message());
 
     let registered = client
         .call(
@@ -189,68 +159,29 @@ async fn a_client_with_only_reflection_can_use_the_platform(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(registered["user"]["email"], email.as_str());
-    let wrong = client
-        .call(
-            auth,
-            "Login",
-            json!({"email": email, "password": "wrong wrong wrong"}),
-            None,
-        )
-        .await;
+    let wrong = client.call(auth, "Login", json!({"email": email, "password": "wrong wrong wrong"}), None).await;
     assert_eq!(wrong.unwrap_err().code(), Code::Unauthenticated);
-    let login = client
-        .call(
-            auth,
-            "Login",
-            json!({"email": email, "password": "a long passphrase"}),
-            None,
-        )
-        .await
-        .unwrap();
+    let login =
+        client.call(auth, "Login", json!({"email": email, "password": "a long passphrase"}), None).await.unwrap();
     let token = login["session"]["token"].as_str().unwrap().to_owned();
 
-    let got = client
-        .call(profile, "GetProfile", json!({}), Some(&token))
-        .await
-        .unwrap();
+    let got = client.call(profile, "GetProfile", json!({}), Some(&token)).await.unwrap();
     assert_eq!(got["profile"]["displayName"], "Reflect");
     assert_eq!(got["profile"]["aiMode"], "AI_MODE_MANAGED");
-    let unauthenticated = client
-        .call(profile, "GetProfile", json!({}), None)
-        .await
-        .unwrap_err();
+    let unauthenticated = client.call(profile, "GetProfile", json!({}), None).await.unwrap_err();
     assert_eq!(unauthenticated.code(), Code::Unauthenticated);
 
-    let set = client
-        .call(
-            profile,
-            "SetOpenAiKey",
-            json!({"apiKey": "sk-reflection-key-9876"}),
-            Some(&token),
-        )
-        .await
-        .unwrap();
+    let set =
+        client.call(profile, "SetOpenAiKey", json!({"apiKey": "sk-reflection-key-9876"}), Some(&token)).await.unwrap();
     assert_eq!(set["profile"]["openaiKeyMask"], "sk-...9876");
     assert_eq!(set["profile"]["openaiKeyState"], "OPEN_AI_KEY_STATE_SET");
     // In JSON a FieldMask is written in lowerCamelCase, as every JSON client sends it.
     let update = json!({"profile": {"aiMode": "AI_MODE_BYOK", "displayName": "Ignored"}, "updateMask": "aiMode"});
-    let updated = client
-        .call(profile, "UpdateProfile", update, Some(&token))
-        .await
-        .unwrap();
+    let updated = client.call(profile, "UpdateProfile", update, Some(&token)).await.unwrap();
     assert_eq!(updated["profile"]["aiMode"], "AI_MODE_BYOK");
-    assert_eq!(
-        updated["profile"]["displayName"], "Reflect",
-        "not in the mask"
-    );
-    assert!(
-        !updated.to_string().contains("sk-reflection-key-9876"),
-        "the key is never returned"
-    );
+    assert_eq!(updated["profile"]["displayName"], "Reflect", "not in the mask");
+    assert!(!updated.to_string().contains("sk-reflection-key-9876"), "the key is never returned");
 
     // The same session works with the generated client too.
-    app.auth()
-        .get_current_user(crate::helpers::authed(GetCurrentUserRequest {}, &token))
-        .await
-        .unwrap();
+    app.auth().get_current_user(crate::helpers::authed(GetCurrentUserRequest {}, &token)).await.unwrap();
 }

@@ -5,9 +5,7 @@ use assistchat_proto::v1::{GetCurrentUserRequest, RegisterRequest, RegisterRespo
 use prost::Message;
 use tokio_stream::StreamExt;
 use tonic::Request;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 use tonic_reflection::pb::v1::{
     ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
@@ -31,26 +29,11 @@ async fn health_reports_every_service_serving(backend: Backend) {
         return;
     };
     let mut health = HealthClient::new(app.channel.clone());
-    for service in [
-        "",
-        "assistchat.v1.AuthService",
-        "assistchat.v1.ProfileService",
-    ] {
-        let status = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+    for service in ["", "assistchat.v1.AuthService", "assistchat.v1.ProfileService"] {
+        let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
         assert_eq!(status.status(), ServingStatus::Serving, "{service:?}");
     }
-    let unknown = health
-        .check(HealthCheckRequest {
-            service: "nope.Service".into(),
-        })
-        .await
-        .unwrap_err();
+    let unknown = health.check(HealthCheckRequest { service: "nope.Service".into() }).await.unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
 }
 
@@ -60,18 +43,11 @@ async fn reflection_describes_every_contract(backend: Backend) {
     };
     let mut reflection = ServerReflectionClient::new(app.channel.clone());
     let ask = |request: MessageRequest| {
-        tokio_stream::once(ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(request),
-        })
+        tokio_stream::once(ServerReflectionRequest { host: String::new(), message_request: Some(request) })
     };
-    let mut answers = reflection
-        .server_reflection_info(ask(MessageRequest::ListServices(String::new())))
-        .await
-        .unwrap()
-        .into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) =
-        answers.next().await.unwrap().unwrap().message_response
+    let mut answers =
+        reflection.server_reflection_info(ask(MessageRequest::ListServices(String::new()))).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = answers.next().await.unwrap().unwrap().message_response
     else {
         panic!("expected a service list");
     };
@@ -82,36 +58,21 @@ async fn reflection_describes_every_contract(backend: Backend) {
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
     ] {
-        assert!(
-            names.iter().any(|n| n == expected),
-            "{expected} not in {names:?}"
-        );
+        assert!(names.iter().any(|n| n == expected), "{expected} not in {names:?}");
     }
     let mut answers = reflection
-        .server_reflection_info(ask(MessageRequest::FileContainingSymbol(
-            "assistchat.v1.AuthService".into(),
-        )))
+        .server_reflection_info(ask(MessageRequest::FileContainingSymbol("assistchat.v1.AuthService".into())))
         .await
         .unwrap()
         .into_inner();
-    let Some(MessageResponse::FileDescriptorResponse(files)) =
-        answers.next().await.unwrap().unwrap().message_response
+    let Some(MessageResponse::FileDescriptorResponse(files)) = answers.next().await.unwrap().unwrap().message_response
     else {
         panic!("expected file descriptors");
     };
-    let file = prost_types::FileDescriptorProto::decode(files.file_descriptor_proto[0].as_slice())
-        .unwrap();
+    let file = prost_types::FileDescriptorProto::decode(files.file_descriptor_proto[0].as_slice()).unwrap();
     assert_eq!(file.package(), "assistchat.v1");
     let methods: Vec<&str> = file.service[0].method.iter().map(|m| m.name()).collect();
-    for rpc in [
-        "Register",
-        "Login",
-        "Logout",
-        "GetCurrentUser",
-        "CreateApiToken",
-        "ListApiTokens",
-        "DeleteApiToken",
-    ] {
+    for rpc in ["Register", "Login", "Logout", "GetCurrentUser", "CreateApiToken", "ListApiTokens", "DeleteApiToken"] {
         assert!(methods.contains(&rpc), "{rpc} not in {methods:?}");
     }
 }
@@ -127,9 +88,7 @@ fn grpc_web_frame(message: &impl Message) -> Vec<u8> {
 
 async fn grpc_web_calls_work_over_http1_with_cors(backend: Backend) {
     let origin = "https://app.example.com";
-    let Some(app) =
-        spawn_app_with(backend, |config| config.cors_origins = vec![origin.into()]).await
-    else {
+    let Some(app) = spawn_app_with(backend, |config| config.cors_origins = vec![origin.into()]).await else {
         return;
     };
     let client = reqwest::Client::builder().http1_only().build().unwrap();
@@ -139,10 +98,7 @@ async fn grpc_web_calls_work_over_http1_with_cors(backend: Backend) {
         .request(reqwest::Method::OPTIONS, &url)
         .header("origin", origin)
         .header("access-control-request-method", "POST")
-        .header(
-            "access-control-request-headers",
-            "content-type,x-grpc-web,authorization",
-        )
+        .header("access-control-request-headers", "content-type,x-grpc-web,authorization")
         .send()
         .await
         .unwrap();
@@ -155,12 +111,7 @@ async fn grpc_web_calls_work_over_http1_with_cors(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert!(
-        refused
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
 
     let request = RegisterRequest {
         email: format!("web.{}@example.com", &uuid_simple()[..8]),
@@ -189,10 +140,7 @@ async fn grpc_web_calls_work_over_http1_with_cors(backend: Backend) {
 
     // The session works over native gRPC too.
     let token = registered.session.unwrap().token;
-    app.auth()
-        .get_current_user(authed(GetCurrentUserRequest {}, &token))
-        .await
-        .unwrap();
+    app.auth().get_current_user(authed(GetCurrentUserRequest {}, &token)).await.unwrap();
 }
 
 async fn request_ids_are_taken_from_the_caller_or_made(backend: Backend) {
@@ -200,23 +148,11 @@ async fn request_ids_are_taken_from_the_caller_or_made(backend: Backend) {
         return;
     };
     let mut request = Request::new(GetCurrentUserRequest {});
-    request
-        .metadata_mut()
-        .insert("x-request-id", "edge-web-42".parse().unwrap());
+    request.metadata_mut().insert("x-request-id", "edge-web-42".parse().unwrap());
     let status = app.auth().get_current_user(request).await.unwrap_err();
-    assert_eq!(
-        status.metadata().get("x-request-id").unwrap(),
-        "edge-web-42"
-    );
-    let status = app
-        .auth()
-        .get_current_user(Request::new(GetCurrentUserRequest {}))
-        .await
-        .unwrap_err();
-    let made = status
-        .metadata()
-        .get("x-request-id")
-        .expect("an id is made when none is given");
+    assert_eq!(status.metadata().get("x-request-id").unwrap(), "edge-web-42");
+    let status = app.auth().get_current_user(Request::new(GetCurrentUserRequest {})).await.unwrap_err();
+    let made = status.metadata().get("x-request-id").expect("an id is made when none is given");
     assert!(made.len() >= 32, "{made:?}");
 }
 
@@ -226,10 +162,7 @@ async fn shutdown_finishes_and_stops_listening(backend: Backend) {
     };
     app.register("ann").await;
     app.stop().await.expect("a clean stop");
-    let reconnect = tonic::transport::Endpoint::from_shared(format!("http://{}", app.addr))
-        .unwrap()
-        .connect()
-        .await;
+    let reconnect = tonic::transport::Endpoint::from_shared(format!("http://{}", app.addr)).unwrap().connect().await;
     assert!(reconnect.is_err(), "nothing listens after shutdown");
 }
 
@@ -237,26 +170,13 @@ async fn shutdown_finishes_and_stops_listening(backend: Backend) {
 async fn starts_with_no_configuration_on_sqlite_in_the_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("fresh");
-    let app = Application::build(Config::with_defaults(data_dir.clone()))
-        .await
-        .expect("starts with defaults");
+    let app = Application::build(Config::with_defaults(data_dir.clone())).await.expect("starts with defaults");
     assert!(app.port() > 0);
-    assert!(
-        data_dir.join("assistchat.db").exists(),
-        "database created in the data dir"
-    );
-    assert!(
-        data_dir.join("secret.key").exists(),
-        "secret key generated in the data dir"
-    );
+    assert!(data_dir.join("assistchat.db").exists(), "database created in the data dir");
+    assert!(data_dir.join("secret.key").exists(), "secret key generated in the data dir");
     let url = format!("sqlite://{}", data_dir.join("assistchat.db").display());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -266,9 +186,6 @@ async fn a_taken_port_is_a_clear_start_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut config = Config::with_defaults(dir.path().to_path_buf());
     config.listen = taken.local_addr().unwrap().to_string();
-    let err = Application::build(config)
-        .await
-        .err()
-        .expect("the port is taken");
+    let err = Application::build(config).await.err().expect("the port is taken");
     assert!(err.to_string().contains("ASSISTCHAT_CORE_LISTEN"), "{err}");
 }

@@ -27,10 +27,7 @@ both_backends!(
 
 async fn table_exists(store: &Store, table: &str) -> bool {
     // Selecting from a missing table fails on both backends.
-    sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
-        .fetch_optional(store.pool())
-        .await
-        .is_ok()
+    sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1")).fetch_optional(store.pool()).await.is_ok()
 }
 
 async fn a_failed_migration_leaves_the_database_as_it_was(backend: Backend) {
@@ -40,11 +37,7 @@ async fn a_failed_migration_leaves_the_database_as_it_was(backend: Backend) {
     };
     let migrations = dir.path().join("migrations");
     std::fs::create_dir(&migrations).unwrap();
-    std::fs::write(
-        migrations.join("1_first.sql"),
-        "CREATE TABLE first_table (id TEXT);",
-    )
-    .unwrap();
+    std::fs::write(migrations.join("1_first.sql"), "CREATE TABLE first_table (id TEXT);").unwrap();
     std::fs::write(
         migrations.join("2_broken.sql"),
         "CREATE TABLE half_done (id TEXT);\nINSERT INTO no_such_table (id) VALUES ('x');",
@@ -54,14 +47,8 @@ async fn a_failed_migration_leaves_the_database_as_it_was(backend: Backend) {
     let migrator = Migrator::new(migrations.as_path()).await.unwrap();
     let err = store.migrate(&migrator).await.unwrap_err();
     assert!(err.to_string().contains("migration failed"), "{err}");
-    assert!(
-        table_exists(&store, "first_table").await,
-        "the migration before stays applied"
-    );
-    assert!(
-        !table_exists(&store, "half_done").await,
-        "the failed migration left nothing behind"
-    );
+    assert!(table_exists(&store, "first_table").await, "the migration before stays applied");
+    assert!(!table_exists(&store, "half_done").await, "the failed migration left nothing behind");
 }
 
 async fn a_failed_start_up_migration_stops_the_start_with_a_clear_message(backend: Backend) {
@@ -71,32 +58,15 @@ async fn a_failed_start_up_migration_stops_the_start_with_a_clear_message(backen
     };
     // A table in the way of the first migration, holding data that must survive.
     let store = Store::connect(&url).await.unwrap();
-    store
-        .pool()
-        .execute("CREATE TABLE users (precious TEXT)")
-        .await
-        .unwrap();
-    store
-        .pool()
-        .execute("INSERT INTO users (precious) VALUES ('keep me')")
-        .await
-        .unwrap();
+    store.pool().execute("CREATE TABLE users (precious TEXT)").await.unwrap();
+    store.pool().execute("INSERT INTO users (precious) VALUES ('keep me')").await.unwrap();
     let mut config = Config::with_defaults(dir.path().to_path_buf());
     config.database_url = Some(url);
-    let err = Application::build(config)
-        .await
-        .err()
-        .expect("the start stops");
+    let err = Application::build(config).await.err().expect("the start stops");
     assert!(err.to_string().contains("migration failed"), "{err}");
-    let kept: String = sqlx::query_scalar("SELECT precious FROM users")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let kept: String = sqlx::query_scalar("SELECT precious FROM users").fetch_one(store.pool()).await.unwrap();
     assert_eq!(kept, "keep me");
-    assert!(
-        !table_exists(&store, "profiles").await,
-        "the failed migration left nothing behind"
-    );
+    assert!(!table_exists(&store, "profiles").await, "the failed migration left nothing behind");
 }
 
 fn new_key() -> String {
@@ -111,10 +81,7 @@ async fn rotation_reseals_every_secret_under_the_new_key(backend: Backend) {
     let store = Store::open(&url).await.unwrap();
     let (old, new) = (new_key(), new_key());
     let old_ring = Arc::new(Keyring::from_keys(&old, &[]).unwrap());
-    for (id, key) in [
-        ("u1", "sk-first-user-key-1111"),
-        ("u2", "sk-second-user-key-2222"),
-    ] {
+    for (id, key) in [("u1", "sk-first-user-key-1111"), ("u2", "sk-second-user-key-2222")] {
         store
             .create_user(&NewUser {
                 id,
@@ -127,38 +94,19 @@ async fn rotation_reseals_every_secret_under_the_new_key(backend: Backend) {
             })
             .await
             .unwrap();
-        Profiles::new(store.clone(), old_ring.clone())
-            .set_openai_key(id, key)
-            .await
-            .unwrap();
+        Profiles::new(store.clone(), old_ring.clone()).set_openai_key(id, key).await.unwrap();
     }
 
     let rotated = Keyring::from_keys(&new, std::slice::from_ref(&old)).unwrap();
     let report = rotation::reseal_all(&store, &rotated).await.unwrap();
     assert_eq!((report.resealed, report.current), (2, 0));
     let again = rotation::reseal_all(&store, &rotated).await.unwrap();
-    assert_eq!(
-        (again.resealed, again.current),
-        (0, 2),
-        "running it again changes nothing"
-    );
+    assert_eq!((again.resealed, again.current), (0, 2), "running it again changes nothing");
 
     // The old key can go now: every secret opens under the new key alone.
-    let new_only = Profiles::new(
-        store.clone(),
-        Arc::new(Keyring::from_keys(&new, &[]).unwrap()),
-    );
-    assert_eq!(
-        new_only.openai_key("u1").await.unwrap().as_deref(),
-        Some("sk-first-user-key-1111")
-    );
-    assert_eq!(
-        new_only.openai_key("u2").await.unwrap().as_deref(),
-        Some("sk-second-user-key-2222")
-    );
+    let new_only = Profiles::new(store.clone(), Arc::new(Keyring::from_keys(&new, &[]).unwrap()));
+    assert_eq!(new_only.openai_key("u1").await.unwrap().as_deref(), Some("sk-first-user-key-1111"));
+    assert_eq!(new_only.openai_key("u2").await.unwrap().as_deref(), Some("sk-second-user-key-2222"));
     let old_only = Profiles::new(store.clone(), old_ring);
-    assert!(
-        old_only.openai_key("u1").await.is_err(),
-        "values are no longer under the old key"
-    );
+    assert!(old_only.openai_key("u1").await.is_err(), "values are no longer under the old key");
 }
