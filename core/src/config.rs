@@ -18,6 +18,7 @@ pub enum LogFormat {
 
 /// Settings of the core server.
 #[derive(Clone, Args)]
+#[group(id = "core")]
 pub struct Config {
     /// Directory for the SQLite database and the generated secret key; created if missing.
     #[arg(long, env = "ASSISTCHAT_DATA_DIR", default_value = "data")]

@@ -1,30 +1,32 @@
-//! The web edge: will serve AssistChat's HTML pages and JSON API, turning each into gRPC calls to core. For now it connects to core and reports whether core is serving.
+//! The `assistchat-edge-web` binary: parses the configuration and serves the web edge.
 
 use anyhow::Context;
+use assistchat_edge_web::{Application, Config};
 use clap::Parser;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-/// Settings of this edge.
+/// AssistChat's web edge: HTML pages and JSON API over core's gRPC services.
 #[derive(Parser)]
-#[command(version, about)]
-struct Config {
-    /// The core's gRPC address.
-    #[arg(long, env = "ASSISTCHAT_CORE_URL", default_value = "http://127.0.0.1:50051")]
-    core_url: String,
+#[command(name = "assistchat-edge-web", version, about)]
+struct Cli {
+    /// The settings.
+    #[command(flatten)]
+    config: Config,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_target(false).init();
-    let config = Config::parse();
-    let channel = tonic::transport::Endpoint::from_shared(config.core_url.clone())
-        .context("ASSISTCHAT_CORE_URL is not a URL such as http://127.0.0.1:50051")?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach core at {}; start it first", config.core_url))?;
-    let status = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?.into_inner();
-    let serving = status.status() == ServingStatus::Serving;
-    tracing::info!(core = %config.core_url, serving, "connected to core");
-    anyhow::ensure!(serving, "core at {} answers but is not serving", config.core_url);
-    Ok(())
+    let cli = Cli::parse();
+    let app = Application::build(cli.config).await.context("web edge could not start")?;
+    println!("AssistChat web: open http://{}/", app.local_addr());
+    app.run_until_stopped(shutdown_signal()).await.context("web edge stopped with an error")
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        Some(()) = async { terminate.as_mut()?.recv().await } => {},
+    }
 }

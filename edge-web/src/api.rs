@@ -1,0 +1,335 @@
+//! The JSON API under `/api/`, on the same paths the platform always had. Browser scripts call
+//! it with the session cookie and the `x-csrf-token` header; outside scripts with
+//! `Authorization: Bearer <personal API token>`.
+
+use assistchat_proto::v1::{
+    AiMode, ApiToken, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, GetProfileRequest,
+    ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyState, Profile, RegisterRequest, SetOpenAiKeyRequest,
+    UpdateProfileRequest, User,
+};
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State, rejection::JsonRejection},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post, put},
+};
+use axum_extra::extract::cookie::CookieJar;
+use prost_types::FieldMask;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    error::{ApiError, AppError},
+    pages::profile::format_time,
+    visitor::{Credential, Visitor, csrf_token_for},
+};
+
+/// The routes of the JSON API.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/register", post(register))
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/profile", get(get_profile).patch(patch_profile))
+        .route("/api/profile/openai/key", put(set_key).delete(clear_key))
+        .route("/api/profile/openai/settings", put(put_ai_settings))
+        .route("/api/profile/tokens", get(list_tokens).post(create_token))
+        .route("/api/profile/tokens/{id}", delete(delete_token))
+        .fallback(|| async { ApiError(AppError::NotFound) })
+}
+
+/// A JSON body, with a JSON error naming what is wrong when it is not one.
+pub struct Body<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError(AppError::BadRequest(rejection_message(&rejection)))),
+        }
+    }
+}
+
+fn rejection_message(rejection: &JsonRejection) -> String {
+    format!("{}; send a JSON object with content-type application/json", rejection.body_text())
+}
+
+/// A change made with the session cookie needs the CSRF token in `x-csrf-token`.
+fn check_csrf(visitor: &Visitor, headers: &HeaderMap) -> Result<(), ApiError> {
+    Ok(visitor.check_csrf(Visitor::header_csrf(headers))?)
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "language_code": user.language_code,
+    })
+}
+
+fn profile_json(profile: &Profile) -> Value {
+    let mode = if profile.ai_mode() == AiMode::Byok { "byok" } else { "managed" };
+    let key_state = match profile.openai_key_state() {
+        OpenAiKeyState::Set => "set",
+        OpenAiKeyState::Rejected => "rejected",
+        _ => "missing",
+    };
+    json!({
+        "user_id": profile.user_id,
+        "email": profile.email,
+        "display_name": profile.display_name,
+        "language_code": profile.language_code,
+        "openai": {
+            "mode": mode,
+            "key_mask": profile.openai_key_mask,
+            "key_state": key_state,
+            "base_url": profile.openai_base_url,
+            "model": profile.openai_model,
+        },
+    })
+}
+
+fn token_json(token: &ApiToken) -> Value {
+    json!({
+        "id": token.id,
+        "name": token.name,
+        "created_at": token.create_time.as_ref().map(format_time),
+        "last_used_at": token.last_use_time.as_ref().map(format_time),
+    })
+}
+
+/// The body of `POST /api/auth/register`.
+#[derive(Deserialize)]
+struct RegisterBody {
+    email: String,
+    password: String,
+    display_name: String,
+    #[serde(default)]
+    language_code: String,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Body(body): Body<RegisterBody>,
+) -> Result<Response, ApiError> {
+    let language_code = if body.language_code.is_empty() { visitor.lang.code().into() } else { body.language_code };
+    let request =
+        RegisterRequest { email: body.email, password: body.password, display_name: body.display_name, language_code };
+    let response = state.core.auth().register(visitor.meta.request(request)).await?.into_inner();
+    let token = response.session.unwrap_or_default().token;
+    let csrf = csrf_token_for(&token);
+    let user = user_json(&response.user.unwrap_or_default());
+    Ok((StatusCode::CREATED, jar.add(visitor.session_cookie(token)), Json(json!({ "user": user, "csrf_token": csrf })))
+        .into_response())
+}
+
+/// The body of `POST /api/auth/login`.
+#[derive(Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Body(body): Body<LoginBody>,
+) -> Result<Response, ApiError> {
+    let request = LoginRequest { email: body.email, password: body.password };
+    let response = state.core.auth().login(visitor.meta.request(request)).await?.into_inner();
+    let token = response.session.unwrap_or_default().token;
+    let csrf = csrf_token_for(&token);
+    let user = user_json(&response.user.unwrap_or_default());
+    Ok((jar.add(visitor.session_cookie(token)), Json(json!({ "user": user, "csrf_token": csrf }))).into_response())
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<Response, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    if visitor.credential == Credential::Bearer {
+        // Logging out is for sessions; an API token is revoked by deleting it.
+        return Err(AppError::Core(tonic::Status::failed_precondition(
+            "an API token cannot log out; delete it with DELETE /api/profile/tokens/{id}",
+        ))
+        .into());
+    }
+    if visitor.signed_in() {
+        state.core.auth().logout(visitor.meta.request(LogoutRequest {})).await?;
+    }
+    Ok((StatusCode::NO_CONTENT, jar.add(visitor.removed_session_cookie())).into_response())
+}
+
+async fn get_profile(State(state): State<AppState>, visitor: Visitor) -> Result<Json<Value>, ApiError> {
+    let response = state.core.profile().get_profile(visitor.meta.request(GetProfileRequest {})).await?.into_inner();
+    Ok(Json(profile_json(&response.profile.unwrap_or_default())))
+}
+
+/// The body of `PATCH /api/profile`: the fields to change.
+#[derive(Deserialize)]
+struct ProfilePatch {
+    display_name: Option<String>,
+    language_code: Option<String>,
+}
+
+async fn patch_profile(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Body(body): Body<ProfilePatch>,
+) -> Result<Json<Value>, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    let mut paths = Vec::new();
+    let mut profile = Profile::default();
+    if let Some(name) = body.display_name {
+        profile.display_name = name;
+        paths.push("display_name".to_owned());
+    }
+    if let Some(code) = body.language_code {
+        profile.language_code = code;
+        paths.push("language_code".to_owned());
+    }
+    update(&state, &visitor, profile, paths).await
+}
+
+async fn update(
+    state: &AppState,
+    visitor: &Visitor,
+    profile: Profile,
+    paths: Vec<String>,
+) -> Result<Json<Value>, ApiError> {
+    if paths.is_empty() {
+        return Err(AppError::BadRequest("nothing to change; send at least one field".into()).into());
+    }
+    let request = UpdateProfileRequest { profile: Some(profile), update_mask: Some(FieldMask { paths }) };
+    let response = state.core.profile().update_profile(visitor.meta.request(request)).await?.into_inner();
+    Ok(Json(profile_json(&response.profile.unwrap_or_default())))
+}
+
+/// The body of `PUT /api/profile/openai/key`.
+#[derive(Deserialize)]
+struct KeyBody {
+    api_key: String,
+}
+
+async fn set_key(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Body(body): Body<KeyBody>,
+) -> Result<Json<Value>, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    let request = SetOpenAiKeyRequest { api_key: body.api_key };
+    let response = state.core.profile().set_open_ai_key(visitor.meta.request(request)).await?.into_inner();
+    Ok(Json(profile_json(&response.profile.unwrap_or_default())))
+}
+
+async fn clear_key(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    let response = state.core.profile().clear_open_ai_key(visitor.meta.request(ClearOpenAiKeyRequest {})).await?;
+    Ok(Json(profile_json(&response.into_inner().profile.unwrap_or_default())))
+}
+
+/// The body of `PUT /api/profile/openai/settings`: the fields to change.
+#[derive(Deserialize)]
+struct AiSettings {
+    mode: Option<String>,
+    base_url: Option<String>,
+    model: Option<String>,
+}
+
+async fn put_ai_settings(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Body(body): Body<AiSettings>,
+) -> Result<Json<Value>, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    let mut paths = Vec::new();
+    let mut profile = Profile::default();
+    if let Some(mode) = body.mode {
+        profile.ai_mode = match mode.as_str() {
+            "managed" => AiMode::Managed,
+            "byok" => AiMode::Byok,
+            _ => return Err(AppError::BadRequest("mode must be \"managed\" or \"byok\"".into()).into()),
+        }
+        .into();
+        paths.push("ai_mode".to_owned());
+    }
+    if let Some(url) = body.base_url {
+        profile.openai_base_url = url;
+        paths.push("openai_base_url".to_owned());
+    }
+    if let Some(model) = body.model {
+        profile.openai_model = model;
+        paths.push("openai_model".to_owned());
+    }
+    update(&state, &visitor, profile, paths).await
+}
+
+/// Query of `GET /api/profile/tokens`.
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    page_size: i32,
+    #[serde(default)]
+    page_token: String,
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let request = ListApiTokensRequest { page_size: page.page_size, page_token: page.page_token };
+    let response = state.core.auth().list_api_tokens(visitor.meta.request(request)).await?.into_inner();
+    let tokens: Vec<Value> = response.api_tokens.iter().map(token_json).collect();
+    Ok(Json(json!({ "tokens": tokens, "next_page_token": response.next_page_token })))
+}
+
+/// The body of `POST /api/profile/tokens`.
+#[derive(Deserialize)]
+struct TokenBody {
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Body(body): Body<TokenBody>,
+) -> Result<Response, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    let response =
+        state.core.auth().create_api_token(visitor.meta.request(CreateApiTokenRequest { name: body.name })).await?;
+    let response = response.into_inner();
+    let mut token = token_json(&response.api_token.unwrap_or_default());
+    token["token"] = response.token.into();
+    Ok((StatusCode::CREATED, Json(token)).into_response())
+}
+
+async fn delete_token(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    state.core.auth().delete_api_token(visitor.meta.request(DeleteApiTokenRequest { id })).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

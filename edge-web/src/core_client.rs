@@ -1,0 +1,76 @@
+//! The one gRPC channel to core, and the metadata every call carries: the caller's credential,
+//! the HTTP request's id and the browser's address.
+
+use std::net::IpAddr;
+
+use assistchat_proto::v1::{
+    auth_service_client::AuthServiceClient, profile_service_client::ProfileServiceClient,
+    resource_service_client::ResourceServiceClient,
+};
+use tonic::{metadata::MetadataValue, transport::Channel};
+
+/// Clients of core's services, sharing one channel.
+#[derive(Clone, Debug)]
+pub struct Core {
+    /// The channel; it reconnects by itself when core comes back.
+    channel: Channel,
+}
+
+impl Core {
+    /// A channel to `url` that connects on first use, so the web edge starts (and shows a
+    /// friendly page) while core is down.
+    pub fn connect_lazy(url: &str) -> Result<Self, tonic::transport::Error> {
+        let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .timeout(std::time::Duration::from_secs(30));
+        Ok(Self { channel: endpoint.connect_lazy() })
+    }
+
+    /// The account service.
+    pub fn auth(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::new(self.channel.clone())
+    }
+
+    /// The profile service.
+    pub fn profile(&self) -> ProfileServiceClient<Channel> {
+        ProfileServiceClient::new(self.channel.clone())
+    }
+
+    /// The resource service.
+    pub fn resources(&self) -> ResourceServiceClient<Channel> {
+        ResourceServiceClient::new(self.channel.clone())
+    }
+}
+
+/// What each gRPC call of one HTTP request carries.
+#[derive(Clone, Debug, Default)]
+pub struct CallMeta {
+    /// The HTTP request's id, logged by core too.
+    pub request_id: String,
+    /// The browser's address, for core's login throttling.
+    pub client_ip: Option<IpAddr>,
+    /// The bearer token (session or API token), when the caller has one.
+    pub token: Option<String>,
+}
+
+impl CallMeta {
+    /// `message` as a gRPC request with this call's metadata.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let metadata = request.metadata_mut();
+        if let Ok(value) = MetadataValue::try_from(self.request_id.as_str()) {
+            metadata.insert("x-request-id", value);
+        }
+        if let Some(ip) = self.client_ip
+            && let Ok(value) = MetadataValue::try_from(ip.to_string())
+        {
+            metadata.insert("x-forwarded-for", value);
+        }
+        if let Some(token) = &self.token
+            && let Ok(value) = MetadataValue::try_from(format!("Bearer {token}"))
+        {
+            metadata.insert("authorization", value);
+        }
+        request
+    }
+}

@@ -1,0 +1,177 @@
+//! Errors of the web edge: one type, shown as a JSON error body to the API and as a page (or a
+//! redirect to sign in) to people.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    http::{StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::i18n::Lang;
+
+/// What went wrong with a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 403: a change from another site, or made with the session cookie but without its CSRF
+    /// token; nothing was changed.
+    #[error("forbidden")]
+    Forbidden,
+    /// 404: no such page.
+    #[error("not found")]
+    NotFound,
+    /// 400: the request body could not be read.
+    #[error("{0}")]
+    BadRequest(String),
+    /// What core answered, mapped to the matching HTTP status.
+    #[error("{}", .0.message())]
+    Core(#[from] tonic::Status),
+}
+
+impl AppError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Core(status) => match status.code() {
+                Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+                Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+                Code::PermissionDenied => StatusCode::FORBIDDEN,
+                Code::NotFound => StatusCode::NOT_FOUND,
+                Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+                Code::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
+                Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+                Code::Unavailable | Code::DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
+                Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// The request field core named as wrong, if any.
+    pub fn field(&self) -> Option<String> {
+        let Self::Core(status) = self else { return None };
+        status.get_error_details().bad_request().and_then(|b| b.field_violations.first()).map(|v| v.field.clone())
+    }
+
+    /// How long core asked the caller to wait, if it throttled the request.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let Self::Core(status) = self else { return None };
+        status.get_error_details().retry_info().and_then(|info| info.retry_delay)
+    }
+
+    /// Whether core refused the caller's credential (sign in again).
+    pub fn is_unauthenticated(&self) -> bool {
+        matches!(self, Self::Core(status) if status.code() == Code::Unauthenticated)
+    }
+
+    /// A message for a person, in `lang`, saying what happened and what to do.
+    pub fn user_message(&self, lang: Lang) -> String {
+        match self {
+            Self::Forbidden => lang.t("error.forbidden").into(),
+            Self::NotFound => lang.t("error.not_found").into(),
+            Self::BadRequest(_) => lang.t("error.bad_request").into(),
+            Self::Core(status) => match status.code() {
+                Code::Unavailable | Code::DeadlineExceeded => lang.t("error.core_unavailable").into(),
+                Code::ResourceExhausted => {
+                    let seconds = self.retry_after().map_or(60, |d| d.as_secs().max(1));
+                    lang.format("error.throttled", &[("seconds", &seconds.to_string())])
+                }
+                Code::Unauthenticated => lang.t("error.sign_in_again").into(),
+                Code::AlreadyExists => lang.t("error.email_taken").into(),
+                Code::InvalidArgument => {
+                    let key = self.field().map(|field| format!("error.field.{field}"));
+                    match key.filter(|key| crate::i18n::has_message(key)) {
+                        Some(key) => lang.t(&key).into(),
+                        None => lang.format("error.invalid", &[("detail", status.message())]),
+                    }
+                }
+                Code::Unimplemented => lang.t("error.not_available").into(),
+                _ => lang.t("error.internal").into(),
+            },
+        }
+    }
+}
+
+/// An [`AppError`] answered as JSON: `{"error": {"code", "message", "field"?}}`.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        let status = err.status();
+        let (code, message) = match &err {
+            AppError::Forbidden => ("forbidden".to_owned(), "cross-site request or missing CSRF token; send the x-csrf-token header from the same origin, or use a bearer token".to_owned()),
+            AppError::NotFound => ("not_found".to_owned(), "no such endpoint".to_owned()),
+            AppError::BadRequest(message) => ("bad_request".to_owned(), message.clone()),
+            AppError::Core(status) if status.code() == Code::Internal => ("internal".to_owned(), status.message().to_owned()),
+            AppError::Core(status) => (format!("{:?}", status.code()), status.message().to_owned()),
+        };
+        let code = snake_case(&code);
+        if status.is_server_error() {
+            tracing::warn!(%status, %code, %message, "API request failed");
+        }
+        let mut body = serde_json::json!({ "error": { "code": code, "message": message } });
+        if let Some(field) = err.field() {
+            body["error"]["field"] = field.into();
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let Some(wait) = err.retry_after() {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
+    }
+}
+
+/// `ResourceExhausted` → `resource_exhausted`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 && !out.ends_with('_') {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Where a page sends a visitor whose session is gone.
+pub fn to_login() -> Response {
+    Redirect::to("/login").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_codes_become_http_statuses() {
+        let cases = [
+            (Code::InvalidArgument, 400),
+            (Code::Unauthenticated, 401),
+            (Code::PermissionDenied, 403),
+            (Code::NotFound, 404),
+            (Code::AlreadyExists, 409),
+            (Code::FailedPrecondition, 412),
+            (Code::ResourceExhausted, 429),
+            (Code::Unavailable, 503),
+        ];
+        for (code, http) in cases {
+            assert_eq!(AppError::Core(tonic::Status::new(code, "x")).status().as_u16(), http, "{code:?}");
+        }
+        assert_eq!(snake_case("ResourceExhausted"), "resource_exhausted");
+    }
+}

@@ -1,0 +1,231 @@
+//! Signing in and out: `/login`, `/register`, `POST /logout`, and the language switcher.
+
+use assistchat_proto::v1::{LoginRequest, LogoutRequest, RegisterRequest, UpdateProfileRequest};
+use axum::{
+    Form,
+    extract::State,
+    response::{IntoResponse, Redirect, Response},
+};
+use axum_extra::extract::cookie::CookieJar;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::layout::{Page, notice, page_error};
+use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
+
+/// The fields of the sign-in form.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginForm {
+    /// The email typed.
+    #[serde(default)]
+    email: String,
+    /// The password typed.
+    #[serde(default)]
+    password: String,
+}
+
+/// The fields of the registration form.
+#[derive(Debug, Default, Deserialize)]
+pub struct RegisterForm {
+    /// The email typed.
+    #[serde(default)]
+    email: String,
+    /// The password typed.
+    #[serde(default)]
+    password: String,
+    /// The display name typed.
+    #[serde(default)]
+    display_name: String,
+}
+
+/// A form with only its CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfForm {
+    /// The CSRF token of the session.
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// The language switcher's form.
+#[derive(Debug, Default, Deserialize)]
+pub struct LangForm {
+    /// The CSRF token of the session, when signed in.
+    #[serde(default)]
+    csrf: String,
+    /// The chosen language code.
+    #[serde(default)]
+    lang: String,
+}
+
+fn login_body(page: &Page, email: &str, error: Option<&str>) -> Markup {
+    html! {
+        section.auth {
+            h1 { (page.t("login.title")) }
+            @if let Some(error) = error { (notice("error", error)) }
+            form method="post" action="/login" {
+                label { (page.t("field.email")) input type="email" name="email" value=(email) required autocomplete="username"; }
+                label { (page.t("field.password")) input type="password" name="password" required autocomplete="current-password"; }
+                button type="submit" { (page.t("login.submit")) }
+            }
+            p { (page.t("login.no_account")) " " a href="/register" { (page.t("nav.register")) } }
+        }
+    }
+}
+
+fn register_body(page: &Page, form: &RegisterForm, error: Option<&str>) -> Markup {
+    html! {
+        section.auth {
+            h1 { (page.t("register.title")) }
+            @if let Some(error) = error { (notice("error", error)) }
+            form method="post" action="/register" {
+                label { (page.t("field.display_name")) input type="text" name="display_name" value=(form.display_name) required maxlength="100" autocomplete="name"; }
+                label { (page.t("field.email")) input type="email" name="email" value=(form.email) required autocomplete="username"; }
+                label { (page.t("field.password")) input type="password" name="password" required minlength="8" maxlength="128" autocomplete="new-password";
+                    small { (page.t("register.password_hint")) } }
+                button type="submit" { (page.t("register.submit")) }
+            }
+            p { (page.t("register.have_account")) " " a href="/login" { (page.t("nav.login")) } }
+        }
+    }
+}
+
+/// `GET /login`.
+pub async fn login_page(State(state): State<AppState>, visitor: Visitor) -> Response {
+    match Page::load(&state, &visitor, "/login").await {
+        Ok(page) if page.user.is_some() => Redirect::to("/").into_response(),
+        Ok(page) => page.render("login.title", login_body(&page, "", None)).into_response(),
+        Err(err) => page_error(visitor.lang, err),
+    }
+}
+
+/// `POST /login`: signs in and goes to the dashboard, or shows the form again with the error.
+pub async fn login(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let request = LoginRequest { email: form.email.clone(), password: form.password };
+    match state.core.auth().login(visitor.meta.request(request)).await {
+        Ok(response) => {
+            let token = response.into_inner().session.unwrap_or_default().token;
+            (jar.add(visitor.session_cookie(token)), Redirect::to("/")).into_response()
+        }
+        Err(status) => {
+            let err = AppError::from(status);
+            if err.status().is_server_error() {
+                return page_error(visitor.lang, err);
+            }
+            // A wrong email or password is the same message, whatever core's wording.
+            let message = if err.is_unauthenticated() {
+                visitor.lang.t("error.login_failed").into()
+            } else {
+                err.user_message(visitor.lang)
+            };
+            let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/login" };
+            (err.status(), page.render("login.title", login_body(&page, &form.email, Some(&message)))).into_response()
+        }
+    }
+}
+
+/// `GET /register`.
+pub async fn register_page(State(state): State<AppState>, visitor: Visitor) -> Response {
+    match Page::load(&state, &visitor, "/register").await {
+        Ok(page) if page.user.is_some() => Redirect::to("/").into_response(),
+        Ok(page) => page.render("register.title", register_body(&page, &RegisterForm::default(), None)).into_response(),
+        Err(err) => page_error(visitor.lang, err),
+    }
+}
+
+/// `POST /register`: creates the account, signs it in and goes to the dashboard.
+pub async fn register(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    let request = RegisterRequest {
+        email: form.email.clone(),
+        password: form.password.clone(),
+        display_name: form.display_name.clone(),
+        language_code: visitor.lang.code().into(),
+    };
+    match state.core.auth().register(visitor.meta.request(request)).await {
+        Ok(response) => {
+            let token = response.into_inner().session.unwrap_or_default().token;
+            (jar.add(visitor.session_cookie(token)), Redirect::to("/")).into_response()
+        }
+        Err(status) => {
+            let err = AppError::from(status);
+            if err.status().is_server_error() {
+                return page_error(visitor.lang, err);
+            }
+            let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/register" };
+            let form = RegisterForm { password: String::new(), ..form };
+            let body = register_body(&page, &form, Some(&err.user_message(visitor.lang)));
+            (err.status(), page.render("register.title", body)).into_response()
+        }
+    }
+}
+
+/// `POST /logout`: ends the session at core and forgets the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
+        return page_error(visitor.lang, err);
+    }
+    if visitor.signed_in() {
+        // A session core already forgot is signed out all the same.
+        if let Err(status) = state.core.auth().logout(visitor.meta.request(LogoutRequest {})).await
+            && status.code() != tonic::Code::Unauthenticated
+        {
+            return page_error(visitor.lang, status.into());
+        }
+    }
+    (jar.add(visitor.removed_session_cookie()), Redirect::to("/")).into_response()
+}
+
+/// `POST /lang`: remembers the chosen language (in the profile when signed in) and goes back.
+pub async fn switch_language(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LangForm>,
+) -> Response {
+    let Some(lang) = Lang::from_code(&form.lang) else {
+        return page_error(visitor.lang, AppError::BadRequest("unknown language".into()));
+    };
+    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
+        return page_error(visitor.lang, err);
+    }
+    if visitor.signed_in() {
+        let update = UpdateProfileRequest {
+            profile: Some(assistchat_proto::v1::Profile { language_code: lang.code().into(), ..Default::default() }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["language_code".into()] }),
+        };
+        match state.core.profile().update_profile(visitor.meta.request(update)).await {
+            Ok(_) => {}
+            Err(status) if status.code() == tonic::Code::Unauthenticated => {}
+            Err(status) => return page_error(lang, status.into()),
+        }
+    }
+    (jar.add(visitor.lang_cookie(lang)), Redirect::to(&back_to(&headers))).into_response()
+}
+
+/// The same-site path the browser came from, or `/`.
+fn back_to(headers: &axum::http::HeaderMap) -> String {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    headers
+        .get(axum::http::header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|referer| referer.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.strip_prefix(host))
+        .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+        .unwrap_or("/")
+        .to_owned()
+}

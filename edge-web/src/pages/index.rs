@@ -1,0 +1,80 @@
+//! `/`: what AssistChat is and a way in; for a signed-in user, the dashboard.
+
+use assistchat_proto::v1::{AiMode, ListResourcesRequest, OpenAiKeyState, Profile, Resource};
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use maud::{Markup, html};
+
+use super::{
+    layout::{Page, notice, page_error},
+    resources::state_badge,
+};
+use crate::{AppState, visitor::Visitor};
+
+/// `GET /`.
+pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Response {
+    let page = match Page::load(&state, &visitor, "/").await {
+        Ok(page) => page,
+        Err(err) => return page_error(visitor.lang, err),
+    };
+    let Some(profile) = &page.user else {
+        return page.render("index.title", landing(&page)).into_response();
+    };
+    let resources = state.core.resources().list_resources(visitor.meta.request(ListResourcesRequest::default())).await;
+    let resources = resources.map(|r| r.into_inner().resources).map_err(crate::error::AppError::from);
+    page.render("dashboard.title", dashboard(&page, profile, resources)).into_response()
+}
+
+fn landing(page: &Page) -> Markup {
+    html! {
+        section.hero {
+            h1 { (page.t("index.headline")) }
+            p.lead { (page.t("index.lead")) }
+            p.actions {
+                a.button href="/register" { (page.t("index.cta_register")) }
+                a.button.secondary href="/login" { (page.t("nav.login")) }
+            }
+        }
+        section.features {
+            article { h2 { (page.t("index.channels_title")) } p { (page.t("index.channels_text")) } }
+            article { h2 { (page.t("index.keys_title")) } p { (page.t("index.keys_text")) } }
+            article { h2 { (page.t("index.tools_title")) } p { (page.t("index.tools_text")) " " a href="/qr" { (page.t("nav.qr")) } } }
+        }
+    }
+}
+
+fn dashboard(page: &Page, profile: &Profile, resources: Result<Vec<Resource>, crate::error::AppError>) -> Markup {
+    let mode = if profile.ai_mode() == AiMode::Byok { page.t("ai.mode_byok") } else { page.t("ai.mode_managed") };
+    let key_missing = profile.ai_mode() == AiMode::Byok && profile.openai_key_state() != OpenAiKeyState::Set;
+    html! {
+        h1 { (page.lang.format("dashboard.greeting", &[("name", &profile.display_name)])) }
+        section.card {
+            h2 { (page.t("dashboard.ai_title")) }
+            p { (page.t("ai.mode")) ": " strong { (mode) } }
+            @if key_missing { (notice("error", page.t("dashboard.key_missing"))) }
+            p { a href="/profile#ai" { (page.t("dashboard.ai_settings")) } }
+        }
+        section.card {
+            h2 { (page.t("dashboard.resources_title")) }
+            @match resources {
+                Ok(list) if list.is_empty() => p { (page.t("resources.empty")) " " a href="/resources" { (page.t("resources.add")) } },
+                Ok(list) => ul.resources {
+                    @for resource in &list {
+                        li { a href=(format!("/resources/{}", resource.provider)) { (resource.name) } " " (state_badge(page, resource)) }
+                    }
+                },
+                Err(err) => (notice("info", &err.user_message(page.lang))),
+            }
+        }
+        section.card {
+            h2 { (page.t("dashboard.shortcuts")) }
+            ul {
+                li { a href="/profile" { (page.t("nav.profile")) } }
+                li { a href="/resources" { (page.t("nav.resources")) } }
+                li { a href="/qr" { (page.t("nav.qr")) } }
+            }
+        }
+    }
+}

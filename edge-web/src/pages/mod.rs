@@ -1,0 +1,34 @@
+//! The HTML pages. Every form works without JavaScript; `static/js/` only makes them nicer.
+
+pub mod auth;
+pub mod index;
+pub mod layout;
+pub mod profile;
+pub mod qr;
+pub mod resources;
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+
+use crate::AppState;
+
+/// The routes of every page.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index::index))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/register", get(auth::register_page).post(auth::register))
+        .route("/logout", post(auth::logout))
+        .route("/lang", post(auth::switch_language))
+        .route("/profile", get(profile::profile_page).post(profile::update_personal))
+        .route("/profile/ai", post(profile::update_ai))
+        .route("/profile/key", post(profile::set_key))
+        .route("/profile/key/clear", post(profile::clear_key))
+        .route("/profile/tokens", post(profile::create_token))
+        .route("/profile/tokens/{id}/delete", post(profile::delete_token))
+        .route("/resources", get(resources::list))
+        .route("/resources/{provider}", get(resources::provider))
+        .route("/qr", get(qr::qr_page))
+}

@@ -1,0 +1,359 @@
+//! `/profile`: personal data, AI settings with the own OpenAI key, and personal API tokens.
+
+use assistchat_proto::v1::{
+    AiMode, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, ListApiTokensRequest, OpenAiKeyState,
+    Profile, SetOpenAiKeyRequest, UpdateProfileRequest,
+};
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use maud::{Markup, html};
+use prost_types::FieldMask;
+use serde::Deserialize;
+
+use super::{
+    auth::CsrfForm,
+    layout::{Page, notice, page_error},
+};
+use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
+
+/// The personal data form.
+#[derive(Debug, Deserialize)]
+pub struct PersonalForm {
+    /// The CSRF token.
+    #[serde(default)]
+    csrf: String,
+    /// The new display name.
+    #[serde(default)]
+    display_name: String,
+    /// The new language code.
+    #[serde(default)]
+    language_code: String,
+}
+
+/// The AI settings form.
+#[derive(Debug, Deserialize)]
+pub struct AiForm {
+    /// The CSRF token.
+    #[serde(default)]
+    csrf: String,
+    /// `managed` or `byok`.
+    #[serde(default)]
+    ai_mode: String,
+    /// An OpenAI-compatible base URL, or empty.
+    #[serde(default)]
+    openai_base_url: String,
+    /// A model name, or empty.
+    #[serde(default)]
+    openai_model: String,
+}
+
+/// The own-key form.
+#[derive(Debug, Deserialize)]
+pub struct KeyForm {
+    /// The CSRF token.
+    #[serde(default)]
+    csrf: String,
+    /// The key pasted.
+    #[serde(default)]
+    api_key: String,
+}
+
+/// The new API token form.
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    /// The CSRF token.
+    #[serde(default)]
+    csrf: String,
+    /// The token's name.
+    #[serde(default)]
+    name: String,
+}
+
+/// Query of `GET /profile`: which change was just saved.
+#[derive(Debug, Default, Deserialize)]
+pub struct Saved {
+    /// Set after a successful change.
+    saved: Option<String>,
+}
+
+/// What to show above the profile after an action.
+enum Outcome {
+    /// Nothing.
+    None,
+    /// A change was saved.
+    Saved,
+    /// A change failed.
+    Failed(AppError),
+    /// A token was created: shown once.
+    NewToken(String),
+}
+
+/// `GET /profile`.
+pub async fn profile_page(State(state): State<AppState>, visitor: Visitor, Query(saved): Query<Saved>) -> Response {
+    let outcome = if saved.saved.is_some() { Outcome::Saved } else { Outcome::None };
+    render(&state, &visitor, outcome).await
+}
+
+async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Response {
+    let page = match Page::load(state, visitor, "/profile").await {
+        Ok(page) => page,
+        Err(err) => return page_error(visitor.lang, err),
+    };
+    let Some(profile) = &page.user else { return crate::error::to_login() };
+    let request = visitor.meta.request(ListApiTokensRequest { page_size: 100, page_token: String::new() });
+    let tokens = match state.core.auth().list_api_tokens(request).await {
+        Ok(response) => response.into_inner().api_tokens,
+        Err(status) => return page_error(page.lang, status.into()),
+    };
+    let status = match &outcome {
+        Outcome::Failed(err) => err.status(),
+        _ => StatusCode::OK,
+    };
+    let body = html! {
+        h1 { (page.t("profile.title")) }
+        @match &outcome {
+            Outcome::Saved => (notice("ok", page.t("profile.saved"))),
+            Outcome::Failed(err) => (notice("error", &err.user_message(page.lang))),
+            Outcome::NewToken(token) => div.notice.ok.token-once {
+                p { (page.t("tokens.created")) }
+                code #new-token { (token) }
+                button type="button" data-copy="#new-token" { (page.t("tokens.copy")) }
+            },
+            Outcome::None => {},
+        }
+        (personal_section(&page, profile))
+        (ai_section(&page, profile))
+        (tokens_section(&page, &tokens))
+    };
+    (status, page.render("profile.title", body)).into_response()
+}
+
+fn personal_section(page: &Page, profile: &Profile) -> Markup {
+    html! {
+        section.card #personal {
+            h2 { (page.t("profile.personal")) }
+            p { (page.t("field.email")) ": " strong { (profile.email) } }
+            form method="post" action="/profile" {
+                (page.csrf_field())
+                label { (page.t("field.display_name")) input type="text" name="display_name" value=(profile.display_name) required maxlength="100"; }
+                label { (page.t("field.language"))
+                    select name="language_code" {
+                        @for lang in Lang::ALL {
+                            option value=(lang.code()) selected[lang.code() == profile.language_code] { (page.t(&format!("lang.{}", lang.code()))) }
+                        }
+                    }
+                }
+                button type="submit" { (page.t("form.save")) }
+            }
+        }
+    }
+}
+
+fn ai_section(page: &Page, profile: &Profile) -> Markup {
+    let byok = profile.ai_mode() == AiMode::Byok;
+    let key_state = match profile.openai_key_state() {
+        OpenAiKeyState::Set => page.t("ai.key_set"),
+        OpenAiKeyState::Rejected => page.t("ai.key_rejected"),
+        _ => page.t("ai.key_missing"),
+    };
+    html! {
+        section.card #ai {
+            h2 { (page.t("ai.title")) }
+            form method="post" action="/profile/ai" {
+                (page.csrf_field())
+                fieldset {
+                    legend { (page.t("ai.mode")) }
+                    label.inline { input type="radio" name="ai_mode" value="managed" checked[!byok]; (page.t("ai.mode_managed")) }
+                    label.inline { input type="radio" name="ai_mode" value="byok" checked[byok]; (page.t("ai.mode_byok")) }
+                }
+                label { (page.t("ai.base_url")) input type="url" name="openai_base_url" value=(profile.openai_base_url) placeholder="https://api.openai.com/v1";
+                    small { (page.t("ai.base_url_hint")) } }
+                label { (page.t("ai.model")) input type="text" name="openai_model" value=(profile.openai_model) maxlength="100" placeholder="gpt-4o-mini"; }
+                button type="submit" { (page.t("form.save")) }
+            }
+            h3 { (page.t("ai.key_title")) }
+            p.key-status { (key_state) @if !profile.openai_key_mask.is_empty() { " " code #key-mask { (profile.openai_key_mask) } } }
+            form method="post" action="/profile/key" {
+                (page.csrf_field())
+                label { (page.t("ai.key")) input type="password" name="api_key" required autocomplete="off" placeholder="sk-..."; }
+                button type="submit" { @if profile.openai_key_mask.is_empty() { (page.t("ai.key_save")) } @else { (page.t("ai.key_replace")) } }
+            }
+            @if !profile.openai_key_mask.is_empty() {
+                form method="post" action="/profile/key/clear" data-confirm=(page.t("ai.key_clear_confirm")) {
+                    (page.csrf_field())
+                    button.danger type="submit" { (page.t("ai.key_clear")) }
+                }
+            }
+        }
+    }
+}
+
+fn tokens_section(page: &Page, tokens: &[assistchat_proto::v1::ApiToken]) -> Markup {
+    let date = |time: &Option<prost_types::Timestamp>| {
+        time.as_ref().map(format_time).unwrap_or_else(|| page.t("tokens.never").to_owned())
+    };
+    html! {
+        section.card #tokens {
+            h2 { (page.t("tokens.title")) }
+            p { (page.t("tokens.text")) }
+            @if tokens.is_empty() {
+                p { (page.t("tokens.empty")) }
+            } @else {
+                table {
+                    thead { tr { th { (page.t("tokens.name")) } th { (page.t("tokens.created_at")) } th { (page.t("tokens.last_used")) } th {} } }
+                    tbody {
+                        @for token in tokens {
+                            tr {
+                                td { (token.name) }
+                                td { (date(&token.create_time)) }
+                                td { (date(&token.last_use_time)) }
+                                td {
+                                    form method="post" action=(format!("/profile/tokens/{}/delete", token.id)) data-confirm=(page.t("tokens.delete_confirm")) {
+                                        (page.csrf_field())
+                                        button.danger type="submit" { (page.t("tokens.delete")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form method="post" action="/profile/tokens" {
+                (page.csrf_field())
+                label { (page.t("tokens.name")) input type="text" name="name" required maxlength="100"; }
+                button type="submit" { (page.t("tokens.create")) }
+            }
+        }
+    }
+}
+
+/// A timestamp as `YYYY-MM-DD HH:MM UTC`.
+pub fn format_time(time: &prost_types::Timestamp) -> String {
+    let days = time.seconds.div_euclid(86_400);
+    let secs = time.seconds.rem_euclid(86_400);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+/// Runs `change` after the CSRF check; then back to the profile, or the profile with the error.
+async fn change<F, Fut>(state: &AppState, visitor: &Visitor, csrf: &str, change: F) -> Response
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<(), tonic::Status>>,
+{
+    if let Err(err) = visitor.check_csrf(Some(csrf)) {
+        return page_error(visitor.lang, err);
+    }
+    match change().await {
+        Ok(()) => Redirect::to("/profile?saved=1").into_response(),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => crate::error::to_login(),
+        Err(status) => render(state, visitor, Outcome::Failed(status.into())).await,
+    }
+}
+
+/// `POST /profile`: display name and language.
+pub async fn update_personal(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<PersonalForm>,
+) -> Response {
+    let request = UpdateProfileRequest {
+        profile: Some(Profile {
+            display_name: form.display_name,
+            language_code: form.language_code,
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask { paths: vec!["display_name".into(), "language_code".into()] }),
+    };
+    change(&state, &visitor, &form.csrf, || async {
+        state.core.profile().update_profile(visitor.meta.request(request)).await.map(drop)
+    })
+    .await
+}
+
+/// `POST /profile/ai`: mode, base URL and model.
+pub async fn update_ai(State(state): State<AppState>, visitor: Visitor, Form(form): Form<AiForm>) -> Response {
+    let mode = if form.ai_mode == "byok" { AiMode::Byok } else { AiMode::Managed };
+    let request = UpdateProfileRequest {
+        profile: Some(Profile {
+            ai_mode: mode.into(),
+            openai_base_url: form.openai_base_url,
+            openai_model: form.openai_model,
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask { paths: vec!["ai_mode".into(), "openai_base_url".into(), "openai_model".into()] }),
+    };
+    change(&state, &visitor, &form.csrf, || async {
+        state.core.profile().update_profile(visitor.meta.request(request)).await.map(drop)
+    })
+    .await
+}
+
+/// `POST /profile/key`: sets or replaces the own OpenAI key.
+pub async fn set_key(State(state): State<AppState>, visitor: Visitor, Form(form): Form<KeyForm>) -> Response {
+    let request = SetOpenAiKeyRequest { api_key: form.api_key };
+    change(&state, &visitor, &form.csrf, || async {
+        state.core.profile().set_open_ai_key(visitor.meta.request(request)).await.map(drop)
+    })
+    .await
+}
+
+/// `POST /profile/key/clear`: deletes the own OpenAI key.
+pub async fn clear_key(State(state): State<AppState>, visitor: Visitor, Form(form): Form<CsrfForm>) -> Response {
+    change(&state, &visitor, &form.csrf, || async {
+        state.core.profile().clear_open_ai_key(visitor.meta.request(ClearOpenAiKeyRequest {})).await.map(drop)
+    })
+    .await
+}
+
+/// `POST /profile/tokens`: creates a token and shows it once.
+pub async fn create_token(State(state): State<AppState>, visitor: Visitor, Form(form): Form<TokenForm>) -> Response {
+    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
+        return page_error(visitor.lang, err);
+    }
+    let created =
+        state.core.auth().create_api_token(visitor.meta.request(CreateApiTokenRequest { name: form.name })).await;
+    let outcome = match created {
+        Ok(response) => Outcome::NewToken(response.into_inner().token),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => return crate::error::to_login(),
+        Err(status) => Outcome::Failed(status.into()),
+    };
+    render(&state, &visitor, outcome).await
+}
+
+/// `POST /profile/tokens/{id}/delete`.
+pub async fn delete_token(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    change(&state, &visitor, &form.csrf, || async {
+        state.core.auth().delete_api_token(visitor.meta.request(DeleteApiTokenRequest { id })).await.map(drop)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_as_utc_dates() {
+        assert_eq!(format_time(&prost_types::Timestamp { seconds: 0, nanos: 0 }), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(&prost_types::Timestamp { seconds: 1_795_700_000, nanos: 0 }), "2026-11-26 13:33 UTC");
+    }
+}

@@ -1,0 +1,29 @@
+//! Static assets, compiled into the binary so it runs from any directory.
+
+use axum::{
+    extract::Path,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+/// Every asset: path under `/static/`, content type, bytes.
+const FILES: &[(&str, &str, &str)] = &[
+    ("app.css", "text/css; charset=utf-8", include_str!("../static/app.css")),
+    ("js/app.js", "text/javascript; charset=utf-8", include_str!("../static/js/app.js")),
+];
+
+/// Whether an asset exists at `path` (under `/static/`).
+pub fn exists(path: &str) -> bool {
+    FILES.iter().any(|(name, _, _)| *name == path)
+}
+
+/// `GET /static/{*path}`.
+pub async fn serve(Path(path): Path<String>) -> Response {
+    match FILES.iter().find(|(name, _, _)| *name == path) {
+        Some((_, content_type, body)) => {
+            ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "public, max-age=3600")], *body)
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}

@@ -1,0 +1,57 @@
+//! `assistchat`: the whole platform in one process, for a first start with no set-up: core on an
+//! SQLite file in the data directory, and the web edge, talking gRPC over loopback exactly as
+//! they do as separate processes.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use anyhow::Context;
+use assistchat_core::telemetry;
+use clap::Parser;
+use tokio::sync::watch;
+
+/// AssistChat: core and the web edge in one process.
+#[derive(Parser)]
+#[command(name = "assistchat", version, about)]
+struct Cli {
+    /// Core's settings.
+    #[command(flatten)]
+    core: assistchat_core::Config,
+    /// The web edge's settings; its core URL is ignored, since core runs here.
+    #[command(flatten)]
+    web: assistchat_edge_web::Config,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Cli { mut core, mut web } = Cli::parse();
+    telemetry::init(core.log_format);
+    // The web edge calls core from loopback on behalf of browsers: believe its forwarded address.
+    if core.trusted_proxies.is_empty() {
+        core.trusted_proxies = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+    }
+    let core_app = assistchat_core::Application::build(core).await.context("core could not start")?;
+    web.core_url = format!("http://{}", core_app.local_addr());
+    let web_app = assistchat_edge_web::Application::build(web).await.context("web edge could not start")?;
+    println!("AssistChat is running: open http://{}/ (core gRPC on {})", web_app.local_addr(), core_app.local_addr());
+
+    let (stop, stopped) = watch::channel(false);
+    let wait = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let core_task = tokio::spawn(core_app.run_until_stopped(wait(stopped.clone())));
+    let web_task = tokio::spawn(web_app.run_until_stopped(wait(stopped)));
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    web_task.await?.context("web edge stopped with an error")?;
+    core_task.await?.context("core stopped with an error")?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        Some(()) = async { terminate.as_mut()?.recv().await } => {},
+    }
+}
