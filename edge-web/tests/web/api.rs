@@ -1,0 +1,105 @@
+//! The JSON API: shapes, error bodies with the HTTP status of each gRPC code, bearer tokens.
+
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestWeb, uuid};
+
+const PASSWORD: &str = "a long enough passphrase";
+
+#[tokio::test]
+async fn errors_are_json_with_the_matching_status() {
+    let web = TestWeb::start().await;
+    let client = web.browser();
+    let email = format!("api.{}@example.com", uuid());
+    let register = |email: &str, password: &str| {
+        client
+            .post(web.url("/api/auth/register"))
+            .json(&json!({"email": email, "password": password, "display_name": "A"}))
+    };
+    let bad = register("nope", PASSWORD).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_argument");
+    assert_eq!(body["error"]["field"], "email");
+    assert!(body["error"]["message"].as_str().unwrap().contains("email"));
+
+    assert_eq!(register(&email, PASSWORD).send().await.unwrap().status(), StatusCode::CREATED);
+    let taken = web
+        .browser()
+        .post(web.url("/api/auth/register"))
+        .json(&json!({"email": email, "password": PASSWORD, "display_name": "A"}));
+    let taken = taken.send().await.unwrap();
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    assert_eq!(taken.json::<Value>().await.unwrap()["error"]["code"], "already_exists");
+
+    let not_json = client.post(web.url("/api/auth/login")).body("email=x").send().await.unwrap();
+    assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(not_json.json::<Value>().await.unwrap()["error"]["code"], "bad_request");
+
+    let anonymous = web.browser().get(web.url("/api/profile")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.json::<Value>().await.unwrap()["error"]["code"], "unauthenticated");
+
+    let login = |password: &str| {
+        web.browser().post(web.url("/api/auth/login")).json(&json!({"email": email, "password": password}))
+    };
+    for _ in 0..5 {
+        assert_eq!(login("wrong wrong wrong").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let throttled = login(PASSWORD).send().await.unwrap();
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = throttled.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(web.browser().get(web.url("/api/nothing-here")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn scripts_use_api_tokens_without_csrf() {
+    let web = TestWeb::start().await;
+    let browser = web.browser();
+    let csrf = web.register(&browser, "script").await;
+    let created =
+        browser.post(web.url("/api/profile/tokens")).header("x-csrf-token", &csrf).json(&json!({"name": "cron"}));
+    let created = created.send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("acp_"));
+
+    // A script: no cookies, bearer token, no CSRF token needed.
+    let script = reqwest::Client::new();
+    let set = script
+        .put(web.url("/api/profile/openai/key"))
+        .bearer_auth(&token)
+        .json(&json!({"api_key": "sk-script-key-4321"}));
+    let profile: Value = set.send().await.unwrap().json().await.unwrap();
+    assert_eq!(profile["openai"]["key_mask"], "sk-...4321");
+    assert!(!profile.to_string().contains("sk-script-key-4321"));
+    let settings = json!({"mode": "byok", "base_url": "http://localhost:11434/v1", "model": "llama3.1:8b"});
+    let put =
+        script.put(web.url("/api/profile/openai/settings")).bearer_auth(&token).json(&settings).send().await.unwrap();
+    let profile: Value = put.json().await.unwrap();
+    assert_eq!(profile["openai"]["mode"], "byok");
+    assert_eq!(profile["openai"]["base_url"], "http://localhost:11434/v1");
+    let patched = script.patch(web.url("/api/profile")).bearer_auth(&token).json(&json!({"display_name": "Scripted"}));
+    assert_eq!(patched.send().await.unwrap().json::<Value>().await.unwrap()["display_name"], "Scripted");
+
+    let listed: Value =
+        script.get(web.url("/api/profile/tokens")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["tokens"][0]["name"], "cron");
+    assert!(listed["tokens"][0]["last_used_at"].is_string());
+    assert!(!listed.to_string().contains(&token[4..]));
+
+    let id = created["id"].as_str().unwrap();
+    let deleted =
+        script.delete(web.url(&format!("/api/profile/tokens/{id}"))).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let after = script.get(web.url("/api/profile")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+
+    // The browser session logs out with its CSRF header; the cookie stops working.
+    let out = browser.post(web.url("/api/auth/logout")).header("x-csrf-token", &csrf).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert_eq!(browser.get(web.url("/api/profile")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,79 @@
+//! A real core and a web edge in front of it, both on port 0.
+
+use std::net::SocketAddr;
+
+use assistchat_edge_web::Config;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// A running core and web edge.
+pub struct TestWeb {
+    pub addr: SocketAddr,
+    stops: Vec<oneshot::Sender<()>>,
+    _data_dir: Option<TempDir>,
+}
+
+impl TestWeb {
+    /// Core on a fresh SQLite database, and the web edge.
+    pub async fn start() -> Self {
+        let data_dir = TempDir::new().unwrap();
+        let core = assistchat_core::Application::build(assistchat_core::Config::with_defaults(data_dir.path().into()))
+            .await
+            .expect("core starts");
+        let core_addr = core.local_addr();
+        let (core_stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(core.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        let mut web = Self::web_only(&format!("http://{core_addr}")).await;
+        web.stops.push(core_stop);
+        web._data_dir = Some(data_dir);
+        web
+    }
+
+    /// The web edge alone, with core expected at `core_url`.
+    pub async fn web_only(core_url: &str) -> Self {
+        let web = assistchat_edge_web::Application::build(Config::with_core(core_url)).await.expect("web starts");
+        let addr = web.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(web.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        Self { addr, stops: vec![stop], _data_dir: None }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A client that keeps cookies and does not follow redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    /// Registers through the JSON API with `client`; returns the CSRF token for its session.
+    pub async fn register(&self, client: &reqwest::Client, name: &str) -> String {
+        let email = format!("{name}.{}@example.com", uuid());
+        let body = serde_json::json!({"email": email, "password": "a long enough passphrase", "display_name": name});
+        let response = client.post(self.url("/api/auth/register")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["csrf_token"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TestWeb {
+    fn drop(&mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A string unique within this test run.
+pub fn uuid() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{nanos:x}{n}")
+}

@@ -1,0 +1,7 @@
+//! Tests of the web edge: each starts a real core (SQLite, port 0) and the web edge in front of
+//! it, and talks HTTP to the web edge.
+
+mod helpers;
+
+mod api;
+mod pages;
