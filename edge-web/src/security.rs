@@ -2,9 +2,15 @@
 
 use axum::{
     extract::Request,
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
+};
+
+use crate::{
+    error::{ApiError, AppError},
+    i18n::Lang,
+    pages::layout::error_page,
 };
 
 /// Only the site's own scripts, styles and images run; no framing; no plugins.
@@ -31,7 +37,15 @@ pub async fn cross_site_check(request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && is_cross_site(&request) {
         tracing::warn!(path = %request.uri().path(), "cross-site request refused");
-        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+        if request.uri().path().starts_with("/api/") {
+            return ApiError(AppError::Forbidden).into_response();
+        }
+        let lang = request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Lang::from_accept_language);
+        return error_page(lang.unwrap_or_default(), &AppError::Forbidden);
     }
     next.run(request).await
 }
