@@ -1,7 +1,9 @@
 //! Tests of the web edge: each starts a real core (SQLite, port 0) and the web edge in front of
 //! it, and talks HTTP to the web edge.
 
+mod browser;
 mod helpers;
 
 mod api;
+mod journey;
 mod pages;
