@@ -284,7 +284,7 @@ async fn put_ai_settings(
 
 /// Query of `GET /api/profile/tokens`.
 #[derive(Deserialize)]
-struct Page {
+struct PageQuery {
     #[serde(default)]
     page_size: i32,
     #[serde(default)]
@@ -294,7 +294,7 @@ struct Page {
 async fn list_tokens(
     State(state): State<AppState>,
     visitor: Visitor,
-    Query(page): Query<Page>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let request = ListApiTokensRequest { page_size: page.page_size, page_token: page.page_token };
     let response = state.core.auth().list_api_tokens(visitor.meta.request(request)).await?.into_inner();

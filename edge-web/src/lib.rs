@@ -20,13 +20,7 @@ pub mod visitor;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use axum::{
-    Router,
-    extract::Request,
-    http::HeaderName,
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use axum::{Router, extract::Request, http::HeaderName, response::Response, routing::get};
 pub use config::Config;
 use core_client::Core;
 use tokio::net::TcpListener;
@@ -87,15 +81,8 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-async fn not_found(headers: axum::http::HeaderMap, jar: axum_extra::extract::cookie::CookieJar) -> Response {
-    let lang = jar
-        .get(visitor::LANG_COOKIE)
-        .and_then(|c| i18n::Lang::from_code(c.value()))
-        .or_else(|| {
-            headers.get("accept-language").and_then(|v| v.to_str().ok()).and_then(i18n::Lang::from_accept_language)
-        })
-        .unwrap_or_default();
-    pages::layout::error_page(lang, &error::AppError::NotFound).into_response()
+async fn not_found(visitor: visitor::Visitor) -> Response {
+    pages::layout::error_page(visitor.lang, &error::AppError::NotFound)
 }
 
 /// A web edge, bound and ready to serve.
