@@ -4,8 +4,8 @@
 
 use assistchat_proto::v1::{
     AiMode, ApiToken, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, GetProfileRequest,
-    ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyState, Profile, RegisterRequest, SetOpenAiKeyRequest,
-    UpdateProfileRequest, User,
+    ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyState, Profile, RegisterRequest, Session,
+    SetOpenAiKeyRequest, UpdateProfileRequest, User,
 };
 use axum::{
     Json, Router,
@@ -103,6 +103,13 @@ fn token_json(token: &ApiToken) -> Value {
     })
 }
 
+/// The session cookie for `session`, and the user with the CSRF token scripts send back.
+fn signed_in(visitor: &Visitor, jar: CookieJar, user: Option<User>, session: Option<Session>) -> Response {
+    let token = session.unwrap_or_default().token;
+    let body = json!({ "user": user_json(&user.unwrap_or_default()), "csrf_token": csrf_token_for(&token) });
+    (jar.add(visitor.session_cookie(token)), Json(body)).into_response()
+}
+
 /// The body of `POST /api/auth/register`.
 #[derive(Deserialize)]
 struct RegisterBody {
@@ -123,11 +130,7 @@ async fn register(
     let request =
         RegisterRequest { email: body.email, password: body.password, display_name: body.display_name, language_code };
     let response = state.core.auth().register(visitor.meta.request(request)).await?.into_inner();
-    let token = response.session.unwrap_or_default().token;
-    let csrf = csrf_token_for(&token);
-    let user = user_json(&response.user.unwrap_or_default());
-    Ok((StatusCode::CREATED, jar.add(visitor.session_cookie(token)), Json(json!({ "user": user, "csrf_token": csrf })))
-        .into_response())
+    Ok((StatusCode::CREATED, signed_in(&visitor, jar, response.user, response.session)).into_response())
 }
 
 /// The body of `POST /api/auth/login`.
@@ -145,10 +148,7 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let request = LoginRequest { email: body.email, password: body.password };
     let response = state.core.auth().login(visitor.meta.request(request)).await?.into_inner();
-    let token = response.session.unwrap_or_default().token;
-    let csrf = csrf_token_for(&token);
-    let user = user_json(&response.user.unwrap_or_default());
-    Ok((jar.add(visitor.session_cookie(token)), Json(json!({ "user": user, "csrf_token": csrf }))).into_response())
+    Ok(signed_in(&visitor, jar, response.user, response.session))
 }
 
 async fn logout(

@@ -1,6 +1,6 @@
 //! Signing in and out: `/login`, `/register`, `POST /logout`, and the language switcher.
 
-use assistchat_proto::v1::{LoginRequest, LogoutRequest, RegisterRequest, UpdateProfileRequest};
+use assistchat_proto::v1::{LoginRequest, LogoutRequest, RegisterRequest, Session, UpdateProfileRequest};
 use axum::{
     Form,
     extract::State,
@@ -89,6 +89,12 @@ fn register_body(page: &Page, form: &RegisterForm, error: Option<&str>) -> Marku
     }
 }
 
+/// The browser signed in with `session`, on to the dashboard.
+fn signed_in(visitor: &Visitor, jar: CookieJar, session: Option<Session>) -> Response {
+    let token = session.unwrap_or_default().token;
+    (jar.add(visitor.session_cookie(token)), Redirect::to("/")).into_response()
+}
+
 /// `GET /login`.
 pub async fn login_page(State(state): State<AppState>, visitor: Visitor) -> Response {
     match Page::load(&state, &visitor, "/login").await {
@@ -107,10 +113,7 @@ pub async fn login(
 ) -> Response {
     let request = LoginRequest { email: form.email.clone(), password: form.password };
     match state.core.auth().login(visitor.meta.request(request)).await {
-        Ok(response) => {
-            let token = response.into_inner().session.unwrap_or_default().token;
-            (jar.add(visitor.session_cookie(token)), Redirect::to("/")).into_response()
-        }
+        Ok(response) => signed_in(&visitor, jar, response.into_inner().session),
         Err(status) => {
             let err = AppError::from(status);
             if err.status().is_server_error() {
@@ -151,10 +154,7 @@ pub async fn register(
         language_code: visitor.lang.code().into(),
     };
     match state.core.auth().register(visitor.meta.request(request)).await {
-        Ok(response) => {
-            let token = response.into_inner().session.unwrap_or_default().token;
-            (jar.add(visitor.session_cookie(token)), Redirect::to("/")).into_response()
-        }
+        Ok(response) => signed_in(&visitor, jar, response.into_inner().session),
         Err(status) => {
             let err = AppError::from(status);
             if err.status().is_server_error() {
