@@ -176,22 +176,21 @@ impl Application {
     }
 }
 
-/// Server reflection (`grpc.reflection.v1`) describing every contract, comments included.
-fn reflection_v1() -> ServerReflectionServer<impl ServerReflection> {
+/// A reflection builder describing every contract (comments included) and the health service.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("the embedded descriptor sets are valid")
+}
+
+/// Server reflection as `grpc.reflection.v1`.
+fn reflection_v1() -> ServerReflectionServer<impl ServerReflection> {
+    reflection().build_v1().expect("the embedded descriptor sets are valid")
 }
 
 /// The same for clients that only speak the older `grpc.reflection.v1alpha`.
 fn reflection_v1alpha() -> AlphaReflectionServer<impl AlphaReflection> {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .expect("the embedded descriptor sets are valid")
+    reflection().build_v1alpha().expect("the embedded descriptor sets are valid")
 }
 
 fn open_keyring(config: &Config) -> Result<Keyring, SecretError> {
