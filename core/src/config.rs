@@ -63,6 +63,11 @@ pub struct Config {
     /// A session ends this long after sign-in however active it is (ASVS level 2: 12 hours).
     #[arg(long, env = "ASSISTCHAT_SESSION_LIFETIME", default_value = "12h", value_parser = humantime::parse_duration)]
     pub session_lifetime: Duration,
+
+    /// QR codes one client address may build per minute (also the burst allowed); the QR tool
+    /// is public, so this bounds what one client can spend of the server's CPU.
+    #[arg(long, env = "ASSISTCHAT_QR_PER_MINUTE", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub qr_per_minute: u32,
 }
 
 impl Config {
@@ -79,6 +84,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 60 * 60),
+            qr_per_minute: 60,
         }
     }
 
@@ -105,6 +111,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_lifetime", &self.session_lifetime)
+            .field("qr_per_minute", &self.qr_per_minute)
             .finish()
     }
 }

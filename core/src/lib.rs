@@ -5,7 +5,8 @@
 //!
 //! Layout:
 //! - [`startup`] builds an [`Application`] from a [`Config`] and runs it until told to stop;
-//! - [`auth`] and [`profile`] are the services so far, each a domain with a thin tonic layer;
+//! - [`auth`], [`profile`] and [`qr`] are the services so far, each a domain with a thin tonic
+//!   layer;
 //! - [`store`] is the storage, [`crypto`] the password hashes, tokens and sealed secrets;
 //! - [`error`] is the one domain error and its mapping to gRPC status codes.
 
@@ -16,11 +17,13 @@ pub mod error;
 pub mod fields;
 pub mod pagination;
 pub mod profile;
+pub mod qr;
 pub mod rotation;
 pub mod rpc;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 
 pub use config::Config;
 pub use startup::{Application, StartError};

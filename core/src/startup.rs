@@ -4,7 +4,10 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use assistchat_proto::{
     FILE_DESCRIPTOR_SET,
-    v1::{auth_service_server::AuthServiceServer, profile_service_server::ProfileServiceServer},
+    v1::{
+        auth_service_server::AuthServiceServer, profile_service_server::ProfileServiceServer,
+        qr_service_server::QrServiceServer,
+    },
 };
 use http::{HeaderName, HeaderValue, Request};
 use tokio::net::TcpListener;
@@ -27,6 +30,7 @@ use crate::{
     crypto::{Keyring, SecretError, keyring::KeySource},
     error::Error,
     profile::{Profiles, service::ProfileApi},
+    qr::service::QrApi,
     store::{Store, StoreError},
 };
 
@@ -121,8 +125,10 @@ impl Application {
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<AuthServiceServer<AuthApi>>().await;
         health.set_serving::<ProfileServiceServer<ProfileApi>>().await;
+        health.set_serving::<QrServiceServer<QrApi>>().await;
         let trusted: Arc<[_]> = self.config.trusted_proxies.clone().into();
-        let auth_api = AuthApi::new(self.accounts.clone(), trusted);
+        let auth_api = AuthApi::new(self.accounts.clone(), trusted.clone());
+        let qr_api = QrApi::new(self.config.qr_per_minute, trusted);
         let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone());
 
         let request_id = HeaderName::from_static(REQUEST_ID);
@@ -151,6 +157,7 @@ impl Application {
             .add_service(reflection_v1alpha())
             .add_service(AuthServiceServer::new(auth_api))
             .add_service(ProfileServiceServer::new(profile_api))
+            .add_service(QrServiceServer::new(qr_api))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                 shutdown.await;
                 tracing::info!("shutting down: finishing calls in flight");

@@ -1,15 +1,12 @@
 //! Accounts: registration, password sign-in, sessions, personal API tokens, and finding out
 //! who is calling.
 //!
-//! Layout: [`Accounts`] is the domain (no gRPC in it); [`service`] is the thin tonic layer;
-//! [`throttle`] bounds password guessing.
+//! Layout: [`Accounts`] is the domain (no gRPC in it); [`service`] is the thin tonic layer.
+//! Password guessing is bounded by [`Throttle`]s per account and per client address.
 
 pub mod service;
-pub mod throttle;
 
 use std::{net::IpAddr, time::Duration, time::Instant};
-
-use throttle::FailureThrottle;
 
 use crate::{
     crypto::{
@@ -26,8 +23,17 @@ use crate::{
         sessions::SessionRecord,
         users::{NewUser, UserRecord},
     },
+    throttle::Throttle,
 };
 
+/// Failures an account may have in a burst before it is throttled.
+pub const ACCOUNT_BURST: f64 = 5.0;
+/// One more failure per this long is allowed for a throttled account.
+pub const ACCOUNT_DRAIN: Duration = Duration::from_secs(60);
+/// Failures one client address may have in a burst (it may serve many people).
+pub const ADDRESS_BURST: f64 = 30.0;
+/// One more failure per this long is allowed for a throttled address.
+pub const ADDRESS_DRAIN: Duration = Duration::from_secs(10);
 /// A stored last-use time is refreshed at most this often (or a quarter of the idle timeout, if
 /// that is shorter), so that authenticating a call is usually a read only.
 const TOUCH_INTERVAL_MS: i64 = 60_000;
@@ -80,9 +86,9 @@ pub struct Accounts {
     /// Hashes and checks passwords.
     hasher: PasswordHasher,
     /// Failed sign-ins per normalised email.
-    account_failures: FailureThrottle<String>,
+    account_failures: Throttle<String>,
     /// Failed sign-ins per client address.
-    address_failures: FailureThrottle<IpAddr>,
+    address_failures: Throttle<IpAddr>,
     /// A session ends after this long unused.
     idle_timeout: Duration,
     /// A session ends this long after it began.
@@ -99,8 +105,8 @@ impl Accounts {
         Ok(Self {
             store,
             hasher: PasswordHasher::new()?,
-            account_failures: FailureThrottle::new(throttle::ACCOUNT_BURST, throttle::ACCOUNT_DRAIN),
-            address_failures: FailureThrottle::new(throttle::ADDRESS_BURST, throttle::ADDRESS_DRAIN),
+            account_failures: Throttle::new(ACCOUNT_BURST, ACCOUNT_DRAIN),
+            address_failures: Throttle::new(ADDRESS_BURST, ADDRESS_DRAIN),
             idle_timeout,
             lifetime,
         })
@@ -162,9 +168,9 @@ impl Accounts {
         let credentials = self.store.credentials_by_email(email.as_str()).await?;
         let stored_hash = credentials.as_ref().map(|c| c.password_hash.as_str());
         if !self.hasher.verify(password, stored_hash).await? {
-            self.account_failures.record_failure(key, now);
+            self.account_failures.record(key, now);
             if let Some(addr) = address {
-                self.address_failures.record_failure(addr, now);
+                self.address_failures.record(addr, now);
             }
             tracing::info!("sign-in refused");
             return Err(wrong());
@@ -258,7 +264,7 @@ impl Accounts {
         }
         let credentials = self.store.credentials_by_id(&caller.user_id).await?;
         if !self.hasher.verify(current, credentials.as_ref().map(|c| c.password_hash.as_str())).await? {
-            self.account_failures.record_failure(key, now);
+            self.account_failures.record(key, now);
             return Err(Error::invalid(
                 "current_password",
                 "the current password is wrong; enter the one you sign in with",

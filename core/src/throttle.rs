@@ -1,9 +1,7 @@
-//! Throttling of failed sign-ins, per account and per client address.
+//! Leaky buckets per key: the throttle behind failed sign-ins and public rate limits.
 //!
-//! Each key has a leaky bucket of failures: every failure adds one, and the level drains at a
-//! steady rate. While a bucket is full, attempts are refused before the password is checked.
-//! A success drains nothing, so an attacker cannot reset the count by signing in to an account
-//! of their own between guesses.
+//! Each key has a bucket: every recorded event adds one, and the level drains at a steady rate.
+//! While a bucket is full, the caller refuses the attempt and says how long to wait.
 
 use std::{
     collections::HashMap,
@@ -12,39 +10,31 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Failures an account may have in a burst before it is throttled.
-pub const ACCOUNT_BURST: f64 = 5.0;
-/// One more failure per this long is allowed for a throttled account.
-pub const ACCOUNT_DRAIN: Duration = Duration::from_secs(60);
-/// Failures one client address may have in a burst (it may serve many people).
-pub const ADDRESS_BURST: f64 = 30.0;
-/// One more failure per this long is allowed for a throttled address.
-pub const ADDRESS_DRAIN: Duration = Duration::from_secs(10);
 /// Above this many tracked keys, drained buckets are dropped to bound memory.
 const PRUNE_ABOVE: usize = 10_000;
 
-/// The failure bucket of one key.
+/// The bucket of one key.
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
-    /// Failures not yet drained, as of `at`.
+    /// Events not yet drained, as of `at`.
     level: f64,
     /// When `level` was computed.
     at: Instant,
 }
 
-/// Leaky buckets of failures, one per key.
+/// Leaky buckets, one per key.
 #[derive(Debug)]
-pub struct FailureThrottle<K> {
-    /// Failures that fill a bucket.
+pub struct Throttle<K> {
+    /// Events that fill a bucket.
     burst: f64,
-    /// Time for one failure to drain.
+    /// Time for one event to drain.
     drain: Duration,
     /// The buckets.
     buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl<K: Eq + Hash + Clone> FailureThrottle<K> {
-    /// A throttle allowing `burst` failures, then one per `drain`.
+impl<K: Eq + Hash + Clone> Throttle<K> {
+    /// A throttle allowing `burst` events, then one per `drain`.
     pub fn new(burst: f64, drain: Duration) -> Self {
         Self { burst, drain, buckets: Mutex::new(HashMap::new()) }
     }
@@ -62,8 +52,8 @@ impl<K: Eq + Hash + Clone> FailureThrottle<K> {
         (excess > 0.0).then(|| self.drain.mul_f64(excess))
     }
 
-    /// Records one failure of `key` at `now`.
-    pub fn record_failure(&self, key: K, now: Instant) {
+    /// Records one event of `key` at `now`.
+    pub fn record(&self, key: K, now: Instant) {
         let mut buckets = self.buckets.lock().expect("throttle lock poisoned");
         if buckets.len() > PRUNE_ABOVE {
             buckets.retain(|_, bucket| self.level(bucket, now) > 0.0);
@@ -79,18 +69,18 @@ mod tests {
 
     #[test]
     fn throttles_after_a_burst_and_drains_over_time() {
-        let throttle = FailureThrottle::new(3.0, Duration::from_secs(10));
+        let throttle = Throttle::new(3.0, Duration::from_secs(10));
         let start = Instant::now();
         for _ in 0..2 {
-            throttle.record_failure("a", start);
+            throttle.record("a", start);
             assert_eq!(throttle.check(&"a", start), None);
         }
-        throttle.record_failure("a", start);
+        throttle.record("a", start);
         let wait = throttle.check(&"a", start).expect("third failure fills the bucket");
         assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(10), "{wait:?}");
         assert_eq!(throttle.check(&"b", start), None, "other keys are not affected");
         assert_eq!(throttle.check(&"a", start + Duration::from_secs(10)), None, "one attempt drained");
-        throttle.record_failure("a", start + Duration::from_secs(10));
+        throttle.record("a", start + Duration::from_secs(10));
         assert!(throttle.check(&"a", start + Duration::from_secs(10)).is_some());
     }
 }
