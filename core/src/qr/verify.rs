@@ -40,3 +40,36 @@ fn decodes_to<G: rqrr::BitGrid>(grid: &rqrr::Grid<G>, data: &str) -> bool {
     let mut decoded = Vec::with_capacity(data.len());
     grid.decode_to(&mut decoded).is_ok() && decoded == data.as_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use qrcode::{EcLevel, QrCode};
+
+    use super::*;
+    use crate::qr::{render::Symbol, spec::Rgb};
+
+    fn drawn(data: &str, spoil: impl Fn(usize) -> bool) -> (Raster, Layout) {
+        let code = QrCode::with_error_correction_level(data, EcLevel::M).unwrap();
+        let width = u32::try_from(code.width()).unwrap();
+        let dark = code.to_colors().into_iter().enumerate().map(|(i, c)| (c == qrcode::Color::Dark) != spoil(i));
+        let symbol = Symbol { width, dark: dark.collect() };
+        let layout = Layout::new(600, width, 4, EcLevel::M, None).unwrap();
+        (Raster::draw(&symbol, &layout, Rgb::BLACK, Rgb::WHITE, None), layout)
+    }
+
+    #[test]
+    fn a_sound_code_reads_back_and_only_to_its_own_data() {
+        let (raster, layout) = drawn("https://example.com/", |_| false);
+        assert!(reads_back(&raster, &layout, "https://example.com/", false));
+        assert!(reads_back(&raster, &layout, "https://example.com/", true));
+        assert!(!reads_back(&raster, &layout, "https://example.com", true));
+    }
+
+    #[test]
+    fn a_spoiled_code_is_refused() {
+        // Flipping every third module is far beyond what any level corrects.
+        let (raster, layout) = drawn("https://example.com/", |i| i % 3 == 0);
+        assert!(!reads_back(&raster, &layout, "https://example.com/", false));
+        assert!(!reads_back(&raster, &layout, "https://example.com/", true));
+    }
+}

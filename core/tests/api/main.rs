@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod process;
 mod profile;
+mod qr;
 mod reflection_client;
 mod server;
 mod store;
