@@ -4,7 +4,7 @@
 //! every service uses the status codes the same way. Internal details are logged here and never
 //! sent to the caller.
 
-use std::time::Duration;
+use std::{borrow::Cow, time::Duration};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -17,8 +17,9 @@ pub enum Error {
     /// `INVALID_ARGUMENT`: a request field is wrong; `field` names it for the caller.
     #[error("{field}: {message}")]
     InvalidArgument {
-        /// The request field at fault, as named in the proto.
-        field: &'static str,
+        /// The request field at fault, as named in the proto (with a path below it where the
+        /// field holds structured data, such as "meta_json.allowed_users").
+        field: Cow<'static, str>,
         /// What is wrong with it and what to send instead.
         message: String,
     },
@@ -53,7 +54,12 @@ pub enum Error {
 impl Error {
     /// An `INVALID_ARGUMENT` for `field`.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::InvalidArgument { field, message: message.into() }
+        Self::InvalidArgument { field: Cow::Borrowed(field), message: message.into() }
+    }
+
+    /// An `INVALID_ARGUMENT` for a field whose name is built at run time.
+    pub fn invalid_owned(field: String, message: impl Into<String>) -> Self {
+        Self::InvalidArgument { field: Cow::Owned(field), message: message.into() }
     }
 }
 

@@ -155,7 +155,7 @@ mod tests {
             ["", "ann", "ann@", "@example.com", "ann@example", "ann lee@example.com", "ann@exa mple.com", "ann@-x.com"]
         {
             let err = Email::parse("email", bad).unwrap_err();
-            assert!(matches!(err, Error::InvalidArgument { field: "email", .. }), "{bad:?}: {err:?}");
+            assert!(matches!(&err, Error::InvalidArgument { field, .. } if field == "email"), "{bad:?}: {err:?}");
         }
     }
 

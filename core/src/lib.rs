@@ -17,6 +17,7 @@ pub mod error;
 pub mod fields;
 pub mod pagination;
 pub mod profile;
+pub mod providers;
 pub mod qr;
 pub mod rotation;
 pub mod rpc;

@@ -5,11 +5,13 @@
 //! backends. Each backend keeps its own migrations in `migrations/<backend>/`, embedded into the
 //! binary and applied at start-up.
 //!
-//! Layout: one module per table group: [`users`], [`sessions`], [`api_tokens`], [`profiles`];
-//! [`secrets`] lists every sealed column for key rotation.
+//! Layout: one module per table group: [`users`], [`sessions`], [`api_tokens`], [`profiles`],
+//! [`providers`], [`resources`]; [`secrets`] lists every sealed column for key rotation.
 
 pub mod api_tokens;
 pub mod profiles;
+pub mod providers;
+pub mod resources;
 pub mod secrets;
 pub mod sessions;
 pub mod users;

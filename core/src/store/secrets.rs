@@ -22,11 +22,15 @@ impl SealedColumn {
 }
 
 /// Every sealed column of the schema. A migration that adds one adds it here too.
-pub const SEALED_COLUMNS: &[SealedColumn] =
-    &[SealedColumn { table: "profiles", id_column: "user_id", column: "openai_key_sealed" }];
+pub const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn { table: "profiles", id_column: "user_id", column: "openai_key_sealed" },
+    SealedColumn { table: "resources", id_column: "id", column: "secrets_sealed" },
+];
 
 /// The sealed column of users' own OpenAI keys.
 pub const OPENAI_KEY: SealedColumn = SEALED_COLUMNS[0];
+/// The sealed column of resources' secret settings.
+pub const RESOURCE_SECRETS: SealedColumn = SEALED_COLUMNS[1];
 
 impl Store {
     /// Every (row id, sealed value) of a column.

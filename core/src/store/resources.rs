@@ -1,0 +1,273 @@
+//! The `resources` table, and the bot's switch in `profiles`.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+
+/// A stored resource. Its secrets stay sealed; `secret_masks` and `status_info` are JSON.
+#[derive(Clone, Debug, FromRow)]
+pub struct ResourceRecord {
+    /// The resource's id.
+    pub id: String,
+    /// Its owner.
+    pub user_id: String,
+    /// Its provider's name.
+    pub provider: String,
+    /// The name its owner gave it.
+    pub name: String,
+    /// The plain settings, a JSON object.
+    pub meta_json: String,
+    /// The secret settings, a JSON object sealed by the platform keyring; `None` when none.
+    pub secrets_sealed: Option<String>,
+    /// The secrets masked, a JSON object of name to mask.
+    pub secret_masks: String,
+    /// A keyed hash of the external account it drives; `None` when the provider names none.
+    pub identity_hash: Option<String>,
+    /// `active` or `paused`.
+    pub desired_state: String,
+    /// Grows with every start.
+    pub generation: i64,
+    /// `pending`, `ready`, `error` or `paused`.
+    pub state: String,
+    /// The state in words.
+    pub state_detail: String,
+    /// The state's reason code; empty when none.
+    pub state_reason: String,
+    /// In error, what the user can do: `none`, `fix_settings`, `reconnect`, `wait_for_provider`;
+    /// empty otherwise.
+    pub state_action: String,
+    /// When the state last changed, in Unix milliseconds.
+    pub state_change_time: i64,
+    /// What the edge last reported about it, a JSON array.
+    pub status_info: String,
+    /// Creation time, in Unix milliseconds.
+    pub create_time: i64,
+    /// When its owner last changed it, in Unix milliseconds.
+    pub update_time: i64,
+}
+
+/// A resource's observed state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedState {
+    /// `pending`, `ready`, `error` or `paused`.
+    pub state: String,
+    /// The state in words.
+    pub detail: String,
+    /// The reason code; empty when none.
+    pub reason: String,
+    /// In error, what the user can do; empty otherwise.
+    pub action: String,
+}
+
+/// What the bot manager needs to know of a resource to decide whether it runs.
+#[derive(Clone, Debug, FromRow)]
+pub struct ResourceRun {
+    /// The resource's id.
+    pub id: String,
+    /// Its owner.
+    pub user_id: String,
+    /// Its provider's name.
+    pub provider: String,
+    /// Whether it should run: active, and its owner's bot on (1), or not (0).
+    pub should_run: i64,
+}
+
+const SELECT_RESOURCE: &str = "SELECT id, user_id, provider, name, meta_json, secrets_sealed, secret_masks, \
+     identity_hash, desired_state, generation, state, state_detail, state_reason, state_action, state_change_time, \
+     status_info, create_time, update_time FROM resources";
+
+const SELECT_RUN: &str = "SELECT r.id, r.user_id, r.provider, CASE WHEN r.desired_state = 'active' AND \
+     p.bot_enabled = 1 THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS should_run FROM resources r JOIN profiles p ON p.user_id = r.user_id";
+
+impl Store {
+    /// Stores a new resource. A second resource with the same identity hash is a
+    /// [`StoreError::Conflict`].
+    pub async fn insert_resource(&self, r: &ResourceRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO resources (id, user_id, provider, name, meta_json, secrets_sealed, secret_masks, \
+             identity_hash, desired_state, generation, state, state_detail, state_reason, state_action, \
+             state_change_time, status_info, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(&r.id)
+        .bind(&r.user_id)
+        .bind(&r.provider)
+        .bind(&r.name)
+        .bind(&r.meta_json)
+        .bind(&r.secrets_sealed)
+        .bind(&r.secret_masks)
+        .bind(&r.identity_hash)
+        .bind(&r.desired_state)
+        .bind(r.generation)
+        .bind(&r.state)
+        .bind(&r.state_detail)
+        .bind(&r.state_reason)
+        .bind(&r.state_action)
+        .bind(r.state_change_time)
+        .bind(&r.status_info)
+        .bind(r.create_time)
+        .bind(r.update_time)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A resource of this user.
+    pub async fn resource(&self, user_id: &str, id: &str) -> Result<Option<ResourceRecord>, StoreError> {
+        let sql = format!("{SELECT_RESOURCE} WHERE id = $1 AND user_id = $2");
+        Ok(sqlx::query_as(&sql).bind(id).bind(user_id).fetch_optional(self.pool()).await?)
+    }
+
+    /// A resource, whoever owns it.
+    pub async fn resource_by_id(&self, id: &str) -> Result<Option<ResourceRecord>, StoreError> {
+        let sql = format!("{SELECT_RESOURCE} WHERE id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// Up to `limit` resources of a user, oldest first, after the resource `after_id`, of one
+    /// provider or (with an empty `provider`) of all.
+    pub async fn list_resources(
+        &self,
+        user_id: &str,
+        provider: &str,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ResourceRecord>, StoreError> {
+        let sql = format!(
+            "{SELECT_RESOURCE} WHERE user_id = $1 AND ($2 = '' OR provider = $2) AND ($3 = '' OR id > $3) \
+             ORDER BY id LIMIT $4"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(user_id)
+            .bind(provider)
+            .bind(after_id.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Writes the fields its owner edits: name, settings and secrets.
+    pub async fn update_resource_settings(&self, r: &ResourceRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE resources SET name = $1, meta_json = $2, secrets_sealed = $3, secret_masks = $4, \
+             identity_hash = $5, update_time = $6 WHERE id = $7 AND user_id = $8",
+        )
+        .bind(&r.name)
+        .bind(&r.meta_json)
+        .bind(&r.secrets_sealed)
+        .bind(&r.secret_masks)
+        .bind(&r.identity_hash)
+        .bind(r.update_time)
+        .bind(&r.id)
+        .bind(&r.user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a resource's desired state; returns whether the user has that resource.
+    pub async fn set_desired_state(
+        &self,
+        user_id: &str,
+        id: &str,
+        desired: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE resources SET desired_state = $1, update_time = $2 WHERE id = $3 AND user_id = $4")
+                .bind(desired)
+                .bind(now)
+                .bind(id)
+                .bind(user_id)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes a resource of this user with its secrets; returns whether there was one.
+    pub async fn delete_resource(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM resources WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Records a resource's observed state, changing its change time only when the state,
+    /// detail, reason or action really changed; returns whether it changed.
+    pub async fn set_observed_state(&self, id: &str, observed: &ObservedState, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE resources SET state = $1, state_detail = $2, state_reason = $3, state_action = $4, \
+             state_change_time = $5 WHERE id = $6 AND (state <> $1 OR state_detail <> $2 OR state_reason <> $3 \
+             OR state_action <> $4)",
+        )
+        .bind(&observed.state)
+        .bind(&observed.detail)
+        .bind(&observed.reason)
+        .bind(&observed.action)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Records what the edge reported about a resource, a JSON array.
+    pub async fn set_status_info(&self, id: &str, status_info: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE resources SET status_info = $1 WHERE id = $2")
+            .bind(status_info)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the next generation of a resource for a start; `None` when it no longer exists.
+    pub async fn next_generation(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("UPDATE resources SET generation = generation + 1 WHERE id = $1 RETURNING generation")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Whether each resource should run, for every resource.
+    pub async fn resource_runs(&self) -> Result<Vec<ResourceRun>, StoreError> {
+        Ok(sqlx::query_as(SELECT_RUN).fetch_all(self.pool()).await?)
+    }
+
+    /// Whether one resource should run; `None` when it no longer exists.
+    pub async fn resource_run(&self, id: &str) -> Result<Option<ResourceRun>, StoreError> {
+        let sql = format!("{SELECT_RUN} WHERE r.id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+    }
+
+    /// Whether each resource of one user should run.
+    pub async fn user_resource_runs(&self, user_id: &str) -> Result<Vec<ResourceRun>, StoreError> {
+        let sql = format!("{SELECT_RUN} WHERE r.user_id = $1");
+        Ok(sqlx::query_as(&sql).bind(user_id).fetch_all(self.pool()).await?)
+    }
+
+    /// The user's bot switch: whether it is on, and when it was last switched (`None`: never).
+    pub async fn bot_switch(&self, user_id: &str) -> Result<Option<(bool, Option<i64>)>, StoreError> {
+        let row: Option<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT bot_enabled, bot_switch_time FROM profiles WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|(enabled, time)| (enabled == 1, time)))
+    }
+
+    /// Switches the user's bot on or off; returns whether the switch moved.
+    pub async fn set_bot_enabled(&self, user_id: &str, enabled: bool, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE profiles SET bot_enabled = $1, bot_switch_time = $2 WHERE user_id = $3 AND bot_enabled <> $1",
+        )
+        .bind(i64::from(enabled))
+        .bind(now)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
