@@ -1,6 +1,6 @@
 //! The JSON API under `/api/`, on the same paths the platform always had. Browser scripts call
 //! it with the session cookie and the `x-csrf-token` header; outside scripts with
-//! `Authorization: Bearer <personal API token>`.
+//! `Authorization: Bearer <personal API token>`. The QR tool needs neither.
 
 use assistchat_proto::v1::{
     AiMode, ApiToken, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, GetProfileRequest,
@@ -9,7 +9,7 @@ use assistchat_proto::v1::{
 };
 use axum::{
     Json, Router,
-    extract::{Path, Query, State, rejection::JsonRejection},
+    extract::{DefaultBodyLimit, Path, Query, Request, State, rejection::JsonRejection},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, get, post, put},
@@ -23,6 +23,7 @@ use crate::{
     AppState,
     error::{ApiError, AppError},
     pages::profile::format_time,
+    qr::{self, QrForm},
     visitor::{Credential, Visitor, csrf_token_for},
 };
 
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/profile/openai/settings", put(put_ai_settings))
         .route("/api/profile/tokens", get(list_tokens).post(create_token))
         .route("/api/profile/tokens/{id}", delete(delete_token))
+        .route("/api/qr/build", post(build_qr).layer(DefaultBodyLimit::max(qr::MAX_BODY_BYTES)))
         .fallback(|| async { ApiError(AppError::NotFound) })
 }
 
@@ -332,4 +334,11 @@ async fn delete_token(
     check_csrf(&visitor, &headers)?;
     state.core.auth().delete_api_token(visitor.meta.request(DeleteApiTokenRequest { id })).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/qr/build`: the multipart form of the `/qr` page in, the image out.
+async fn build_qr(State(state): State<AppState>, visitor: Visitor, request: Request) -> Result<Response, ApiError> {
+    let mut form = QrForm::default();
+    form.read(request).await?;
+    Ok(form.build(&state, &visitor.meta).await?.into_response())
 }

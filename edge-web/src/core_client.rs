@@ -5,9 +5,13 @@ use std::net::IpAddr;
 
 use assistchat_proto::v1::{
     auth_service_client::AuthServiceClient, profile_service_client::ProfileServiceClient,
-    resource_service_client::ResourceServiceClient,
+    qr_service_client::QrServiceClient, resource_service_client::ResourceServiceClient,
 };
 use tonic::{metadata::MetadataValue, transport::Channel};
+
+/// The largest QR image taken from core: a 4096-pixel code with a photo for a logo comes to about
+/// 7 MiB, over tonic's default limit of 4 MiB.
+const MAX_QR_IMAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Clients of core's services, sharing one channel.
 #[derive(Clone, Debug)]
@@ -34,6 +38,11 @@ impl Core {
     /// The profile service.
     pub fn profile(&self) -> ProfileServiceClient<Channel> {
         ProfileServiceClient::new(self.channel.clone())
+    }
+
+    /// The public QR code service.
+    pub fn qr(&self) -> QrServiceClient<Channel> {
+        QrServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_QR_IMAGE_BYTES)
     }
 
     /// The resource service.

@@ -26,6 +26,22 @@ pub enum AppError {
     /// 400: the request body could not be read.
     #[error("{0}")]
     BadRequest(String),
+    /// 400: a form field is wrong; `field` names it as the form does.
+    #[error("{message}")]
+    Invalid {
+        /// The form field at fault.
+        field: String,
+        /// What is wrong with it and what to send instead.
+        message: String,
+    },
+    /// 413: the request body is over its route's limit; `field` names the part that made it so.
+    #[error("{message}")]
+    TooLarge {
+        /// The form field that is too large.
+        field: &'static str,
+        /// What the limit is.
+        message: String,
+    },
     /// What core answered, mapped to the matching HTTP status.
     #[error("{}", .0.message())]
     Core(#[from] tonic::Status),
@@ -37,7 +53,8 @@ impl AppError {
         match self {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Core(status) => match status.code() {
                 Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
                 Code::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -53,10 +70,17 @@ impl AppError {
         }
     }
 
-    /// The request field core named as wrong, if any.
+    /// The request field named as wrong, if any.
     pub fn field(&self) -> Option<String> {
-        let Self::Core(status) = self else { return None };
-        status.get_error_details().bad_request().and_then(|b| b.field_violations.first()).map(|v| v.field.clone())
+        match self {
+            Self::Invalid { field, .. } => Some(field.clone()),
+            Self::TooLarge { field, .. } => Some((*field).to_owned()),
+            Self::Core(status) => {
+                let details = status.get_error_details();
+                details.bad_request().and_then(|b| b.field_violations.first()).map(|v| v.field.clone())
+            }
+            _ => None,
+        }
     }
 
     /// How long core asked the caller to wait, if it throttled the request.
@@ -76,6 +100,7 @@ impl AppError {
             Self::Forbidden => lang.t("error.forbidden").into(),
             Self::NotFound => lang.t("error.not_found").into(),
             Self::BadRequest(_) => lang.t("error.bad_request").into(),
+            Self::Invalid { message, .. } | Self::TooLarge { message, .. } => self.field_message(lang, message),
             Self::Core(status) => match status.code() {
                 Code::Unavailable | Code::DeadlineExceeded => lang.t("error.core_unavailable").into(),
                 Code::ResourceExhausted => {
@@ -84,16 +109,19 @@ impl AppError {
                 }
                 Code::Unauthenticated => lang.t("error.sign_in_again").into(),
                 Code::AlreadyExists => lang.t("error.email_taken").into(),
-                Code::InvalidArgument => {
-                    let key = self.field().map(|field| format!("error.field.{field}"));
-                    match key.filter(|key| crate::i18n::has_message(key)) {
-                        Some(key) => lang.t(&key).into(),
-                        None => lang.format("error.invalid", &[("detail", status.message())]),
-                    }
-                }
+                Code::InvalidArgument => self.field_message(lang, status.message()),
                 Code::Unimplemented => lang.t("error.not_available").into(),
                 _ => lang.t("error.internal").into(),
             },
+        }
+    }
+
+    /// The catalogue's advice for the field at fault, or `detail` when it has none.
+    fn field_message(&self, lang: Lang, detail: &str) -> String {
+        let key = self.field().map(|field| format!("error.field.{field}"));
+        match key.filter(|key| crate::i18n::has_message(key)) {
+            Some(key) => lang.t(&key).into(),
+            None => lang.format("error.invalid", &[("detail", detail)]),
         }
     }
 }
@@ -116,6 +144,8 @@ impl IntoResponse for ApiError {
             AppError::Forbidden => ("forbidden".to_owned(), "cross-site request or missing CSRF token; send the x-csrf-token header from the same origin, or use a bearer token".to_owned()),
             AppError::NotFound => ("not_found".to_owned(), "no such endpoint".to_owned()),
             AppError::BadRequest(message) => ("bad_request".to_owned(), message.clone()),
+            AppError::Invalid { message, .. } => ("invalid_argument".to_owned(), message.clone()),
+            AppError::TooLarge { message, .. } => ("payload_too_large".to_owned(), message.clone()),
             AppError::Core(status) if status.code() == Code::Internal => ("internal".to_owned(), status.message().to_owned()),
             AppError::Core(status) => (format!("{:?}", status.code()), status.message().to_owned()),
         };

@@ -4,9 +4,10 @@
 //! to core, carrying the caller's session (from an HttpOnly cookie) or bearer token, the HTTP
 //! request's id and the browser's address.
 //!
-//! Layout: [`pages`] renders HTML with maud; [`api`] is the JSON API; [`visitor`] reads who is
-//! asking and guards changes against CSRF; [`i18n`] holds the message catalogue; [`security`]
-//! adds the headers and the cross-site check every response gets.
+//! Layout: [`pages`] renders HTML with maud; [`api`] is the JSON API; [`qr`] is the QR tool's
+//! form, which both serve; [`visitor`] reads who is asking and guards changes against CSRF;
+//! [`i18n`] holds the message catalogue; [`security`] adds the headers and the cross-site check
+//! every response gets.
 
 pub mod api;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod core_client;
 pub mod error;
 pub mod i18n;
 pub mod pages;
+pub mod qr;
 pub mod security;
 pub mod static_files;
 pub mod visitor;

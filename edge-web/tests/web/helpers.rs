@@ -16,10 +16,15 @@ pub struct TestWeb {
 impl TestWeb {
     /// Core on a fresh SQLite database, and the web edge.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestWeb::start`], with core's settings changed by `configure` first.
+    pub async fn start_with(configure: impl FnOnce(&mut assistchat_core::Config)) -> Self {
         let data_dir = TempDir::new().unwrap();
-        let core = assistchat_core::Application::build(assistchat_core::Config::with_defaults(data_dir.path().into()))
-            .await
-            .expect("core starts");
+        let mut config = assistchat_core::Config::with_defaults(data_dir.path().into());
+        configure(&mut config);
+        let core = assistchat_core::Application::build(config).await.expect("core starts");
         let core_addr = core.local_addr();
         let (core_stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(core.run_until_stopped(async {

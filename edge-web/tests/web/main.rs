@@ -7,3 +7,4 @@ mod helpers;
 mod api;
 mod journey;
 mod pages;
+mod qr;
