@@ -10,6 +10,7 @@ use axum::{
 const FILES: &[(&str, &str, &str)] = &[
     ("app.css", "text/css; charset=utf-8", include_str!("../static/app.css")),
     ("js/app.js", "text/javascript; charset=utf-8", include_str!("../static/js/app.js")),
+    ("js/qr.js", "text/javascript; charset=utf-8", include_str!("../static/js/qr.js")),
 ];
 
 /// Whether an asset exists at `path` (under `/static/`).

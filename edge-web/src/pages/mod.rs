@@ -9,10 +9,11 @@ pub mod resources;
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     routing::{get, post},
 };
 
-use crate::AppState;
+use crate::{AppState, qr::MAX_BODY_BYTES};
 
 /// The routes of every page.
 pub fn routes() -> Router<AppState> {
@@ -30,5 +31,5 @@ pub fn routes() -> Router<AppState> {
         .route("/profile/tokens/{id}/delete", post(profile::delete_token))
         .route("/resources", get(resources::list))
         .route("/resources/{provider}", get(resources::provider))
-        .route("/qr", get(qr::qr_page))
+        .route("/qr", get(qr::qr_page).post(qr::make).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
 }

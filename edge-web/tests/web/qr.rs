@@ -1,5 +1,7 @@
-//! The QR tool: `POST /api/qr/build`. Every code is read back with rqrr, as a scanner would.
+//! The QR tool: `POST /api/qr/build` and the `/qr` page. Every
+//! code is read back with rqrr, as a scanner would.
 
+use base64::{Engine, engine::general_purpose::STANDARD};
 use reqwest::{
     StatusCode, header,
     multipart::{Form, Part},
@@ -135,6 +137,10 @@ async fn codes_are_limited_per_address_with_retry_after() {
     let wait: u64 = throttled.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
     assert!((1..=30).contains(&wait), "{wait}");
     assert_eq!(error(throttled, StatusCode::TOO_MANY_REQUESTS).await["code"], "resource_exhausted");
+    // The page says so too, in words.
+    let page = web.browser().post(web.url("/qr")).multipart(form(&[("data", DATA)])).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.text().await.unwrap().contains("Too many attempts. Try again in"));
 }
 
 #[tokio::test]
@@ -149,6 +155,8 @@ async fn the_same_site_and_scripts_may_post_but_other_sites_may_not() {
         .header("sec-fetch-site", "same-origin")
         .multipart(form(&[("data", DATA)]));
     assert_eq!(same_site.send().await.unwrap().status(), StatusCode::OK);
+    let page = browser.post(web.url("/qr")).header(header::ORIGIN, web.url("")).multipart(form(&[("data", DATA)]));
+    assert_eq!(page.send().await.unwrap().status(), StatusCode::OK);
     // A plain script, as curl sends it.
     let script = reqwest::Client::new().post(web.url("/api/qr/build")).multipart(form(&[("data", DATA)]));
     assert_eq!(script.send().await.unwrap().status(), StatusCode::OK);
@@ -157,4 +165,76 @@ async fn the_same_site_and_scripts_may_post_but_other_sites_may_not() {
         .header(header::ORIGIN, "https://evil.example")
         .multipart(form(&[("data", DATA)]));
     assert_eq!(error(other.send().await.unwrap(), StatusCode::FORBIDDEN).await["code"], "forbidden");
+}
+
+/// The value of `attribute` in the tag of the element with `id` in `html`.
+fn attribute(html: &str, id: &str, attribute: &str) -> Option<String> {
+    let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id}"));
+    let tag_start = html[..start].rfind('<').unwrap();
+    let tag = &html[tag_start..start + html[start..].find('>').unwrap()];
+    let needle = format!(" {attribute}=\"");
+    let value = tag.find(&needle).map(|i| tag[i + needle.len()..].split('"').next().unwrap().to_owned());
+    value.or_else(|| tag.split_whitespace().any(|word| word == attribute).then(String::new))
+}
+
+#[tokio::test]
+async fn without_javascript_the_page_shows_the_code_and_a_download_link() {
+    let web = TestWeb::start().await;
+    let fields =
+        [("data", DATA), ("size", "400"), ("fg", "#1a237e"), ("bg", "#fffde7"), ("ecc", "Q"), ("format", "png")];
+    let response = web.browser().post(web.url("/qr")).multipart(with_logo(form(&fields), logo_png())).send().await;
+    let response = response.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    let src = attribute(&html, "qr-image", "src").expect("the image has a source");
+    let png = STANDARD.decode(src.strip_prefix("data:image/png;base64,").expect("a data: URI")).unwrap();
+    assert_eq!(read_back(&png), DATA);
+    assert_eq!(attribute(&html, "qr-download", "href"), Some(src));
+    assert_eq!(attribute(&html, "qr-download", "download").as_deref(), Some("qr-code.png"));
+    assert_eq!(attribute(&html, "qr-preview", "hidden"), None);
+
+    // The form keeps what was sent (the file input cannot, and the page says so).
+    assert!(html.contains("https://example.com/menu?table=7&amp;lang=ru — Привет</textarea>"), "{html}");
+    assert!(html.contains("value=\"#fffde7\"") && html.contains("value=\"400\""));
+    assert!(html.contains("<option value=\"Q\" selected>"));
+    assert!(html.contains("choose the file again"));
+}
+
+#[tokio::test]
+async fn without_javascript_an_error_shows_at_its_field() {
+    let web = TestWeb::start().await;
+    let response = web.browser().post(web.url("/qr")).multipart(form(&[("data", ""), ("fg", "#123456")])).send().await;
+    let response = response.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert_eq!(attribute(&html, "qr-data-error", "hidden"), None, "the data field's error shows");
+    assert!(html.contains("Enter the text or link to encode."));
+    assert_eq!(attribute(&html, "qr-fg-error", "hidden").as_deref(), Some(""), "other fields have none");
+    assert_eq!(attribute(&html, "qr-preview", "hidden").as_deref(), Some(""));
+    assert!(html.contains("aria-invalid=\"true\"") && html.contains("value=\"#123456\""));
+
+    let huge = with_logo(form(&[("data", DATA)]), vec![0; 2 * 1024 * 1024 + 100 * 1024]);
+    let response = web.browser().post(web.url("/qr")).multipart(huge).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let html = response.text().await.unwrap();
+    assert_eq!(attribute(&html, "qr-logo-error", "hidden"), None, "the logo field's error shows");
+}
+
+#[tokio::test]
+async fn the_page_speaks_russian() {
+    let web = TestWeb::start().await;
+    let client = web.browser();
+    let page = client.get(web.url("/qr")).header(header::ACCEPT_LANGUAGE, "ru-RU,ru;q=0.9").send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<html lang=\"ru\">") && html.contains("QR-код с логотипом"), "{html}");
+    assert!(html.contains("Текст или ссылка") && html.contains("Создать QR-код") && html.contains("Цвет фона"));
+    assert!(html.contains("<script src=\"/static/js/qr.js\" defer>"));
+    let refused = client.post(web.url("/qr")).header(header::ACCEPT_LANGUAGE, "ru").multipart(form(&[
+        ("data", DATA),
+        ("fg", "#ffffff"),
+        ("bg", "#000000"),
+    ]));
+    let html = refused.send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Выберите цвет кода темнее фона"), "{html}");
 }
