@@ -1,4 +1,4 @@
-//! The QR tool: `POST /api/qr/build` and the `/qr` page. Every
+//! The QR tool: `POST /api/qr/build` and the `/qr` page, with and without JavaScript. Every
 //! code is read back with rqrr, as a scanner would.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
@@ -8,7 +8,10 @@ use reqwest::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::TestWeb;
+use crate::{
+    browser::{Browser, run},
+    helpers::TestWeb,
+};
 
 /// Text with a link, a query and letters outside ASCII: it must read back byte for byte.
 const DATA: &str = "https://example.com/menu?table=7&lang=ru — Привет";
@@ -237,4 +240,63 @@ async fn the_page_speaks_russian() {
     ]));
     let html = refused.send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Выберите цвет кода темнее фона"), "{html}");
+}
+
+#[tokio::test]
+async fn with_javascript_the_code_shows_in_place_and_downloads() {
+    let Some(browser) = Browser::start_with_lang("en").await else { return };
+    let web = TestWeb::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("logo.png");
+    std::fs::write(&logo, logo_png()).unwrap();
+
+    let result = run(&browser, "qr", async {
+        browser.goto(&web.url("/qr")).await?;
+        // Anything a reload would lose.
+        browser.client().execute("window.stayed = true;", vec![]).await?;
+
+        // Too much text for the smallest size: the advice shows under the size field.
+        browser.fill("textarea[name=data]", &"a".repeat(1000)).await?;
+        browser.fill("input[name=size]", "128").await?;
+        browser.submit_form("#qr-form").await?;
+        let advice = browser.text("#qr-size-error:not([hidden])").await?;
+        assert!(advice.starts_with("Choose a size from 128 to 4096 pixels"), "{advice}");
+
+        browser.fill("textarea[name=data]", DATA).await?;
+        browser.fill("input[name=size]", "600").await?;
+        browser.wait_for("input[name=logo]").await?.send_keys(&logo.display().to_string()).await?;
+        browser.submit_form("#qr-form").await?;
+        browser.wait_for("#qr-preview:not([hidden]) #qr-image[src^='blob:']").await?;
+        assert!(browser.wait_for("#qr-size-error").await?.attr("hidden").await?.is_some(), "the old error is gone");
+        let link = browser.wait_for("#qr-download").await?;
+        assert_eq!(link.attr("download").await?.as_deref(), Some("qr-code.png"));
+        let href = link.attr("href").await?.unwrap_or_default();
+        assert!(href.starts_with("blob:"), "{href}");
+
+        // The page's CSP keeps fetch() to its own origin, so the link's blob is read as an image,
+        // which img-src allows, and copied out through a canvas as a PNG.
+        let read_link = r#"
+            const done = arguments[arguments.length - 1];
+            const image = new Image();
+            image.onload = () => {
+              const canvas = document.createElement("canvas");
+              canvas.width = image.naturalWidth;
+              canvas.height = image.naturalHeight;
+              canvas.getContext("2d").drawImage(image, 0, 0);
+              done(canvas.toDataURL("image/png"));
+            };
+            image.onerror = () => done("failed to load " + arguments[0]);
+            image.src = arguments[0];
+        "#;
+        let downloaded = browser.client().execute_async(read_link, vec![json!(href)]).await?;
+        let downloaded = downloaded.as_str().unwrap_or_default();
+        let base64 = downloaded.strip_prefix("data:image/png;base64,").unwrap_or_else(|| panic!("{downloaded}"));
+        let png = STANDARD.decode(base64).unwrap();
+        assert_eq!(read_back(&png), DATA);
+        assert_eq!(browser.client().execute("return window.stayed;", vec![]).await?, json!(true), "no reload");
+        Ok(())
+    })
+    .await;
+    browser.close().await;
+    result.unwrap();
 }
