@@ -11,6 +11,7 @@
 //! - [`error`] is the one domain error and its mapping to gRPC status codes.
 
 pub mod auth;
+pub mod bot;
 pub mod config;
 pub mod crypto;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod pagination;
 pub mod profile;
 pub mod providers;
 pub mod qr;
+pub mod resources;
 pub mod rotation;
 pub mod rpc;
 pub mod startup;

@@ -1,13 +1,19 @@
 //! Providers: what an edge's hello says about its resources, checked once, and the settings
 //! check every resource of the provider passes (JSON Schema, through the jsonschema crate).
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::RwLock,
+};
 
 use assistchat_proto::v1::EdgeHello;
 use jsonschema::{Validator, error::ValidationErrorKind, paths::LocationSegment};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    store::{Store, StoreError, now_millis, providers::ProviderRecord},
+};
 
 /// The provider name kept for the browser chat.
 pub const RESERVED_PROVIDER: &str = "web";
@@ -137,18 +143,18 @@ impl ProviderSpec {
     }
 
     /// Checks a resource's settings: `meta` holds the plain ones, `secrets` the secret ones.
-    /// Errors name the setting as "meta_json.<name>" or "secrets.<name>"; a secret's value is
+    /// Errors name the setting as "resource.meta_json.<name>" or "resource.secrets.<name>"; a secret's value is
     /// never repeated in a message.
     pub fn check_settings(&self, meta: &Map<String, Value>, secrets: &BTreeMap<String, String>) -> Result<()> {
         if let Some(secret) = meta.keys().find(|key| self.is_secret(key)) {
             return Err(Error::invalid_owned(
-                format!("meta_json.{secret}"),
+                format!("resource.meta_json.{secret}"),
                 format!("\"{secret}\" is a secret: send it in secrets, never in meta_json"),
             ));
         }
         if let Some(unknown) = secrets.keys().find(|key| !self.is_secret(key)) {
             return Err(Error::invalid_owned(
-                format!("secrets.{unknown}"),
+                format!("resource.secrets.{unknown}"),
                 format!("\"{unknown}\" is not a secret of provider {}; put plain settings in meta_json", self.name),
             ));
         }
@@ -167,13 +173,94 @@ impl ProviderSpec {
             }),
         };
         let Some(setting) = setting else {
-            return Err(Error::invalid("meta_json", format!("{}; fix the settings", error.masked())));
+            return Err(Error::invalid("resource.meta_json", format!("{}; fix the settings", error.masked())));
         };
         if self.is_secret(&setting) {
-            Err(Error::invalid_owned(format!("secrets.{setting}"), format!("{}; fix this secret", error.masked())))
+            Err(Error::invalid_owned(
+                format!("resource.secrets.{setting}"),
+                format!("{}; fix this secret", error.masked()),
+            ))
         } else {
-            Err(Error::invalid_owned(format!("meta_json.{setting}"), format!("{error}; fix this setting")))
+            Err(Error::invalid_owned(format!("resource.meta_json.{setting}"), format!("{error}; fix this setting")))
         }
+    }
+}
+
+/// Every provider known, with how many of its instances are attached now.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// By name.
+    providers: RwLock<HashMap<String, (ProviderSpec, usize)>>,
+}
+
+impl Registry {
+    /// The providers stored by earlier hellos, all offline. A stored schema that no longer
+    /// compiles is skipped: the provider's next hello replaces it.
+    pub async fn load(store: &Store) -> Result<Self, StoreError> {
+        let mut providers = HashMap::new();
+        for record in store.providers().await? {
+            let fields = |json: &str| serde_json::from_str::<Vec<String>>(json).unwrap_or_default();
+            match ProviderSpec::new(
+                &record.name,
+                &record.display_name,
+                &record.description,
+                &record.version,
+                &record.settings_schema_json,
+                fields(&record.secret_fields),
+                fields(&record.identity_fields),
+            ) {
+                Ok(spec) => {
+                    providers.insert(record.name, (spec, 0));
+                }
+                Err(err) => tracing::warn!(provider = %record.name, error = %err, "stored provider schema skipped"),
+            }
+        }
+        Ok(Self { providers: RwLock::new(providers) })
+    }
+
+    /// Records a provider's latest description, in memory and in `store`.
+    pub async fn describe(&self, store: &Store, spec: ProviderSpec) -> Result<(), StoreError> {
+        let as_json = |fields: &[String]| serde_json::to_string(fields).expect("strings serialise");
+        store
+            .upsert_provider(&ProviderRecord {
+                name: spec.name.clone(),
+                display_name: spec.display_name.clone(),
+                description: spec.description.clone(),
+                version: spec.version.clone(),
+                settings_schema_json: spec.schema_json.clone(),
+                secret_fields: as_json(&spec.secret_fields),
+                identity_fields: as_json(&spec.identity_fields),
+                update_time: now_millis(),
+            })
+            .await?;
+        let mut providers = self.providers.write().expect("registry lock");
+        let instances = providers.get(&spec.name).map_or(0, |(_, count)| *count);
+        providers.insert(spec.name.clone(), (spec, instances));
+        Ok(())
+    }
+
+    /// Counts an instance of `provider` in (`+1`) or out (`-1`).
+    pub fn count_instance(&self, provider: &str, delta: isize) {
+        if let Some((_, count)) = self.providers.write().expect("registry lock").get_mut(provider) {
+            *count = count.saturating_add_signed(delta);
+        }
+    }
+
+    /// The provider named `name`.
+    pub fn get(&self, name: &str) -> Option<ProviderSpec> {
+        self.providers.read().expect("registry lock").get(name).map(|(spec, _)| spec.clone())
+    }
+
+    /// How many instances of `name` are attached.
+    pub fn instances(&self, name: &str) -> usize {
+        self.providers.read().expect("registry lock").get(name).map_or(0, |(_, count)| *count)
+    }
+
+    /// Every provider with its instance count, by name.
+    pub fn list(&self) -> Vec<(ProviderSpec, usize)> {
+        let mut all: Vec<_> = self.providers.read().expect("registry lock").values().cloned().collect();
+        all.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        all
     }
 }
 
@@ -240,17 +327,17 @@ mod tests {
         assert!(spec.check_settings(&meta(json!({"system_prompt": "Be brief."})), &secrets).is_ok());
 
         let (name, _) = field(spec.check_settings(&meta(json!({"allowed_users": [1]})), &secrets));
-        assert_eq!(name, "meta_json.allowed_users");
+        assert_eq!(name, "resource.meta_json.allowed_users");
         let (name, _) = field(spec.check_settings(&meta(json!({"colour": "red"})), &secrets));
-        assert_eq!(name, "meta_json.colour");
+        assert_eq!(name, "resource.meta_json.colour");
         let (name, _) = field(spec.check_settings(&meta(json!({})), &BTreeMap::new()));
-        assert_eq!(name, "secrets.bot_token");
+        assert_eq!(name, "resource.secrets.bot_token");
         let bad = BTreeMap::from([("bot_token".to_owned(), "not-a-token-secret-value".to_owned())]);
         let (name, message) = field(spec.check_settings(&meta(json!({})), &bad));
-        assert_eq!(name, "secrets.bot_token");
+        assert_eq!(name, "resource.secrets.bot_token");
         assert!(!message.contains("not-a-token-secret-value"), "{message}");
         let (name, _) = field(spec.check_settings(&meta(json!({"bot_token": token})), &BTreeMap::new()));
-        assert_eq!(name, "meta_json.bot_token");
+        assert_eq!(name, "resource.meta_json.bot_token");
     }
 
     #[test]

@@ -68,16 +68,25 @@ pub struct ResourceRun {
     pub user_id: String,
     /// Its provider's name.
     pub provider: String,
-    /// Whether it should run: active, and its owner's bot on (1), or not (0).
-    pub should_run: i64,
+    /// `active` or `paused`.
+    pub desired_state: String,
+    /// Whether its owner's bot is on (1) or off (0).
+    pub bot_enabled: i64,
+}
+
+impl ResourceRun {
+    /// Whether it should run: it is active and its owner's bot is on.
+    pub fn should_run(&self) -> bool {
+        self.desired_state == "active" && self.bot_enabled == 1
+    }
 }
 
 const SELECT_RESOURCE: &str = "SELECT id, user_id, provider, name, meta_json, secrets_sealed, secret_masks, \
      identity_hash, desired_state, generation, state, state_detail, state_reason, state_action, state_change_time, \
      status_info, create_time, update_time FROM resources";
 
-const SELECT_RUN: &str = "SELECT r.id, r.user_id, r.provider, CASE WHEN r.desired_state = 'active' AND \
-     p.bot_enabled = 1 THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS should_run FROM resources r JOIN profiles p ON p.user_id = r.user_id";
+const SELECT_RUN: &str = "SELECT r.id, r.user_id, r.provider, r.desired_state, p.bot_enabled FROM resources r \
+     JOIN profiles p ON p.user_id = r.user_id";
 
 impl Store {
     /// Stores a new resource. A second resource with the same identity hash is a

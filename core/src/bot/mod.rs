@@ -1,0 +1,6 @@
+//! The bot: each user's switch that runs their active resources, and the manager that keeps
+//! every resource's observed state true.
+//!
+//! Layout: [`manager`] is the controller; [`service`] is the tonic layer of BotService.
+
+pub mod manager;
