@@ -68,6 +68,16 @@ pub struct Config {
     /// is public, so this bounds what one client can spend of the server's CPU.
     #[arg(long, env = "ASSISTCHAT_QR_PER_MINUTE", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub qr_per_minute: u32,
+
+    /// The credential provider edges attach with (at least 32 characters; `openssl rand -hex
+    /// 32`). Unset means no edge can attach.
+    #[arg(long, env = "ASSISTCHAT_EDGE_TOKEN", hide_env_values = true)]
+    pub edge_token: Option<String>,
+
+    /// How often attached edges send heartbeats; an edge silent for three intervals is
+    /// detached and its resources are shown in error or moved.
+    #[arg(long, env = "ASSISTCHAT_EDGE_HEARTBEAT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub edge_heartbeat: Duration,
 }
 
 impl Config {
@@ -85,6 +95,8 @@ impl Config {
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 60 * 60),
             qr_per_minute: 60,
+            edge_token: None,
+            edge_heartbeat: Duration::from_secs(2),
         }
     }
 
@@ -112,6 +124,8 @@ impl std::fmt::Debug for Config {
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_lifetime", &self.session_lifetime)
             .field("qr_per_minute", &self.qr_per_minute)
+            .field("edge_token", &self.edge_token.as_ref().map(|_| "<redacted>"))
+            .field("edge_heartbeat", &self.edge_heartbeat)
             .finish()
     }
 }

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bot;
 pub mod config;
 pub mod crypto;
+pub mod edge;
 pub mod error;
 pub mod fields;
 pub mod pagination;

@@ -5,8 +5,9 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use assistchat_proto::{
     FILE_DESCRIPTOR_SET,
     v1::{
-        auth_service_server::AuthServiceServer, profile_service_server::ProfileServiceServer,
-        qr_service_server::QrServiceServer,
+        auth_service_server::AuthServiceServer, bot_service_server::BotServiceServer,
+        edge_service_server::EdgeServiceServer, profile_service_server::ProfileServiceServer,
+        qr_service_server::QrServiceServer, resource_service_server::ResourceServiceServer,
     },
 };
 use http::{HeaderName, HeaderValue, Request};
@@ -26,11 +27,15 @@ use tracing::Level;
 
 use crate::{
     auth::{self, Accounts, service::AuthApi},
+    bot::{manager::BotManager, service::BotApi},
     config::{Config, redact_url},
     crypto::{Keyring, SecretError, keyring::KeySource},
+    edge::{EdgeApi, MIN_EDGE_TOKEN_LEN},
     error::Error,
     profile::{Profiles, service::ProfileApi},
+    providers::Registry,
     qr::service::QrApi,
+    resources::{Resources, service::ResourceApi},
     store::{Store, StoreError},
 };
 
@@ -65,6 +70,11 @@ pub enum StartError {
         /// What failed.
         source: std::io::Error,
     },
+    /// The edge credential is too short to be safe.
+    #[error(
+        "ASSISTCHAT_EDGE_TOKEN must be at least {MIN_EDGE_TOKEN_LEN} characters; make one with `openssl rand -hex 32`"
+    )]
+    EdgeToken,
     /// The domain could not be set up.
     #[error("{0}")]
     Domain(#[from] Error),
@@ -85,6 +95,12 @@ pub struct Application {
     accounts: Arc<Accounts>,
     /// The profile domain.
     profiles: Arc<Profiles>,
+    /// The providers edges described.
+    registry: Arc<Registry>,
+    /// The resource domain.
+    resources: Arc<Resources>,
+    /// The bot manager.
+    manager: BotManager,
     /// The configuration.
     config: Config,
 }
@@ -94,19 +110,27 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
-        let keyring = open_keyring(&config)?;
+        if config.edge_token.as_ref().is_some_and(|token| token.len() < MIN_EDGE_TOKEN_LEN) {
+            return Err(StartError::EdgeToken);
+        }
+        let keyring = Arc::new(open_keyring(&config)?);
         let url = config.database_url();
         let store = Store::open(&url).await?;
         tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
 
         let accounts = Arc::new(Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?);
-        let profiles = Arc::new(Profiles::new(store.clone(), Arc::new(keyring)));
+        let profiles = Arc::new(Profiles::new(store.clone(), keyring.clone()));
+        let registry = Arc::new(Registry::load(&store).await?);
+        let resources = Arc::new(Resources::new(store.clone(), keyring, registry.clone()));
+        // Edges come back within a few heartbeats of a restart; until then nothing is offline.
+        let grace = config.edge_heartbeat * 3;
+        let manager = BotManager::start(store.clone(), resources.clone(), registry.clone(), grace).await?;
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
         let local_addr =
             listener.local_addr().map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
-        Ok(Self { listener, local_addr, store, accounts, profiles, config })
+        Ok(Self { listener, local_addr, store, accounts, profiles, registry, resources, manager, config })
     }
 
     /// The address the server listens on.
@@ -126,10 +150,28 @@ impl Application {
         health.set_serving::<AuthServiceServer<AuthApi>>().await;
         health.set_serving::<ProfileServiceServer<ProfileApi>>().await;
         health.set_serving::<QrServiceServer<QrApi>>().await;
+        health.set_serving::<ResourceServiceServer<ResourceApi>>().await;
+        health.set_serving::<BotServiceServer<BotApi>>().await;
+        health.set_serving::<EdgeServiceServer<EdgeApi>>().await;
         let trusted: Arc<[_]> = self.config.trusted_proxies.clone().into();
         let auth_api = AuthApi::new(self.accounts.clone(), trusted.clone());
         let qr_api = QrApi::new(self.config.qr_per_minute, trusted);
         let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone());
+        let resource_api = ResourceApi::new(
+            self.accounts.clone(),
+            self.resources.clone(),
+            self.registry.clone(),
+            self.manager.clone(),
+        );
+        let bot_api = BotApi::new(self.accounts.clone(), self.store.clone(), self.manager.clone());
+        let edge_api = EdgeApi::new(
+            self.config.edge_token.as_deref(),
+            self.config.edge_heartbeat,
+            self.registry.clone(),
+            self.store.clone(),
+            self.manager.clone(),
+        );
+        let manager = self.manager.clone();
 
         let request_id = HeaderName::from_static(REQUEST_ID);
         let trace = TraceLayer::new_for_grpc()
@@ -158,11 +200,16 @@ impl Application {
             .add_service(AuthServiceServer::new(auth_api))
             .add_service(ProfileServiceServer::new(profile_api))
             .add_service(QrServiceServer::new(qr_api))
+            .add_service(ResourceServiceServer::new(resource_api))
+            .add_service(BotServiceServer::new(bot_api))
+            .add_service(EdgeServiceServer::new(edge_api))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                 shutdown.await;
                 tracing::info!("shutting down: finishing calls in flight");
                 // Health checks see the stop at once, so balancers send no new calls.
                 health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+                // Edges' streams end now, so they reattach to whichever core comes next.
+                manager.close().await;
                 stopping.notify_one();
             });
         // Calls in flight get a grace period; long-lived streams must not hold the stop forever.

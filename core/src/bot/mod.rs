@@ -4,3 +4,4 @@
 //! Layout: [`manager`] is the controller; [`service`] is the tonic layer of BotService.
 
 pub mod manager;
+pub mod service;

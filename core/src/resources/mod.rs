@@ -4,6 +4,7 @@
 //! Layout: [`Resources`] is the domain (the stored side); whether a resource runs is the bot
 //! manager's business ([`crate::bot`]); [`service`] is the thin tonic layer.
 
+pub mod service;
 use std::{collections::BTreeMap, sync::Arc};
 
 use serde_json::{Map, Value};

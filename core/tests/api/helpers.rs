@@ -4,8 +4,8 @@ use std::{io::Write, net::SocketAddr, sync::Once, time::Duration};
 
 use assistchat_core::{Application, Config, StartError};
 use assistchat_proto::v1::{
-    RegisterRequest, Session, User, auth_service_client::AuthServiceClient,
-    profile_service_client::ProfileServiceClient,
+    RegisterRequest, Session, User, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
+    profile_service_client::ProfileServiceClient, resource_service_client::ResourceServiceClient,
 };
 use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
@@ -137,6 +137,20 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     Some(start(config, database, data_dir).await)
 }
 
+/// A core that accepts the test edge's credential and wants heartbeats every 200 ms, so that
+/// a silent edge is noticed within a second; returned once its start-up grace for edges to
+/// come back is over, so that what tests see of edges going away is their doing.
+pub async fn spawn_app_with_edges(backend: Backend) -> Option<TestApp> {
+    let heartbeat = Duration::from_millis(200);
+    let app = spawn_app_with(backend, |config| {
+        config.edge_token = Some(crate::test_edge::EDGE_TOKEN.into());
+        config.edge_heartbeat = heartbeat;
+    })
+    .await?;
+    tokio::time::sleep(heartbeat * 4).await;
+    Some(app)
+}
+
 async fn start(config: Config, database: Option<PostgresDatabase>, data_dir: TempDir) -> TestApp {
     let app = Application::build(config.clone()).await.expect("core starts");
     let addr = app.local_addr();
@@ -163,6 +177,23 @@ impl TestApp {
 
     pub fn profile(&self) -> ProfileServiceClient<Channel> {
         ProfileServiceClient::new(self.channel.clone())
+    }
+
+    pub fn resources(&self) -> ResourceServiceClient<Channel> {
+        ResourceServiceClient::new(self.channel.clone())
+    }
+
+    pub fn bot(&self) -> BotServiceClient<Channel> {
+        BotServiceClient::new(self.channel.clone())
+    }
+
+    /// Stops this core and starts a new one on the same database and configuration, as an
+    /// operator's restart does.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await.expect("core stops cleanly");
+        let (database, data_dir) =
+            (self._database.take(), std::mem::replace(&mut self._data_dir, TempDir::new().unwrap()));
+        start(self.config.clone(), database, data_dir).await
     }
 
     /// Registers a new account with a unique email; returns the user and its session.

@@ -8,5 +8,7 @@ mod process;
 mod profile;
 mod qr;
 mod reflection_client;
+mod resources;
 mod server;
 mod store;
+mod test_edge;

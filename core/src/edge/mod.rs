@@ -1,0 +1,147 @@
+//! `assistchat.v1.EdgeService`: provider edges attach here with the edge credential, say who
+//! they are, and from then on receive the bot manager's commands and send their reports.
+
+use std::{pin::Pin, sync::Arc, time::Duration};
+
+use assistchat_proto::v1::{
+    AttachRequest, AttachResponse, ConverseRequest, ConverseResponse, EdgeHeartbeatAck, EdgeWelcome,
+    ResetConversationRequest, ResetConversationResponse, attach_request, attach_response::Kind,
+    edge_service_server::EdgeService,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_stream::{Stream, wrappers::UnboundedReceiverStream};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{
+    bot::manager::BotManager,
+    providers::{ProviderSpec, Registry},
+    store::Store,
+};
+
+/// The shortest edge credential accepted.
+pub const MIN_EDGE_TOKEN_LEN: usize = 32;
+/// Heartbeat intervals of silence after which an edge is detached.
+const SILENT_INTERVALS: u32 = 3;
+
+/// The gRPC face of the edge protocol.
+pub struct EdgeApi {
+    /// SHA-256 of the edge credential; `None` when no edge may attach.
+    token_digest: Option<[u8; 32]>,
+    /// How often edges send heartbeats.
+    heartbeat: Duration,
+    /// Where providers' descriptions go.
+    registry: Arc<Registry>,
+    /// The database, for the registry.
+    store: Store,
+    /// Hands out the resources.
+    manager: BotManager,
+}
+
+impl EdgeApi {
+    /// The service, accepting edges that present `token`.
+    pub fn new(
+        token: Option<&str>,
+        heartbeat: Duration,
+        registry: Arc<Registry>,
+        store: Store,
+        manager: BotManager,
+    ) -> Self {
+        let token_digest = token.map(|token| Sha256::digest(token.as_bytes()).into());
+        Self { token_digest, heartbeat, registry, store, manager }
+    }
+
+    fn authenticate<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let Some(expected) = &self.token_digest else {
+            return Err(Status::unauthenticated(
+                "this core accepts no edges; set the same ASSISTCHAT_EDGE_TOKEN on core and on the edge",
+            ));
+        };
+        let presented = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("send authorization: Bearer <edge credential>"))?;
+        // Digests of equal length, so the comparison's time says nothing about the credential.
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        if digest.iter().zip(expected).fold(0u8, |diff, (a, b)| diff | (a ^ b)) != 0 {
+            return Err(Status::unauthenticated("the edge credential is wrong; check ASSISTCHAT_EDGE_TOKEN"));
+        }
+        Ok(())
+    }
+}
+
+/// The stream of core's messages to one edge.
+type Outbound = Pin<Box<dyn Stream<Item = Result<AttachResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl EdgeService for EdgeApi {
+    type AttachStream = Outbound;
+
+    #[tracing::instrument(skip_all)]
+    async fn attach(&self, request: Request<Streaming<AttachRequest>>) -> Result<Response<Outbound>, Status> {
+        self.authenticate(&request)?;
+        let silence = self.heartbeat * SILENT_INTERVALS;
+        let mut inbound = request.into_inner();
+        let first = tokio::time::timeout(silence, inbound.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded("no hello came; send EdgeHello first"))??;
+        let Some(AttachRequest { kind: Some(attach_request::Kind::Hello(hello)) }) = first else {
+            return Err(Status::failed_precondition("the first message must be a hello"));
+        };
+        let spec = ProviderSpec::from_hello(&hello)?;
+        self.registry.describe(&self.store, spec.clone()).await.map_err(crate::error::Error::from)?;
+        let (sender, outbound) = mpsc::unbounded_channel();
+        let welcome = EdgeWelcome {
+            heartbeat_interval: Some(prost_types::Duration::try_from(self.heartbeat).unwrap_or_default()),
+            core_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        let _ = sender.send(Ok(AttachResponse { kind: Some(Kind::Welcome(welcome)) }));
+        let connection = self.manager.attach(spec, hello.instance_id, sender.clone()).await;
+        let manager = self.manager.clone();
+        tokio::spawn(async move {
+            loop {
+                let message = match tokio::time::timeout(silence, inbound.message()).await {
+                    Err(_) => {
+                        let _ = sender.send(Err(Status::deadline_exceeded(
+                            "no message for three heartbeat intervals; attach again",
+                        )));
+                        break;
+                    }
+                    Ok(Ok(Some(message))) => message,
+                    Ok(Ok(None) | Err(_)) => break,
+                };
+                match message.kind {
+                    Some(attach_request::Kind::Report(report)) => manager.report(connection, report),
+                    Some(attach_request::Kind::Heartbeat(beat)) => {
+                        let ack = EdgeHeartbeatAck { sequence: beat.sequence };
+                        let _ = sender.send(Ok(AttachResponse { kind: Some(Kind::HeartbeatAck(ack)) }));
+                    }
+                    Some(attach_request::Kind::Hello(_)) => {
+                        let _ = sender.send(Err(Status::failed_precondition("a stream takes one hello only")));
+                        break;
+                    }
+                    None => {}
+                }
+            }
+            manager.detach(connection);
+        });
+        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(outbound))))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn converse(&self, request: Request<ConverseRequest>) -> Result<Response<ConverseResponse>, Status> {
+        self.authenticate(&request)?;
+        Err(Status::unimplemented("this core does not answer messages yet; upgrade core"))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reset_conversation(
+        &self,
+        request: Request<ResetConversationRequest>,
+    ) -> Result<Response<ResetConversationResponse>, Status> {
+        self.authenticate(&request)?;
+        Err(Status::unimplemented("this core does not keep conversations yet; upgrade core"))
+    }
+}
