@@ -22,7 +22,7 @@ pub mod visitor;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use axum::{Router, extract::Request, http::HeaderName, response::Response, routing::get};
+use axum::{Router, extract::Request, http::HeaderName, response::Response, routing::get, serve::ListenerExt};
 pub use config::Config;
 use core_client::Core;
 use tokio::net::TcpListener;
@@ -120,7 +120,11 @@ impl Application {
     ) -> Result<(), StartError> {
         tracing::info!(address = %self.local_addr, "web edge listening");
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)?;
+        // Nagle's algorithm would hold small answers back for a delayed ACK (about 40 ms).
+        let listener = self.listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)?;
         tracing::info!("web edge stopped");
         Ok(())
     }
