@@ -1,6 +1,11 @@
 //! The JSON API under `/api/`, on the same paths the platform always had. Browser scripts call
 //! it with the session cookie and the `x-csrf-token` header; outside scripts with
 //! `Authorization: Bearer <personal API token>`. The QR tool needs neither.
+//!
+//! Accounts, the profile and the QR tool are here; [`resources`] and [`bot`] have their own.
+
+mod bot;
+mod resources;
 
 use assistchat_proto::v1::{
     AiMode, ApiToken, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, GetProfileRequest,
@@ -39,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/profile/tokens", get(list_tokens).post(create_token))
         .route("/api/profile/tokens/{id}", delete(delete_token))
         .route("/api/qr/build", post(build_qr).layer(DefaultBodyLimit::max(qr::MAX_BODY_BYTES)))
+        .merge(resources::routes())
+        .merge(bot::routes())
         .fallback(|| async { ApiError(AppError::NotFound) })
 }
 

@@ -4,8 +4,9 @@
 use std::net::IpAddr;
 
 use assistchat_proto::v1::{
-    auth_service_client::AuthServiceClient, profile_service_client::ProfileServiceClient,
-    qr_service_client::QrServiceClient, resource_service_client::ResourceServiceClient,
+    auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
+    profile_service_client::ProfileServiceClient, qr_service_client::QrServiceClient,
+    resource_service_client::ResourceServiceClient,
 };
 use tonic::{metadata::MetadataValue, transport::Channel};
 
@@ -43,6 +44,11 @@ impl Core {
     /// The public QR code service.
     pub fn qr(&self) -> QrServiceClient<Channel> {
         QrServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_QR_IMAGE_BYTES)
+    }
+
+    /// The bot service: the switch and the live state of the resources.
+    pub fn bot(&self) -> BotServiceClient<Channel> {
+        BotServiceClient::new(self.channel.clone())
     }
 
     /// The resource service.

@@ -5,7 +5,8 @@
 //! request's id and the browser's address.
 //!
 //! Layout: [`pages`] renders HTML with maud; [`api`] is the JSON API; [`qr`] is the QR tool's
-//! form, which both serve; [`visitor`] reads who is asking and guards changes against CSRF;
+//! form, which both serve; [`resource`] and [`schema`] turn resources and their settings into
+//! what both show and read back; [`visitor`] reads who is asking and guards changes against CSRF;
 //! [`i18n`] holds the message catalogue; [`security`] adds the headers and the cross-site check
 //! every response gets.
 
@@ -16,6 +17,8 @@ pub mod error;
 pub mod i18n;
 pub mod pages;
 pub mod qr;
+pub mod resource;
+pub mod schema;
 pub mod security;
 pub mod static_files;
 pub mod visitor;

@@ -11,12 +11,8 @@ const FILES: &[(&str, &str, &str)] = &[
     ("app.css", "text/css; charset=utf-8", include_str!("../static/app.css")),
     ("js/app.js", "text/javascript; charset=utf-8", include_str!("../static/js/app.js")),
     ("js/qr.js", "text/javascript; charset=utf-8", include_str!("../static/js/qr.js")),
+    ("js/resources.js", "text/javascript; charset=utf-8", include_str!("../static/js/resources.js")),
 ];
-
-/// Whether an asset exists at `path` (under `/static/`).
-pub fn exists(path: &str) -> bool {
-    FILES.iter().any(|(name, _, _)| *name == path)
-}
 
 /// `GET /static/{*path}`.
 pub async fn serve(Path(path): Path<String>) -> Response {

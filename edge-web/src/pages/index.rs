@@ -1,6 +1,6 @@
 //! `/`: what AssistChat is and a way in; for a signed-in user, the dashboard.
 
-use assistchat_proto::v1::{AiMode, ListResourcesRequest, OpenAiKeyState, Profile, Resource};
+use assistchat_proto::v1::{AiMode, BotStatus, ListResourcesRequest, OpenAiKeyState, Profile, Resource};
 use axum::{
     extract::State,
     response::{IntoResponse, Response},
@@ -8,10 +8,11 @@ use axum::{
 use maud::{Markup, html};
 
 use super::{
+    bot,
     layout::{Page, notice, page_error},
-    resources::state_badge,
+    resources::{live, state_line},
 };
-use crate::{AppState, visitor::Visitor};
+use crate::{AppState, resource::StateView, visitor::Visitor};
 
 /// `GET /`.
 pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Response {
@@ -24,7 +25,8 @@ pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Response 
     };
     let resources = state.core.resources().list_resources(visitor.meta.request(ListResourcesRequest::default())).await;
     let resources = resources.map(|r| r.into_inner().resources).map_err(crate::error::AppError::from);
-    page.render("dashboard.title", dashboard(&page, profile, resources)).into_response()
+    let bot = bot::status(&state, &visitor).await;
+    page.render("dashboard.title", live(&page, dashboard(&page, profile, bot, resources))).into_response()
 }
 
 fn landing(page: &Page) -> Markup {
@@ -45,7 +47,12 @@ fn landing(page: &Page) -> Markup {
     }
 }
 
-fn dashboard(page: &Page, profile: &Profile, resources: Result<Vec<Resource>, crate::error::AppError>) -> Markup {
+fn dashboard(
+    page: &Page,
+    profile: &Profile,
+    bot: Option<BotStatus>,
+    resources: Result<Vec<Resource>, crate::error::AppError>,
+) -> Markup {
     let mode = if profile.ai_mode() == AiMode::Byok { page.t("ai.mode_byok") } else { page.t("ai.mode_managed") };
     let key_missing = profile.ai_mode() == AiMode::Byok && profile.openai_key_state() != OpenAiKeyState::Set;
     html! {
@@ -56,13 +63,16 @@ fn dashboard(page: &Page, profile: &Profile, resources: Result<Vec<Resource>, cr
             @if key_missing { (notice("error", page.t("dashboard.key_missing"))) }
             p { a href="/profile#ai" { (page.t("dashboard.ai_settings")) } }
         }
+        @if let Some(bot) = &bot { (bot::switch(page, bot, "/")) }
         section.card {
             h2 { (page.t("dashboard.resources_title")) }
             @match resources {
                 Ok(list) if list.is_empty() => p { (page.t("resources.empty")) " " a href="/resources" { (page.t("resources.add")) } },
                 Ok(list) => ul.resources {
                     @for resource in &list {
-                        li { a href=(format!("/resources/{}", resource.provider)) { (resource.name) } " " (state_badge(page, resource)) }
+                        li data-resource=(resource.id) {
+                            a href=(format!("/resources/{}", resource.id)) { (resource.name) } " " (state_line(page, &StateView::from(resource)))
+                        }
                     }
                 },
                 Err(err) => (notice("info", &err.user_message(page.lang))),

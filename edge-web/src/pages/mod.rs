@@ -1,11 +1,14 @@
 //! The HTML pages. Every form works without JavaScript; `static/js/` only makes them nicer.
 
 pub mod auth;
+pub mod bot;
 pub mod index;
 pub mod layout;
 pub mod profile;
 pub mod qr;
+pub mod resource;
 pub mod resources;
+pub mod settings_form;
 
 use axum::{
     Router,
@@ -29,7 +32,11 @@ pub fn routes() -> Router<AppState> {
         .route("/profile/key/clear", post(profile::clear_key))
         .route("/profile/tokens", post(profile::create_token))
         .route("/profile/tokens/{id}/delete", post(profile::delete_token))
-        .route("/resources", get(resources::list))
-        .route("/resources/{provider}", get(resources::provider))
+        .route("/bot", post(bot::toggle))
+        .route("/resources", get(resources::list).post(resources::create))
+        .route("/resources/{id}", get(resource::show).post(resource::update))
+        .route("/resources/{id}/activate", post(resource::activate))
+        .route("/resources/{id}/pause", post(resource::pause))
+        .route("/resources/{id}/delete", post(resource::delete))
         .route("/qr", get(qr::qr_page).post(qr::make).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::{
     auth::CsrfForm,
+    bot,
     layout::{Page, notice, page_error},
 };
 use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
@@ -113,6 +114,7 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Respon
         Outcome::Failed(err) => err.status(),
         _ => StatusCode::OK,
     };
+    let bot = bot::status(state, visitor).await;
     let body = html! {
         h1 { (page.t("profile.title")) }
         @match &outcome {
@@ -127,6 +129,7 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Respon
         }
         (personal_section(&page, profile))
         (ai_section(&page, profile))
+        @if let Some(bot) = &bot { (bot::switch(&page, bot, "/profile")) }
         (tokens_section(&page, &tokens))
     };
     (status, page.render("profile.title", body)).into_response()

@@ -1,0 +1,236 @@
+//! `/resources/{id}`: one channel: its live state and what to do about an error, what its
+//! provider reports, the edit form, activate or pause, and delete after a confirmation.
+
+use std::collections::HashMap;
+
+use assistchat_proto::v1::{DeleteResourceRequest, Resource, ResourceDesiredState, ResourceInfoItem, ResourceInfoKind};
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::{
+    layout::{Page, notice, page_error},
+    resources::{Fields, form_field, kept_texts, live, state_line},
+    settings_form::{self, FormValues},
+};
+use crate::{
+    AppState,
+    error::AppError,
+    resource::{StateView, get_resource, providers, set_active, settings_of, update_resource},
+    schema,
+    visitor::Visitor,
+};
+
+/// Query of `GET /resources/{id}`: which change was just saved.
+#[derive(Debug, Default, Deserialize)]
+pub struct Saved {
+    /// Set after a successful change.
+    saved: Option<String>,
+}
+
+/// What to show on the page besides the resource.
+enum Outcome {
+    /// Nothing.
+    None,
+    /// A change was saved.
+    Saved,
+    /// The edit form failed: its values as typed (secrets dropped) and the error.
+    Edit { name: String, texts: HashMap<String, String>, error: AppError },
+    /// Delete was asked without the confirmation.
+    Unconfirmed,
+}
+
+/// `GET /resources/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(saved): Query<Saved>,
+) -> Response {
+    let outcome = if saved.saved.is_some() { Outcome::Saved } else { Outcome::None };
+    render(&state, &visitor, id, outcome).await
+}
+
+async fn render(state: &AppState, visitor: &Visitor, id: String, outcome: Outcome) -> Response {
+    let page = match Page::load(state, visitor, "/resources").await {
+        Ok(page) if page.user.is_some() => page,
+        Ok(_) => return crate::error::to_login(),
+        Err(err) => return page_error(visitor.lang, err),
+    };
+    let loaded = async {
+        Ok::<_, AppError>((get_resource(state, &visitor.meta, id).await?, providers(state, &visitor.meta).await?))
+    };
+    let (resource, providers) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(err) => return page_error(page.lang, err),
+    };
+    let provider = providers.into_iter().find(|p| p.name == resource.provider).unwrap_or_default();
+    let view = StateView::from(&resource);
+    let status = match &outcome {
+        Outcome::Edit { error, .. } => error.status(),
+        Outcome::Unconfirmed => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    let stored = schema::form_texts(&settings_of(&resource));
+    let (name, texts, error) = match &outcome {
+        Outcome::Edit { name, texts, error } => (name.as_str(), texts, Some(error)),
+        _ => (resource.name.as_str(), &stored, None),
+    };
+    let values = FormValues { name, texts, masks: &resource.secret_masks, error };
+    let paused = resource.desired_state() == ResourceDesiredState::Paused;
+    let base = format!("/resources/{}", resource.id);
+    let body = html! {
+        p { a href="/resources" { "← " (page.t("resources.title")) } }
+        h1 { (resource.name) }
+        @if matches!(outcome, Outcome::Saved) { (notice("ok", page.t("profile.saved"))) }
+        section.card #state data-resource=(resource.id) {
+            h2 { (page.t("resource.state")) }
+            p { (provider_name(&provider.display_name, &resource.provider)) }
+            p.state { (state_line(&page, &view)) }
+            @if !resource.status_info.is_empty() { (info(&page, &resource.status_info)) }
+            form.inline method="post" action=(format!("{base}/{}", if paused { "activate" } else { "pause" })) {
+                (page.csrf_field())
+                button type="submit" .secondary[!paused] { (page.t(if paused { "resource.activate" } else { "resource.pause" })) }
+            }
+        }
+        section.card #edit {
+            h2 { (page.t("resource.edit")) }
+            form method="post" action=(base) {
+                (page.csrf_field())
+                (settings_form::fields(&page, "edit", &schema::settings(&provider), &values))
+                button type="submit" { (page.t("form.save")) }
+            }
+        }
+        (delete_card(&page, &resource, matches!(outcome, Outcome::Unconfirmed)))
+    };
+    (status, page.render("resources.title", live(&page, body))).into_response()
+}
+
+fn provider_name<'a>(display_name: &'a str, name: &'a str) -> &'a str {
+    if display_name.is_empty() { name } else { display_name }
+}
+
+/// What the provider reported: links as links, values to copy with a copy button.
+fn info(page: &Page, items: &[ResourceInfoItem]) -> Markup {
+    html! {
+        dl.status-info {
+            @for (i, item) in items.iter().enumerate() {
+                dt { (item.label) }
+                dd {
+                    @match item.kind() {
+                        ResourceInfoKind::Link if item.value.starts_with("https://") || item.value.starts_with("http://") => {
+                            a href=(item.value) rel="noopener noreferrer" target="_blank" { (item.value) }
+                        },
+                        ResourceInfoKind::Copyable => {
+                            code id=(format!("info-{i}")) { (item.value) } " "
+                            button.secondary type="button" data-copy=(format!("#info-{i}")) { (page.t("tokens.copy")) }
+                        },
+                        _ => span.text { (item.value) },
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn delete_card(page: &Page, resource: &Resource, unconfirmed: bool) -> Markup {
+    html! {
+        section.card #delete {
+            h2 { (page.t("resource.delete")) }
+            form method="post" action=(format!("/resources/{}/delete", resource.id)) {
+                (page.csrf_field())
+                label.inline {
+                    input type="checkbox" name="confirm" value="yes" aria-describedby="delete-error" aria-invalid=[unconfirmed.then_some("true")];
+                    (page.t("resource.delete_confirm"))
+                }
+                p.field-error #delete-error role="alert" hidden[!unconfirmed] { (page.t("resource.delete_unconfirmed")) }
+                button.danger type="submit" { (page.t("resource.delete")) }
+            }
+        }
+    }
+}
+
+/// `POST /resources/{id}`: saves the name and settings; a secret left empty keeps its value.
+pub async fn update(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if let Err(err) = visitor.check_csrf(Some(form_field(&fields, "csrf"))) {
+        return page_error(visitor.lang, err);
+    }
+    let name = form_field(&fields, "name").to_owned();
+    let loaded = async {
+        let resource = get_resource(&state, &visitor.meta, id.clone()).await?;
+        let providers = providers(&state, &visitor.meta).await?;
+        Ok::<_, AppError>(providers.into_iter().find(|p| p.name == resource.provider).unwrap_or_default())
+    };
+    let provider = match loaded.await {
+        Ok(provider) => provider,
+        Err(err) => return page_error(visitor.lang, err),
+    };
+    let settings = schema::settings(&provider);
+    let updated = match schema::read(&settings, &schema::submitted(&fields)) {
+        Ok(values) => update_resource(&state, &visitor.meta, id.clone(), Some(name.clone()), Some(values)).await,
+        Err(err) => Err(err),
+    };
+    match updated {
+        Ok(_) => Redirect::to(&format!("/resources/{id}?saved=1")).into_response(),
+        Err(err) if err.is_unauthenticated() => crate::error::to_login(),
+        Err(error) => {
+            let outcome = Outcome::Edit { name, texts: kept_texts(&settings, &fields), error };
+            render(&state, &visitor, id, outcome).await
+        }
+    }
+}
+
+/// `POST /resources/{id}/activate`.
+pub async fn activate(state: State<AppState>, visitor: Visitor, id: Path<String>, form: Form<Fields>) -> Response {
+    switch(state, visitor, id, form, true).await
+}
+
+/// `POST /resources/{id}/pause`.
+pub async fn pause(state: State<AppState>, visitor: Visitor, id: Path<String>, form: Form<Fields>) -> Response {
+    switch(state, visitor, id, form, false).await
+}
+
+async fn switch(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(fields): Form<Fields>,
+    active: bool,
+) -> Response {
+    if let Err(err) = visitor.check_csrf(Some(form_field(&fields, "csrf"))) {
+        return page_error(visitor.lang, err);
+    }
+    match set_active(&state, &visitor.meta, id.clone(), active).await {
+        Ok(_) => Redirect::to(&format!("/resources/{id}")).into_response(),
+        Err(err) => page_error(visitor.lang, err),
+    }
+}
+
+/// `POST /resources/{id}/delete`: deletes when the confirmation is ticked, else asks for it.
+pub async fn delete(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if let Err(err) = visitor.check_csrf(Some(form_field(&fields, "csrf"))) {
+        return page_error(visitor.lang, err);
+    }
+    if form_field(&fields, "confirm") != "yes" {
+        return render(&state, &visitor, id, Outcome::Unconfirmed).await;
+    }
+    match state.core.resources().delete_resource(visitor.meta.request(DeleteResourceRequest { id })).await {
+        Ok(_) => Redirect::to("/resources").into_response(),
+        Err(status) => page_error(visitor.lang, status.into()),
+    }
+}
