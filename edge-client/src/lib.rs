@@ -1,0 +1,21 @@
+//! What every AssistChat provider edge shares. A provider implements one trait, [`Provider`]:
+//! it describes itself and runs one resource until told to stop. [`EdgeClient`] does the rest:
+//! it attaches to core with the edge credential, says hello, runs each resource core assigns as
+//! its own task (a new generation restarts it, a stop ends it), sends reports and heartbeats,
+//! and when the stream breaks (core restarting, say) stops everything and attaches again with
+//! exponential backoff and jitter.
+//!
+//! Layout: [`config`] holds the settings every edge takes; [`provider`] the trait and what a
+//! running resource gets; [`client`] the attach loop; [`backoff`] the reconnect delays.
+
+pub mod backoff;
+pub mod client;
+pub mod config;
+pub mod provider;
+
+pub use assistchat_proto::v1::{
+    ChannelUser, ConverseResponse, ResourceErrorAction, ResourceInfoItem, ResourceInfoKind, ResourceStopReason,
+};
+pub use client::EdgeClient;
+pub use config::EdgeConfig;
+pub use provider::{Provider, ProviderHello, ResourceStart, Session};

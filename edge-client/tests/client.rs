@@ -1,0 +1,226 @@
+//! The edge client against a real core over gRPC: a provider written as one trait
+//! implementation runs its resources, stops them when told, and comes back by itself after core
+//! restarts.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use assistchat_core::{Application, Config};
+use assistchat_edge_client::{
+    EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceErrorAction, ResourceStart, Session,
+};
+use assistchat_proto::v1::{
+    CreateResourceRequest, GetResourceRequest, PauseResourceRequest, RegisterRequest, Resource, ResourceState,
+    StartBotRequest, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
+    resource_service_client::ResourceServiceClient,
+};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tonic::{Request, transport::Channel};
+
+const EDGE_TOKEN: &str = "edge-client-test-credential-0123456789";
+
+/// What the provider saw happen, in order.
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// A provider that is ready at once (or fails when its settings say so) and logs its life.
+struct Echo {
+    log: Log,
+}
+
+impl Provider for Echo {
+    fn hello(&self) -> ProviderHello {
+        ProviderHello {
+            name: "echo".into(),
+            display_name: "Echo".into(),
+            description: "Answers nothing; it only runs.".into(),
+            version: "1.0.0".into(),
+            settings_schema_json: serde_json::json!({
+                "type": "object",
+                "properties": {"token": {"type": "string"}, "fail_with": {"type": "string"}},
+                "required": ["token"]
+            })
+            .to_string(),
+            secret_fields: vec!["token".into()],
+            identity_fields: vec!["token".into()],
+        }
+    }
+
+    async fn run(&self, start: ResourceStart, session: Session) {
+        let settings: serde_json::Value = serde_json::from_str(&start.settings_json).unwrap();
+        self.log.lock().unwrap().push(format!("start {} {}", start.name, start.secrets["token"]));
+        if let Some(detail) = settings.get("fail_with").and_then(|v| v.as_str()) {
+            session.error(detail, "REJECTED", ResourceErrorAction::FixSettings);
+            return;
+        }
+        session.ready("Echoing.", Vec::new());
+        session.cancelled().await;
+        self.log.lock().unwrap().push(format!("stop {}", start.name));
+    }
+}
+
+/// A core on a fixed port, so that it can be restarted where the edge expects it.
+struct Core {
+    config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Core {
+    async fn start(config: Config) -> Self {
+        let app = Application::build(config.clone()).await.expect("core starts");
+        let mut config = config;
+        config.listen = app.local_addr().to_string();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            app.run_until_stopped(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self { config, stop: Some(stop), task: Some(task) }
+    }
+
+    async fn stop(&mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap();
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.config.listen)).unwrap().connect().await.unwrap()
+    }
+}
+
+fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+async fn state_becomes(channel: &Channel, session: &str, id: &str, want: ResourceState) -> Resource {
+    let mut last = None;
+    for _ in 0..400 {
+        let request = authed(GetResourceRequest { id: id.into() }, session);
+        let resource = ResourceServiceClient::new(channel.clone()).get_resource(request).await.unwrap().into_inner();
+        let resource = resource.resource.unwrap();
+        if resource.state() == want {
+            return resource;
+        }
+        last = Some(resource);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never {want:?}: {last:?}");
+}
+
+fn count(log: &Log, line: &str) -> usize {
+    log.lock().unwrap().iter().filter(|seen| *seen == line).count()
+}
+
+/// Waits until the provider has logged `line` `times` times.
+async fn until(log: &Log, line: &str, times: usize) {
+    for _ in 0..400 {
+        if count(log, line) >= times {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the provider never logged {line:?}: {:?}", log.lock().unwrap());
+}
+
+#[tokio::test]
+async fn a_provider_runs_stops_and_survives_a_core_restart() {
+    let dir = TempDir::new().unwrap();
+    let mut config = Config::with_defaults(dir.path().to_path_buf());
+    config.edge_token = Some(EDGE_TOKEN.into());
+    config.edge_heartbeat = Duration::from_millis(200);
+    let mut core = Core::start(config).await;
+    let channel = core.channel().await;
+
+    let log = Log::default();
+    let edge_config = EdgeConfig {
+        core_url: format!("http://{}", core.config.listen),
+        edge_token: EDGE_TOKEN.into(),
+        instance_id: None,
+    };
+    let client = EdgeClient::new(&edge_config, Echo { log: log.clone() }).unwrap();
+    assert!(client.instance_id().starts_with("echo-"));
+    let (stop_edge, edge_stopped) = oneshot::channel::<()>();
+    let edge = tokio::spawn(client.run_until(async {
+        let _ = edge_stopped.await;
+    }));
+
+    let registered = AuthServiceClient::new(channel.clone())
+        .register(RegisterRequest {
+            email: "ann@example.com".into(),
+            password: "a long enough passphrase".into(),
+            display_name: "Ann".into(),
+            language_code: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let session = registered.session.unwrap().token;
+    BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, &session)).await.unwrap();
+    let create = |name: &str, meta: &str, token: &str| CreateResourceRequest {
+        resource: Some(Resource {
+            provider: "echo".into(),
+            name: name.into(),
+            meta_json: meta.into(),
+            secrets: [("token".to_owned(), token.to_owned())].into(),
+            ..Default::default()
+        }),
+    };
+    // The provider may take a moment to attach: until then the provider is unknown.
+    let mut resource = None;
+    for _ in 0..100 {
+        let request = authed(create("Main", "{}", "secret-token-1"), &session);
+        match ResourceServiceClient::new(channel.clone()).create_resource(request).await {
+            Ok(created) => {
+                resource = created.into_inner().resource;
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let resource = resource.expect("the provider attached");
+    state_becomes(&channel, &session, &resource.id, ResourceState::Ready).await;
+    until(&log, "start Main secret-token-1", 1).await;
+
+    let failing = ResourceServiceClient::new(channel.clone())
+        .create_resource(authed(create("Broken", r#"{"fail_with": "No such account."}"#, "secret-token-2"), &session))
+        .await
+        .unwrap()
+        .into_inner()
+        .resource
+        .unwrap();
+    let failed = state_becomes(&channel, &session, &failing.id, ResourceState::Error).await;
+    assert_eq!(failed.state_detail, "No such account.");
+
+    // A pause reaches the provider's run as a cancellation.
+    ResourceServiceClient::new(channel.clone())
+        .pause_resource(authed(PauseResourceRequest { id: resource.id.clone() }, &session))
+        .await
+        .unwrap();
+    until(&log, "stop Main", 1).await;
+    ResourceServiceClient::new(channel.clone())
+        .activate_resource(authed(assistchat_proto::v1::ActivateResourceRequest { id: resource.id.clone() }, &session))
+        .await
+        .unwrap();
+    state_becomes(&channel, &session, &resource.id, ResourceState::Ready).await;
+
+    // Core restarts: the edge stops its resources, attaches again by itself, and runs them.
+    core.stop().await;
+    until(&log, "stop Main", 2).await;
+    let starts_before = count(&log, "start Main secret-token-1");
+    let core = Core::start(core.config.clone()).await;
+    let channel = core.channel().await;
+    state_becomes(&channel, &session, &resource.id, ResourceState::Ready).await;
+    let starts_after = count(&log, "start Main secret-token-1");
+    assert_eq!(starts_after, starts_before + 1, "started once more after the restart: {:?}", log.lock().unwrap());
+
+    let _ = stop_edge.send(());
+    edge.await.unwrap();
+}
