@@ -1,6 +1,6 @@
 //! A real core and a web edge in front of it, both on port 0.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use assistchat_edge_web::Config;
 use tempfile::TempDir;
@@ -9,6 +9,8 @@ use tokio::sync::oneshot;
 /// A running core and web edge.
 pub struct TestWeb {
     pub addr: SocketAddr,
+    /// Core's address, when this started one.
+    pub core_addr: Option<SocketAddr>,
     stops: Vec<oneshot::Sender<()>>,
     _data_dir: Option<TempDir>,
 }
@@ -31,6 +33,7 @@ impl TestWeb {
             let _ = stopped.await;
         }));
         let mut web = Self::web_only(&format!("http://{core_addr}")).await;
+        web.core_addr = Some(core_addr);
         web.stops.push(core_stop);
         web._data_dir = Some(data_dir);
         web
@@ -44,7 +47,31 @@ impl TestWeb {
         tokio::spawn(web.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        Self { addr, stops: vec![stop], _data_dir: None }
+        Self { addr, core_addr: None, stops: vec![stop], _data_dir: None }
+    }
+
+    /// Core accepting the test edge's credential, wanting heartbeats every 200 ms (so that a
+    /// silent edge is noticed within a second), and past its start-up grace for edges.
+    pub async fn start_with_edges() -> Self {
+        let heartbeat = Duration::from_millis(200);
+        let web = Self::start_with(|config| {
+            config.edge_token = Some(crate::test_edge::EDGE_TOKEN.into());
+            config.edge_heartbeat = heartbeat;
+        })
+        .await;
+        tokio::time::sleep(heartbeat * 4).await;
+        web
+    }
+
+    /// A channel to core, for test edges.
+    pub async fn core_channel(&self) -> tonic::transport::Channel {
+        let url = format!("http://{}", self.core_addr.expect("core runs"));
+        tonic::transport::Channel::from_shared(url).unwrap().connect().await.expect("connect to core")
+    }
+
+    /// The test provider `provider`, attached.
+    pub async fn edge(&self, provider: &str) -> crate::test_edge::TestEdge {
+        crate::test_edge::TestEdge::attach(self.core_channel().await, provider, &uuid()).await
     }
 
     pub fn url(&self, path: &str) -> String {

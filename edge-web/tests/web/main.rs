@@ -3,8 +3,11 @@
 
 mod browser;
 mod helpers;
+mod test_edge;
 
 mod api;
 mod journey;
 mod pages;
 mod qr;
+mod resource_pages;
+mod resources;
