@@ -291,9 +291,11 @@ async fn put_ai_settings(
     update(&state, &visitor, profile, paths).await
 }
 
-/// Query of `GET /api/profile/tokens`.
+/// Query of the paginated lists; `provider` filters `GET /api/resources`.
 #[derive(Deserialize)]
 struct PageQuery {
+    #[serde(default)]
+    provider: String,
     #[serde(default)]
     page_size: i32,
     #[serde(default)]

@@ -12,10 +12,10 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Body, check_csrf};
+use super::{Body, PageQuery, check_csrf};
 use crate::{
     AppState,
-    error::ApiError,
+    error::{ApiError, AppError},
     resource::{create_resource, get_resource, providers, resource_json, set_active, update_resource},
     visitor::Visitor,
 };
@@ -26,8 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/providers", get(list_providers))
         .route("/api/resources", get(list).post(create))
         .route("/api/resources/{id}", get(read).patch(patch).delete(remove))
-        .route("/api/resources/{id}/activate", post(activate))
-        .route("/api/resources/{id}/pause", post(pause))
+        .route("/api/resources/{id}/{verb}", post(verb))
 }
 
 fn provider_json(provider: &Provider) -> Value {
@@ -50,21 +49,10 @@ async fn list_providers(State(state): State<AppState>, visitor: Visitor) -> Resu
     Ok(Json(json!({ "providers": providers.iter().map(provider_json).collect::<Vec<_>>() })))
 }
 
-/// Query of `GET /api/resources`.
-#[derive(Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    provider: String,
-    #[serde(default)]
-    page_size: i32,
-    #[serde(default)]
-    page_token: String,
-}
-
 async fn list(
     State(state): State<AppState>,
     visitor: Visitor,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let request =
         ListResourcesRequest { page_size: query.page_size, page_token: query.page_token, provider: query.provider };
@@ -131,22 +119,18 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn activate(
+/// `POST /api/resources/{id}/activate` and `.../pause`.
+async fn verb(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path((id, verb)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    let active = match verb.as_str() {
+        "activate" => true,
+        "pause" => false,
+        _ => return Err(AppError::NotFound.into()),
+    };
     check_csrf(&visitor, &headers)?;
-    Ok(Json(resource_json(&set_active(&state, &visitor.meta, id, true).await?)))
-}
-
-async fn pause(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    check_csrf(&visitor, &headers)?;
-    Ok(Json(resource_json(&set_active(&state, &visitor.meta, id, false).await?)))
+    Ok(Json(resource_json(&set_active(&state, &visitor.meta, id, active).await?)))
 }

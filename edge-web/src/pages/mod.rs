@@ -35,8 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/bot", post(bot::toggle))
         .route("/resources", get(resources::list).post(resources::create))
         .route("/resources/{id}", get(resource::show).post(resource::update))
-        .route("/resources/{id}/activate", post(resource::activate))
-        .route("/resources/{id}/pause", post(resource::pause))
-        .route("/resources/{id}/delete", post(resource::delete))
+        .route("/resources/{id}/{action}", post(resource::act))
         .route("/qr", get(qr::qr_page).post(qr::make).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
 }

@@ -74,11 +74,11 @@ pub struct TokenForm {
     name: String,
 }
 
-/// Query of `GET /profile`: which change was just saved.
+/// Query of `GET /profile` and `GET /resources/{id}`: whether a change was just saved.
 #[derive(Debug, Default, Deserialize)]
 pub struct Saved {
     /// Set after a successful change.
-    saved: Option<String>,
+    pub saved: Option<String>,
 }
 
 /// What to show above the profile after an action.

@@ -11,10 +11,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
-use serde::Deserialize;
 
 use super::{
     layout::{Page, notice, page_error},
+    profile,
     resources::{Fields, form_field, kept_texts, live, state_line},
     settings_form::{self, FormValues},
 };
@@ -25,13 +25,6 @@ use crate::{
     schema,
     visitor::Visitor,
 };
-
-/// Query of `GET /resources/{id}`: which change was just saved.
-#[derive(Debug, Default, Deserialize)]
-pub struct Saved {
-    /// Set after a successful change.
-    saved: Option<String>,
-}
 
 /// What to show on the page besides the resource.
 enum Outcome {
@@ -50,7 +43,7 @@ pub async fn show(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Query(saved): Query<Saved>,
+    Query(saved): Query<profile::Saved>,
 ) -> Response {
     let outcome = if saved.saved.is_some() { Outcome::Saved } else { Outcome::None };
     render(&state, &visitor, id, outcome).await
@@ -190,44 +183,32 @@ pub async fn update(
     }
 }
 
-/// `POST /resources/{id}/activate`.
-pub async fn activate(state: State<AppState>, visitor: Visitor, id: Path<String>, form: Form<Fields>) -> Response {
-    switch(state, visitor, id, form, true).await
-}
-
-/// `POST /resources/{id}/pause`.
-pub async fn pause(state: State<AppState>, visitor: Visitor, id: Path<String>, form: Form<Fields>) -> Response {
-    switch(state, visitor, id, form, false).await
-}
-
-async fn switch(
+/// `POST /resources/{id}/activate`, `.../pause` and `.../delete` (which needs the confirmation
+/// ticked, or asks for it).
+pub async fn act(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     Form(fields): Form<Fields>,
-    active: bool,
 ) -> Response {
     if let Err(err) = visitor.check_csrf(Some(form_field(&fields, "csrf"))) {
         return page_error(visitor.lang, err);
     }
+    let active = match action.as_str() {
+        "activate" => true,
+        "pause" => false,
+        "delete" => return delete(&state, &visitor, id, &fields).await,
+        _ => return page_error(visitor.lang, AppError::NotFound),
+    };
     match set_active(&state, &visitor.meta, id.clone(), active).await {
         Ok(_) => Redirect::to(&format!("/resources/{id}")).into_response(),
         Err(err) => page_error(visitor.lang, err),
     }
 }
 
-/// `POST /resources/{id}/delete`: deletes when the confirmation is ticked, else asks for it.
-pub async fn delete(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-    Form(fields): Form<Fields>,
-) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(form_field(&fields, "csrf"))) {
-        return page_error(visitor.lang, err);
-    }
-    if form_field(&fields, "confirm") != "yes" {
-        return render(&state, &visitor, id, Outcome::Unconfirmed).await;
+async fn delete(state: &AppState, visitor: &Visitor, id: String, fields: &Fields) -> Response {
+    if form_field(fields, "confirm") != "yes" {
+        return render(state, visitor, id, Outcome::Unconfirmed).await;
     }
     match state.core.resources().delete_resource(visitor.meta.request(DeleteResourceRequest { id })).await {
         Ok(_) => Redirect::to("/resources").into_response(),
