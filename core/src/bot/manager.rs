@@ -128,6 +128,7 @@ impl BotManager {
             assignments: HashMap::new(),
             next_connection: 1,
             in_grace: !grace.is_zero(),
+            seen_since_start: HashSet::new(),
         };
         task.settle_after_start().await?;
         let handle = Self { commands, events };
@@ -242,8 +243,10 @@ struct Task {
     /// Running resources, by id.
     assignments: HashMap<String, Assignment>,
     next_connection: u64,
-    /// Just after start: edges are still coming back, so no provider is called offline yet.
+    /// Just after start: edges are still coming back, so no provider is called offline yet...
     in_grace: bool,
+    /// ...unless an instance of it has attached since (and so is back, and may have gone again).
+    seen_since_start: HashSet<String>,
 }
 
 impl Task {
@@ -332,6 +335,7 @@ impl Task {
         let connection = self.next_connection;
         self.next_connection += 1;
         self.registry.count_instance(&spec.name, 1);
+        self.seen_since_start.insert(spec.name.clone());
         self.instances.insert(
             connection,
             Instance { provider: spec.name.clone(), instance_id, sender, resources: HashSet::new() },
@@ -361,11 +365,14 @@ impl Task {
         for resource_id in &instance.resources {
             self.assignments.remove(resource_id);
         }
+        let moving = std::time::Instant::now();
+        let count = instance.resources.len();
         for resource_id in instance.resources {
             if let Some(run) = self.store.resource_run(&resource_id).await? {
                 self.reconcile(&run, Nudge::Check).await?;
             }
         }
+        tracing::debug!(resources = count, elapsed = ?moving.elapsed(), "resources of a detached instance moved or marked");
         Ok(())
     }
 
@@ -381,7 +388,8 @@ impl Task {
             return Ok(());
         }
         let Some(connection) = running_on.or_else(|| self.least_loaded(&run.provider)) else {
-            let observed = if self.in_grace { waiting(&run.provider) } else { offline(&run.provider) };
+            let coming_back = self.in_grace && !self.seen_since_start.contains(&run.provider);
+            let observed = if coming_back { waiting(&run.provider) } else { offline(&run.provider) };
             return self.observe(run, &observed).await;
         };
         let Some(record) = self.store.resource_by_id(&run.id).await? else {
