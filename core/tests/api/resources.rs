@@ -552,13 +552,22 @@ async fn another_users_resources_are_not_found(backend: Backend) {
         let codes = [
             client.get_resource(as_caller(token, GetResourceRequest { id: id.clone() })).await.unwrap_err().code(),
             client.update_resource(as_caller(token, update())).await.unwrap_err().code(),
-            client.activate_resource(as_caller(token, ActivateResourceRequest { id: id.clone() })).await.unwrap_err().code(),
+            client
+                .activate_resource(as_caller(token, ActivateResourceRequest { id: id.clone() }))
+                .await
+                .unwrap_err()
+                .code(),
             client.pause_resource(as_caller(token, PauseResourceRequest { id: id.clone() })).await.unwrap_err().code(),
-            client.delete_resource(as_caller(token, DeleteResourceRequest { id: id.clone() })).await.unwrap_err().code(),
+            client
+                .delete_resource(as_caller(token, DeleteResourceRequest { id: id.clone() }))
+                .await
+                .unwrap_err()
+                .code(),
         ];
         assert!(codes.iter().all(|code| *code == expected), "{token:?}: {codes:?}");
         if token.is_some() {
-            let listed = client.list_resources(as_caller(token, ListResourcesRequest::default())).await.unwrap().into_inner();
+            let listed =
+                client.list_resources(as_caller(token, ListResourcesRequest::default())).await.unwrap().into_inner();
             assert!(listed.resources.is_empty());
             let status = app.bot().get_bot_status(as_caller(token, GetBotStatusRequest {})).await.unwrap().into_inner();
             assert!(status.bot_status.unwrap().resources.is_empty());
