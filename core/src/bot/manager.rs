@@ -16,7 +16,7 @@ use assistchat_proto::v1::{
     AttachResponse, EdgeResourceState, ResourceErrorAction, ResourceInfoItem, ResourceReport, ResourceStopReason,
     StartResourceCommand, StopResourceCommand, attach_response::Kind,
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tonic::Status;
 
 use crate::{
@@ -99,6 +99,8 @@ pub struct BotManager {
     commands: mpsc::UnboundedSender<Command>,
     /// Changes, for watchers.
     events: broadcast::Sender<BotEvent>,
+    /// Turns true when core shuts down, ending every watch.
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -131,7 +133,7 @@ impl BotManager {
             seen_since_start: HashSet::new(),
         };
         task.settle_after_start().await?;
-        let handle = Self { commands, events };
+        let handle = Self { commands, events, closing: Arc::new(watch::Sender::new(false)) };
         let grace_handle = handle.clone();
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
@@ -189,9 +191,15 @@ impl BotManager {
         answer.await.unwrap_or(false)
     }
 
-    /// Tells every attached edge that core is stopping, ending their streams.
+    /// Tells every attached edge and every watcher that core is stopping, ending their streams.
     pub async fn close(&self) {
+        self.closing.send_replace(true);
         self.ask(|reply| Command::Close { reply }).await;
+    }
+
+    /// Turns true when core shuts down.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Changes to watch.

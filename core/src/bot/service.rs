@@ -139,6 +139,7 @@ impl BotService for BotApi {
             request.metadata().get("authorization").and_then(|value| value.to_str().ok()).map(str::to_owned);
         // Subscribed before the snapshot is read, so no change between the two is missed.
         let mut events = self.manager.subscribe();
+        let mut closing = self.manager.closing();
         let first = snapshot(&self.store, &caller.user_id).await?;
         let (sender, receiver) = mpsc::channel(WATCH_QUEUE);
         let (store, accounts, user_id) = (self.store.clone(), self.accounts.clone(), caller.user_id);
@@ -160,6 +161,10 @@ impl BotService for BotApi {
                         continue;
                     }
                     () = sender.closed() => return,
+                    _ = closing.changed() => {
+                        let _ = sender.send(Err(Status::unavailable("core is shutting down; watch again"))).await;
+                        return;
+                    }
                 };
                 let message = match event {
                     Ok(event) if event.user_id() != user_id => continue,

@@ -27,6 +27,7 @@ both_backends!(
     an_active_resource_runs_when_the_bot_is_on,
     an_edge_error_is_shown_with_what_to_do,
     a_dead_edge_turns_its_resources_to_error_and_a_new_one_restarts_them,
+    a_hung_edge_is_detached_after_three_silent_heartbeats,
     a_second_instance_takes_over_a_dead_ones_resources,
     the_bot_switch_and_pause_stop_resources,
     changed_settings_restart_a_running_resource,
@@ -371,6 +372,22 @@ async fn a_dead_edge_turns_its_resources_to_error_and_a_new_one_restarts_them(ba
     assert_eq!(back.starts(&resource.id).len(), 1, "started again with no action from the user");
 }
 
+async fn a_hung_edge_is_detached_after_three_silent_heartbeats(backend: Backend) {
+    let Some(app) = app(backend).await else { return };
+    let (_, session) = app.register("ann").await;
+    let edge = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
+    start_bot(&app, &session.token).await;
+    let resource = create(&app, &session.token, new_resource("Shop", "{}", TOKEN_A)).await;
+    eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+
+    edge.hang();
+    let offline = eventually(&app, &session.token, &resource.id, ResourceState::Error).await;
+    assert_eq!(offline.state_reason, "PROVIDER_OFFLINE");
+    until("core ends the silent stream", || edge.ended.lock().unwrap().is_some()).await;
+    let ended = edge.ended.lock().unwrap().clone().unwrap();
+    assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
+}
+
 async fn a_second_instance_takes_over_a_dead_ones_resources(backend: Backend) {
     let Some(app) = app(backend).await else { return };
     let (_, session) = app.register("ann").await;
@@ -474,9 +491,14 @@ async fn core_restarting_under_an_edge_loses_nothing(backend: Backend) {
     let resource = create(&app, &session.token, new_resource("Shop", "{}", TOKEN_A)).await;
     eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
 
+    let mut watch =
+        app.bot().watch_bot_status(authed(WatchBotStatusRequest {}, &session.token)).await.unwrap().into_inner();
+    assert!(matches!(watch.message().await.unwrap().unwrap().event, Some(Event::Snapshot(_))));
     let app = app.restart().await;
     let ended = edge.ended.lock().unwrap().clone().expect("the edge's stream ended with core");
     assert_eq!(ended.code(), Code::Unavailable, "{ended:?}");
+    let watch_ended = watch.message().await.expect_err("the watch ends with core");
+    assert_eq!(watch_ended.code(), Code::Unavailable, "{watch_ended:?}");
     let waiting = get(&app, &session.token, &resource.id).await;
     assert_eq!(waiting.state(), ResourceState::Pending, "not ready before an edge runs it: {waiting:?}");
 

@@ -3,7 +3,10 @@
 //! every command it got.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -64,6 +67,8 @@ pub struct TestEdge {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     /// How the stream ended, once it has.
     pub ended: Arc<Mutex<Option<Status>>>,
+    /// Set, the edge keeps its stream open but sends nothing more: a hung process.
+    silent: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -87,13 +92,17 @@ impl TestEdge {
         let interval: Duration = welcome.heartbeat_interval.unwrap().try_into().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let ended = Arc::new(Mutex::new(None));
-        let (seen_by_task, ended_by_task) = (seen.clone(), ended.clone());
+        let silent = Arc::new(AtomicBool::new(false));
+        let (seen_by_task, ended_by_task, silent_in_task) = (seen.clone(), ended.clone(), silent.clone());
         let task = tokio::spawn(async move {
             let mut beats = tokio::time::interval(interval);
             let mut sequence = 0;
             loop {
                 tokio::select! {
                     _ = beats.tick() => {
+                        if silent_in_task.load(Ordering::Relaxed) {
+                            continue;
+                        }
                         sequence += 1;
                         let beat = attach_request::Kind::Heartbeat(EdgeHeartbeat { sequence });
                         let _ = outbound.send(AttachRequest { kind: Some(beat) }).await;
@@ -126,12 +135,17 @@ impl TestEdge {
                 }
             }
         });
-        Ok(Self { seen, ended, task })
+        Ok(Self { seen, ended, silent, task })
     }
 
     /// Ends the edge as a crash would: its stream simply closes.
     pub fn kill(&self) {
         self.task.abort();
+    }
+
+    /// Stops sending anything while keeping the stream open, as a hung process does.
+    pub fn hang(&self) {
+        self.silent.store(true, Ordering::Relaxed);
     }
 
     /// The starts received for a resource.
