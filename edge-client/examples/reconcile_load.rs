@@ -141,7 +141,6 @@ async fn main() {
     until(&channel, &sessions, |ready, _| ready == total).await;
     println!("bots on: all {total} ready in {:?} (the StartBot calls took {switched:?})", started.elapsed());
 
-    eprintln!("killing at {:?}", std::time::SystemTime::now());
     let killed = Instant::now();
     for kill in &kills {
         kill.send(()).unwrap();
