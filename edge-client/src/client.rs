@@ -6,7 +6,11 @@ use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
 use assistchat_proto::v1::{
     AttachRequest, EdgeHeartbeat, EdgeHello, EdgeResourceState, ResourceReport, attach_request, attach_response::Kind,
 };
-use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+    time::Instant,
+};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Status, metadata::MetadataValue, transport::Endpoint};
@@ -41,6 +45,8 @@ pub struct EdgeClient<P> {
     instance_id: String,
     /// Core, with the credential.
     core: CoreCalls,
+    /// Whether a stream to core is open and welcomed now.
+    attached: watch::Sender<bool>,
 }
 
 /// How one attach ended.
@@ -83,12 +89,22 @@ impl<P: Provider> EdgeClient<P> {
         let instance_id = config.instance_id.clone().unwrap_or_else(|| {
             format!("{}-{}", hello.name, uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap_or_default())
         });
-        Ok(Self { provider: Arc::new(provider), instance_id, core: CoreCalls { channel, authorization } })
+        Ok(Self {
+            provider: Arc::new(provider),
+            instance_id,
+            core: CoreCalls { channel, authorization },
+            attached: watch::Sender::new(false),
+        })
     }
 
     /// This instance's id.
     pub fn instance_id(&self) -> &str {
         &self.instance_id
+    }
+
+    /// Whether the edge is attached to core now, as it changes (for health checks, say).
+    pub fn attached(&self) -> watch::Receiver<bool> {
+        self.attached.subscribe()
     }
 
     /// Attaches and serves until `shutdown` completes, attaching again whenever the stream
@@ -97,7 +113,9 @@ impl<P: Provider> EdgeClient<P> {
         tokio::pin!(shutdown);
         let mut backoff = Backoff::default();
         loop {
-            match self.attach_once(&mut backoff, &mut shutdown).await {
+            let ended = self.attach_once(&mut backoff, &mut shutdown).await;
+            self.attached.send_replace(false);
+            match ended {
                 Ended::Shutdown => return,
                 Ended::Broken(why) => {
                     let delay = backoff.next_delay();
@@ -148,6 +166,7 @@ impl<P: Provider> EdgeClient<P> {
             Err(_) => return Ended::Broken("core sent no welcome".into()),
         };
         backoff.reset();
+        self.attached.send_replace(true);
         let interval = welcome
             .heartbeat_interval
             .and_then(|interval| Duration::try_from(interval).ok())

@@ -147,6 +147,7 @@ async fn a_provider_runs_stops_and_survives_a_core_restart() {
     };
     let client = EdgeClient::new(&edge_config, Echo { log: log.clone() }).unwrap();
     assert!(client.instance_id().starts_with("echo-"));
+    let attached = client.attached();
     let (stop_edge, edge_stopped) = oneshot::channel::<()>();
     let edge = tokio::spawn(client.run_until(async {
         let _ = edge_stopped.await;
@@ -188,6 +189,7 @@ async fn a_provider_runs_stops_and_survives_a_core_restart() {
     let resource = resource.expect("the provider attached");
     state_becomes(&channel, &session, &resource.id, ResourceState::Ready).await;
     until(&log, "start Main secret-token-1", 1).await;
+    assert!(*attached.borrow(), "the client says it is attached");
 
     let failing = ResourceServiceClient::new(channel.clone())
         .create_resource(authed(create("Broken", r#"{"fail_with": "No such account."}"#, "secret-token-2"), &session))

@@ -63,15 +63,14 @@ impl TestWeb {
         web
     }
 
-    /// A channel to core, for test edges.
-    pub async fn core_channel(&self) -> tonic::transport::Channel {
-        let url = format!("http://{}", self.core_addr.expect("core runs"));
-        tonic::transport::Channel::from_shared(url).unwrap().connect().await.expect("connect to core")
+    /// Core's gRPC address, for test edges.
+    pub fn core_url(&self) -> String {
+        format!("http://{}", self.core_addr.expect("core runs"))
     }
 
     /// The test provider `provider`, attached.
     pub async fn edge(&self, provider: &str) -> crate::test_edge::TestEdge {
-        crate::test_edge::TestEdge::attach(self.core_channel().await, provider, &uuid()).await
+        crate::test_edge::TestEdge::attach(&self.core_url(), provider).await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -93,12 +93,12 @@ async fn the_connect_form_has_a_control_for_each_kind_of_setting() {
         "required": ["api_key", "mode"],
         "additionalProperties": false
     });
-    let mut rich = hello("richchan", &uuid());
+    let mut rich = hello("richchan");
     rich.display_name = "Rich channel".into();
     rich.settings_schema_json = schema.to_string();
     rich.secret_fields = vec!["api_key".into()];
     rich.identity_fields = vec!["api_key".into()];
-    let _edge = TestEdge::attach_with(web.core_channel().await, rich, Duration::ZERO).await.unwrap();
+    let _edge = TestEdge::attach_with(&web.core_url(), rich, Duration::ZERO).await;
     let ann = User::register(&web, "Ann").await;
 
     let html = ann.page(&web, "/resources").await;
@@ -187,9 +187,7 @@ async fn a_person_connects_a_channel_and_watches_its_state_change_live() {
     let Some(browser) = Browser::start_with_lang("en").await else { return };
     let web = TestWeb::start_with_edges().await;
     // Slow to answer, so that the page shows "starting" before the live update.
-    let edge = TestEdge::attach_with(web.core_channel().await, hello("testchan", &uuid()), Duration::from_secs(2))
-        .await
-        .unwrap();
+    let edge = TestEdge::attach_with(&web.core_url(), hello("testchan"), Duration::from_secs(2)).await;
     let email = format!("cleo.{}@example.com", uuid());
 
     let result = run(&browser, "channels", async {

@@ -1,21 +1,17 @@
-//! A provider edge for tests, written against the proto alone: it attaches over real gRPC,
-//! answers each start with a report (ready, or error when the settings ask for one), after a
-//! delay when asked to, and keeps every command it got. (A copy of core's, with the delay.)
+//! The test provider, on the shared edge client: it answers each start with ready (after a
+//! delay when asked to) or with the error its settings ask for, and keeps every start it got.
 
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use assistchat_proto::v1::{
-    AttachRequest, EdgeHeartbeat, EdgeHello, EdgeResourceState, ResourceErrorAction, ResourceInfoItem,
-    ResourceInfoKind, ResourceReport, StartResourceCommand, attach_request, attach_response,
-    edge_service_client::EdgeServiceClient,
+use assistchat_edge_client::{
+    EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceErrorAction, ResourceInfoItem, ResourceInfoKind,
+    ResourceStart, Session,
 };
 use serde_json::json;
-use tokio::{sync::mpsc, task::JoinHandle};
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Status, transport::Channel};
+use tokio::{sync::oneshot, task::JoinHandle};
 
 /// The edge credential tests configure core with.
 pub const EDGE_TOKEN: &str = "test-edge-credential-0123456789abcdef";
@@ -37,11 +33,10 @@ pub fn schema() -> String {
     .to_string()
 }
 
-/// The hello of the test provider `provider`, instance `instance_id`.
-pub fn hello(provider: &str, instance_id: &str) -> EdgeHello {
-    EdgeHello {
-        provider: provider.into(),
-        instance_id: instance_id.into(),
+/// The hello of the test provider `provider`.
+pub fn hello(provider: &str) -> ProviderHello {
+    ProviderHello {
+        name: provider.into(),
         version: "0.0.1".into(),
         display_name: "Test channel".into(),
         description: "A channel that exists only in tests.".into(),
@@ -51,136 +46,88 @@ pub fn hello(provider: &str, instance_id: &str) -> EdgeHello {
     }
 }
 
-/// A command the edge received.
-#[derive(Clone, Debug)]
-pub enum Seen {
-    Start(StartResourceCommand),
-    Stop,
+/// The provider's code.
+struct TestProvider {
+    hello: ProviderHello,
+    /// How long a start takes to answer.
+    delay: Duration,
+    starts: Arc<Mutex<Vec<ResourceStart>>>,
+}
+
+impl Provider for TestProvider {
+    fn hello(&self) -> ProviderHello {
+        self.hello.clone()
+    }
+
+    async fn run(&self, start: ResourceStart, session: Session) {
+        self.starts.lock().unwrap().push(start.clone());
+        tokio::select! {
+            () = tokio::time::sleep(self.delay) => {}
+            () = session.cancelled() => return,
+        }
+        let settings: serde_json::Value = serde_json::from_str(&start.settings_json).unwrap();
+        if let Some(detail) = settings.get("fail_with").and_then(|value| value.as_str()) {
+            return session.error(detail, "TOKEN_REJECTED", ResourceErrorAction::FixSettings);
+        }
+        let account = ResourceInfoItem {
+            key: "account".into(),
+            label: "Account".into(),
+            value: format!("@{}", start.name.to_lowercase().replace(' ', "_")),
+            kind: ResourceInfoKind::Text.into(),
+        };
+        session.ready("Connected.", vec![account]);
+        session.cancelled().await;
+    }
 }
 
 /// A running test edge.
 pub struct TestEdge {
-    /// Everything core sent, in order.
-    seen: Arc<Mutex<Vec<Seen>>>,
+    starts: Arc<Mutex<Vec<ResourceStart>>>,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
     task: JoinHandle<()>,
 }
 
 impl TestEdge {
-    /// Attaches as `provider`/`instance_id` and runs until killed or until core ends the stream.
-    pub async fn attach(channel: Channel, provider: &str, instance_id: &str) -> Self {
-        Self::attach_with(channel, hello(provider, instance_id), Duration::ZERO).await.expect("the edge attaches")
+    /// Attaches as `provider` to the core at `core_url`, answering at once.
+    pub async fn attach(core_url: &str, provider: &str) -> Self {
+        Self::attach_with(core_url, hello(provider), Duration::ZERO).await
     }
 
-    /// Attaches with this hello, and answers each start `delay` after it came; the error is
-    /// core's answer to the attach.
-    pub async fn attach_with(channel: Channel, hello: EdgeHello, delay: Duration) -> Result<Self, Status> {
-        let (outbound, rx) = mpsc::channel(64);
-        outbound.send(AttachRequest { kind: Some(attach_request::Kind::Hello(hello)) }).await.unwrap();
-        let mut request = Request::new(ReceiverStream::new(rx));
-        request.metadata_mut().insert("authorization", format!("Bearer {EDGE_TOKEN}").parse().unwrap());
-        let mut inbound = EdgeServiceClient::new(channel).attach(request).await?.into_inner();
-        let welcome = inbound.message().await?.and_then(|message| message.kind);
-        let Some(attach_response::Kind::Welcome(welcome)) = welcome else {
-            panic!("core's first message is a welcome, got {welcome:?}");
-        };
-        let interval: Duration = welcome.heartbeat_interval.unwrap().try_into().unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let seen_by_task = seen.clone();
-        let task = tokio::spawn(async move {
-            let mut beats = tokio::time::interval(interval);
-            let mut sequence = 0;
-            loop {
-                tokio::select! {
-                    _ = beats.tick() => {
-                        sequence += 1;
-                        let beat = attach_request::Kind::Heartbeat(EdgeHeartbeat { sequence });
-                        let _ = outbound.send(AttachRequest { kind: Some(beat) }).await;
-                    }
-                    message = inbound.message() => {
-                        let kind = match message {
-                            Ok(Some(message)) => message.kind,
-                            Ok(None) | Err(_) => return,
-                        };
-                        let report = match kind {
-                            Some(attach_response::Kind::StartResource(start)) => {
-                                let report = answer(&start);
-                                seen_by_task.lock().unwrap().push(Seen::Start(start));
-                                if !delay.is_zero() {
-                                    let outbound = outbound.clone();
-                                    tokio::spawn(async move {
-                                        tokio::time::sleep(delay).await;
-                                        let report = attach_request::Kind::Report(report);
-                                        let _ = outbound.send(AttachRequest { kind: Some(report) }).await;
-                                    });
-                                    continue;
-                                }
-                                report
-                            }
-                            Some(attach_response::Kind::StopResource(stop)) => {
-                                let report = ResourceReport {
-                                    resource_id: stop.resource_id.clone(),
-                                    state: EdgeResourceState::Stopped.into(),
-                                    ..Default::default()
-                                };
-                                seen_by_task.lock().unwrap().push(Seen::Stop);
-                                report
-                            }
-                            _ => continue,
-                        };
-                        let _ = outbound.send(AttachRequest { kind: Some(attach_request::Kind::Report(report)) }).await;
-                    }
-                }
-            }
-        });
-        Ok(Self { seen, task })
+    /// Attaches with this hello, answering each start `delay` after it came; returns once core
+    /// has welcomed it.
+    pub async fn attach_with(core_url: &str, hello: ProviderHello, delay: Duration) -> Self {
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let provider = TestProvider { hello, delay, starts: starts.clone() };
+        let config = EdgeConfig { core_url: core_url.into(), edge_token: EDGE_TOKEN.into(), instance_id: None };
+        let client = EdgeClient::new(&config, provider).unwrap();
+        let mut attached = client.attached();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(client.run_until(async {
+            let _ = stopped.await;
+        }));
+        tokio::time::timeout(Duration::from_secs(10), attached.wait_for(|attached| *attached))
+            .await
+            .expect("the test edge attaches within 10 s")
+            .unwrap();
+        Self { starts, stop: Mutex::new(Some(stop)), task }
     }
 
-    /// Ends the edge as a crash would: its stream simply closes.
+    /// Takes the edge away: it stops its resources and closes its stream.
     pub fn kill(&self) {
-        self.task.abort();
+        if let Some(stop) = self.stop.lock().unwrap().take() {
+            let _ = stop.send(());
+        }
     }
 
     /// The starts received for a resource.
-    pub fn starts(&self, resource_id: &str) -> Vec<StartResourceCommand> {
-        let seen = self.seen.lock().unwrap();
-        seen.iter()
-            .filter_map(|seen| match seen {
-                Seen::Start(start) if start.resource_id == resource_id => Some(start.clone()),
-                _ => None,
-            })
-            .collect()
+    pub fn starts(&self, resource_id: &str) -> Vec<ResourceStart> {
+        self.starts.lock().unwrap().iter().filter(|start| start.resource_id == resource_id).cloned().collect()
     }
 }
 
 impl Drop for TestEdge {
     fn drop(&mut self) {
+        self.kill();
         self.task.abort();
-    }
-}
-
-/// The report for a start: ready with the account's name, or the error the settings ask for.
-fn answer(start: &StartResourceCommand) -> ResourceReport {
-    let settings: serde_json::Value = serde_json::from_str(&start.settings_json).unwrap();
-    let base =
-        ResourceReport { resource_id: start.resource_id.clone(), generation: start.generation, ..Default::default() };
-    match settings.get("fail_with").and_then(|value| value.as_str()) {
-        Some(detail) => ResourceReport {
-            state: EdgeResourceState::Error.into(),
-            detail: detail.into(),
-            reason: "TOKEN_REJECTED".into(),
-            action: ResourceErrorAction::FixSettings.into(),
-            ..base
-        },
-        None => ResourceReport {
-            state: EdgeResourceState::Ready.into(),
-            detail: "Connected.".into(),
-            status_info: vec![ResourceInfoItem {
-                key: "account".into(),
-                label: "Account".into(),
-                value: format!("@{}", start.name.to_lowercase().replace(' ', "_")),
-                kind: ResourceInfoKind::Text.into(),
-            }],
-            ..base
-        },
     }
 }
