@@ -7,6 +7,8 @@ use assistchat_core::{
     Application, Config,
     crypto::Keyring,
     profile::Profiles,
+    providers::{ProviderSpec, Registry},
+    resources::{NewResource, Resources},
     rotation,
     store::{Store, users::NewUser},
 };
@@ -96,17 +98,35 @@ async fn rotation_reseals_every_secret_under_the_new_key(backend: Backend) {
             .unwrap();
         Profiles::new(store.clone(), old_ring.clone()).set_openai_key(id, key).await.unwrap();
     }
+    // A resource's secrets are sealed like the keys, and rotate with them.
+    let registry = Arc::new(Registry::default());
+    let schema = r#"{"type": "object", "properties": {"token": {"type": "string"}}}"#;
+    let spec = ProviderSpec::new("chan", "Chan", "", "1", schema, vec!["token".into()], vec![]).unwrap();
+    registry.describe(&store, spec).await.unwrap();
+    let new_resource = NewResource {
+        provider: "chan".into(),
+        name: "R".into(),
+        secrets: [("token".to_owned(), "resource-token-3333".to_owned())].into(),
+        ..Default::default()
+    };
+    let resource =
+        Resources::new(store.clone(), old_ring.clone(), registry.clone()).create("u1", new_resource).await.unwrap();
 
     let rotated = Keyring::from_keys(&new, std::slice::from_ref(&old)).unwrap();
     let report = rotation::reseal_all(&store, &rotated).await.unwrap();
-    assert_eq!((report.resealed, report.current), (2, 0));
+    assert_eq!((report.resealed, report.current), (3, 0));
     let again = rotation::reseal_all(&store, &rotated).await.unwrap();
-    assert_eq!((again.resealed, again.current), (0, 2), "running it again changes nothing");
+    assert_eq!((again.resealed, again.current), (0, 3), "running it again changes nothing");
 
     // The old key can go now: every secret opens under the new key alone.
     let new_only = Profiles::new(store.clone(), Arc::new(Keyring::from_keys(&new, &[]).unwrap()));
     assert_eq!(new_only.openai_key("u1").await.unwrap().as_deref(), Some("sk-first-user-key-1111"));
     assert_eq!(new_only.openai_key("u2").await.unwrap().as_deref(), Some("sk-second-user-key-2222"));
-    let old_only = Profiles::new(store.clone(), old_ring);
+    let new_ring = Arc::new(Keyring::from_keys(&new, &[]).unwrap());
+    let resources = Resources::new(store.clone(), new_ring, registry.clone());
+    let stored = resources.get("u1", &resource.id).await.unwrap();
+    assert_eq!(resources.open_secrets(&stored).unwrap()["token"], "resource-token-3333");
+    let old_only = Profiles::new(store.clone(), old_ring.clone());
     assert!(old_only.openai_key("u1").await.is_err(), "values are no longer under the old key");
+    assert!(Resources::new(store.clone(), old_ring, registry).open_secrets(&stored).is_err());
 }
