@@ -43,7 +43,8 @@ fn every_service_runs_a_binary_of_the_image_with_variables_it_reads() {
             continue;
         };
         let binary = command[0].as_str().unwrap();
-        let reads = binaries.get(binary).unwrap_or_else(|| panic!("{name} runs {binary}, which is no AssistChat binary"));
+        let reads =
+            binaries.get(binary).unwrap_or_else(|| panic!("{name} runs {binary}, which is no AssistChat binary"));
         assert!(
             dockerfile.contains(&format!("target/release/{binary}")),
             "{name}: the Dockerfile does not put {binary} in the image"
