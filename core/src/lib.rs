@@ -10,6 +10,7 @@
 //! - [`store`] is the storage, [`crypto`] the password hashes, tokens and sealed secrets;
 //! - [`error`] is the one domain error and its mapping to gRPC status codes.
 
+pub mod ai;
 pub mod auth;
 pub mod bot;
 pub mod config;

@@ -1,0 +1,255 @@
+//! The one AI client: it asks an OpenAI-compatible server (OpenAI, Ollama, vLLM, OpenRouter...)
+//! for a reply with the key, base URL and model of the caller's mode, retries what may pass
+//! (429 rate limits, 5xx, timeouts, a server that cannot be reached) with exponential backoff and
+//! jitter within a deadline, and sorts failures into what the user can act on.
+
+use std::time::Duration;
+
+use async_openai::{
+    Client,
+    config::OpenAIConfig,
+    error::OpenAIError,
+    types::chat::{
+        ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+        ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
+    },
+};
+use tokio::time::Instant;
+
+/// The longest a reply may take, retries included.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+/// The longest one attempt may take: a slow or hung server is cut off and tried again.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The first wait between attempts; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// Where a call goes and with which key: the platform's in managed mode, the user's in byok.
+#[derive(Clone)]
+pub struct Target {
+    /// The API key.
+    pub api_key: String,
+    /// The OpenAI-compatible base URL, such as "https://api.openai.com/v1".
+    pub base_url: String,
+    /// The model, such as "gpt-4o-mini".
+    pub model: String,
+}
+
+// The key must never reach a log line.
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target").field("base_url", &self.base_url).field("model", &self.model).finish()
+    }
+}
+
+/// Who said a turn of a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The instructions.
+    System,
+    /// The person.
+    User,
+    /// The assistant.
+    Assistant,
+}
+
+/// One turn of a conversation as the model sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Turn {
+    /// Who said it.
+    pub role: Role,
+    /// What was said.
+    pub text: String,
+}
+
+/// A reply and what it cost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The reply's text.
+    pub text: String,
+    /// Tokens sent.
+    pub prompt_tokens: u32,
+    /// Tokens generated.
+    pub completion_tokens: u32,
+    /// Whether the counts are estimates, the server having reported none.
+    pub estimated: bool,
+}
+
+/// Why no reply came, in the terms the user can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AiError {
+    /// The server refused the key (401 or 403).
+    #[error("the model's server rejected the key: {0}")]
+    KeyRejected(String),
+    /// The key's own quota or credit is spent (429 insufficient_quota): waiting does not help.
+    #[error("the key's quota is spent: {0}")]
+    QuotaSpent(String),
+    /// The server refused the request itself (say, an unknown model): retrying does not help.
+    #[error("the model's server refused the request: {0}")]
+    Refused(String),
+    /// No reply within the deadline, retries included; the last failure says why.
+    #[error("the model's server did not answer in time: {0}")]
+    Unavailable(String),
+}
+
+/// What to do after a failed attempt.
+enum Failure {
+    /// Try again after a backoff.
+    Transient(String),
+    /// Stop: trying again cannot help.
+    Final(AiError),
+}
+
+/// Asks OpenAI-compatible servers for replies.
+#[derive(Clone, Debug)]
+pub struct AiClient {
+    /// The longest a reply may take, retries included.
+    deadline: Duration,
+    /// The longest one attempt may take.
+    attempt_timeout: Duration,
+}
+
+impl Default for AiClient {
+    fn default() -> Self {
+        Self::new(DEADLINE, ATTEMPT_TIMEOUT)
+    }
+}
+
+impl AiClient {
+    /// A client giving each reply `deadline` in all and each attempt `attempt_timeout`.
+    pub fn new(deadline: Duration, attempt_timeout: Duration) -> Self {
+        Self { deadline, attempt_timeout }
+    }
+
+    /// The model's reply to `turns`.
+    pub async fn reply(&self, target: &Target, turns: &[Turn]) -> Result<Reply, AiError> {
+        let request = CreateChatCompletionRequestArgs::default()
+            .model(target.model.clone())
+            .messages(turns.iter().map(message).collect::<Vec<_>>())
+            .build()
+            .map_err(|err| AiError::Refused(err.to_string()))?;
+        let client = client(target);
+        let response = self
+            .with_retries(|| {
+                let (client, request) = (client.clone(), request.clone());
+                async move { client.chat().create(request).await }
+            })
+            .await?;
+        let text = response
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|choice| choice.message.content)
+            .ok_or_else(|| AiError::Unavailable("the server answered without a reply".into()))?;
+        Ok(match response.usage {
+            Some(usage) => Reply {
+                text,
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+                estimated: false,
+            },
+            None => {
+                let prompt = turns.iter().map(|turn| estimate_tokens(&turn.text)).sum();
+                Reply { completion_tokens: estimate_tokens(&text), text, prompt_tokens: prompt, estimated: true }
+            }
+        })
+    }
+
+    /// Checks a key against its server's models endpoint.
+    pub async fn check_key(&self, target: &Target) -> Result<(), AiError> {
+        let client = client(target);
+        self.with_retries(|| {
+            let client = client.clone();
+            async move { client.models().list().await }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the deadline passes.
+    async fn with_retries<T, F>(&self, attempt: impl Fn() -> F) -> Result<T, AiError>
+    where
+        F: Future<Output = Result<T, OpenAIError>>,
+    {
+        let deadline = Instant::now() + self.deadline;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let failure = match tokio::time::timeout(self.attempt_timeout.min(left), attempt()).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(err)) => classify(err),
+                Err(_) => Failure::Transient(format!("no answer within {} s", self.attempt_timeout.min(left).as_secs())),
+            };
+            let why = match failure {
+                Failure::Final(err) => return Err(err),
+                Failure::Transient(why) => why,
+            };
+            let wait = jittered(backoff);
+            if Instant::now() + wait >= deadline {
+                return Err(AiError::Unavailable(why));
+            }
+            tracing::warn!(reason = %why, retry_in = ?wait, "model call failed; trying again");
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+fn client(target: &Target) -> Client<OpenAIConfig> {
+    Client::with_config(OpenAIConfig::new().with_api_key(target.api_key.clone()).with_api_base(target.base_url.clone()))
+}
+
+fn message(turn: &Turn) -> ChatCompletionRequestMessage {
+    let text = turn.text.clone();
+    match turn.role {
+        Role::System => ChatCompletionRequestSystemMessage::from(text).into(),
+        Role::User => ChatCompletionRequestUserMessage::from(text).into(),
+        Role::Assistant => ChatCompletionRequestAssistantMessage::from(text).into(),
+    }
+}
+
+/// Sorts a failed attempt: what may pass is retried, what cannot is returned.
+fn classify(err: OpenAIError) -> Failure {
+    match err {
+        OpenAIError::ApiError(response) => {
+            let status = response.status_code.as_u16();
+            let error = &response.api_error;
+            let quota = [error.r#type.as_deref(), error.code.as_deref()].contains(&Some("insufficient_quota"));
+            let message = error.message.clone();
+            match status {
+                401 | 403 => Failure::Final(AiError::KeyRejected(message)),
+                429 if quota => Failure::Final(AiError::QuotaSpent(message)),
+                429 | 408 | 409 | 500..=599 => Failure::Transient(format!("{status}: {message}")),
+                _ => Failure::Final(AiError::Refused(format!("{status}: {message}"))),
+            }
+        }
+        OpenAIError::Reqwest(err) => Failure::Transient(err.to_string()),
+        OpenAIError::StreamError(err) => Failure::Transient(err.to_string()),
+        OpenAIError::JSONDeserialize(err, _) => Failure::Transient(format!("an answer that is not the API's: {err}")),
+        other => Failure::Final(AiError::Refused(other.to_string())),
+    }
+}
+
+/// A random wait in the upper half of `backoff`, so that many clients do not retry together.
+fn jittered(backoff: Duration) -> Duration {
+    let fraction = f64::from(crate::crypto::random_bytes::<1>()[0]) / 255.0;
+    backoff.mul_f64(0.5 + 0.5 * fraction)
+}
+
+/// About four characters a token, the usual rule for English; used when a server omits usage.
+pub fn estimate_tokens(text: &str) -> u32 {
+    u32::try_from(text.chars().count().div_ceil(4)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates_round_up_and_keys_stay_out_of_debug() {
+        assert_eq!(estimate_tokens(""), 0);
+        assert_eq!(estimate_tokens("hello"), 2);
+        let target = Target { api_key: "sk-secret-1234".into(), base_url: "http://x/v1".into(), model: "m".into() };
+        assert!(!format!("{target:?}").contains("sk-secret"));
+    }
+}
