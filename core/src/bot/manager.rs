@@ -269,8 +269,10 @@ impl Task {
     async fn handle(&mut self, command: Command) -> Result<(), StoreError> {
         match command {
             Command::Attach { spec, instance_id, sender, reply } => {
+                let provider = spec.name.clone();
                 let connection = self.attach(spec, instance_id, sender).await?;
                 let _ = reply.send(connection);
+                self.start_waiting(&provider).await?;
             }
             Command::Detach { connection } => self.detach(connection, None).await?,
             Command::Report { connection, report } => self.report(connection, report).await?,
@@ -352,13 +354,17 @@ impl Task {
         for old in older {
             self.detach(old, Some(Status::aborted("another stream attached with the same instance id"))).await?;
         }
-        // Everything of this provider that should run and does not (offline, or waiting) starts.
+        Ok(connection)
+    }
+
+    /// Starts everything of `provider` that should run and does not (offline, or waiting).
+    async fn start_waiting(&mut self, provider: &str) -> Result<(), StoreError> {
         for run in self.store.resource_runs().await? {
-            if run.provider == spec.name && run.should_run() && !self.assignments.contains_key(&run.id) {
+            if run.provider == provider && run.should_run() && !self.assignments.contains_key(&run.id) {
                 self.reconcile(&run, Nudge::Check).await?;
             }
         }
-        Ok(connection)
+        Ok(())
     }
 
     async fn detach(&mut self, connection: u64, ending: Option<Status>) -> Result<(), StoreError> {
