@@ -159,7 +159,7 @@ impl<P: Provider> EdgeClient<P> {
         let welcome = match tokio::time::timeout(WELCOME_WAIT, inbound.message()).await {
             Ok(Ok(Some(message))) => match message.kind {
                 Some(Kind::Welcome(welcome)) => welcome,
-                other => return Ended::Broken(format!("core's first message was not a welcome: {other:?}")),
+                _ => return Ended::Broken("core's first message was not a welcome".into()),
             },
             Ok(Ok(None)) => return Ended::Broken("core ended the stream before welcoming".into()),
             Ok(Err(status)) => return Ended::Broken(describe(&status)),
