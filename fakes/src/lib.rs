@@ -1,0 +1,12 @@
+//! Fakes of the outside APIs AssistChat calls, for tests. Each fake serves on loopback, speaks
+//! the real wire format (so the real client crates can talk to it), records what it was sent and
+//! can be told to fail in the ways the real service fails. Tests point the code under test at the
+//! fake's base URL; nothing leaves the machine.
+//!
+//! Layout: [`openai`] fakes the OpenAI API; `server` is the loopback HTTP server under every
+//! fake, whose handlers can hang up on the client.
+
+pub mod openai;
+mod server;
+
+pub use openai::{Behaviour, FakeOpenAi, Recorded};
