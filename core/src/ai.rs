@@ -9,6 +9,7 @@ use async_openai::{
     Client,
     config::OpenAIConfig,
     error::OpenAIError,
+    middleware::ReqwestService,
     types::chat::{
         ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
         ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
@@ -178,7 +179,9 @@ impl AiClient {
             let failure = match tokio::time::timeout(self.attempt_timeout.min(left), attempt()).await {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(err)) => classify(err),
-                Err(_) => Failure::Transient(format!("no answer within {} s", self.attempt_timeout.min(left).as_secs())),
+                Err(_) => {
+                    Failure::Transient(format!("no answer within {} s", self.attempt_timeout.min(left).as_secs()))
+                }
             };
             let why = match failure {
                 Failure::Final(err) => return Err(err),
@@ -195,8 +198,11 @@ impl AiClient {
     }
 }
 
+/// A client for `target` without the library's own retries: [`AiClient`] retries, within its
+/// deadline, so that one reply never waits on two retry policies.
 fn client(target: &Target) -> Client<OpenAIConfig> {
-    Client::with_config(OpenAIConfig::new().with_api_key(target.api_key.clone()).with_api_base(target.base_url.clone()))
+    let config = OpenAIConfig::new().with_api_key(target.api_key.clone()).with_api_base(target.base_url.clone());
+    Client::with_config(config).with_http_service(ReqwestService::default())
 }
 
 fn message(turn: &Turn) -> ChatCompletionRequestMessage {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod ai;
 mod auth;
 mod process;
 mod profile;

@@ -1,0 +1,112 @@
+//! The AI client against a fake OpenAI API on loopback: the right key, base URL and model reach
+//! the server, what may pass is retried within the deadline, and what cannot is told apart.
+
+use std::time::Duration;
+
+use assistchat_core::ai::{AiClient, AiError, Role, Target, Turn};
+use assistchat_fakes::{Behaviour, FakeOpenAi};
+
+fn target(fake: &FakeOpenAi, key: &str) -> Target {
+    Target { api_key: key.into(), base_url: fake.base_url(), model: "gpt-test".into() }
+}
+
+fn turns() -> Vec<Turn> {
+    vec![
+        Turn { role: Role::System, text: "Be brief.".into() },
+        Turn { role: Role::User, text: "Hello there".into() },
+        Turn { role: Role::Assistant, text: "Hi!".into() },
+        Turn { role: Role::User, text: "What is two and two".into() },
+    ]
+}
+
+/// A client with short waits, so that retries and deadlines take a second or two.
+fn quick() -> AiClient {
+    AiClient::new(Duration::from_secs(3), Duration::from_millis(700))
+}
+
+#[tokio::test]
+async fn a_reply_comes_from_the_target_with_the_whole_conversation() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_reply("Four.");
+    let reply = quick().reply(&target(&fake, "sk-user-key-1111"), &turns()).await.unwrap();
+    assert_eq!(reply.text, "Four.");
+    assert!(!reply.estimated);
+    assert!(reply.prompt_tokens > 0 && reply.completion_tokens > 0);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].api_key(), Some("sk-user-key-1111"));
+    assert_eq!(requests[0].model(), Some("gpt-test"));
+    let roles: Vec<&str> = requests[0].messages().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(requests[0].messages()[3]["content"], "What is two and two");
+}
+
+#[tokio::test]
+async fn usage_is_estimated_when_the_server_omits_it() {
+    let fake = FakeOpenAi::start().await;
+    fake.push(Behaviour::NoUsage);
+    let reply = quick().reply(&target(&fake, "sk-k"), &turns()).await.unwrap();
+    assert!(reply.estimated);
+    assert!(reply.prompt_tokens > 0 && reply.completion_tokens > 0, "{reply:?}");
+}
+
+#[tokio::test]
+async fn a_rejected_key_and_a_spent_quota_are_final() {
+    let fake = FakeOpenAi::start().await;
+    fake.reject_key("sk-revoked-9999");
+    let err = quick().reply(&target(&fake, "sk-revoked-9999"), &turns()).await.unwrap_err();
+    assert!(matches!(err, AiError::KeyRejected(_)), "{err:?}");
+    assert!(!err.to_string().contains("sk-revoked-9999"), "the full key is not repeated: {err}");
+    fake.push(Behaviour::NoQuota);
+    let err = quick().reply(&target(&fake, "sk-good"), &turns()).await.unwrap_err();
+    assert!(matches!(err, AiError::QuotaSpent(_)), "{err:?}");
+    assert_eq!(fake.chat_calls(), 2, "neither is retried");
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retried_until_an_answer() {
+    let fake = FakeOpenAi::start().await;
+    fake.push(Behaviour::RateLimit { retry_after: Duration::from_secs(1) });
+    fake.push(Behaviour::ServerError);
+    fake.push(Behaviour::Reply("At last.".into()));
+    let reply = quick().reply(&target(&fake, "sk-k"), &turns()).await.unwrap();
+    assert_eq!(reply.text, "At last.");
+    assert_eq!(fake.chat_calls(), 3, "one call per attempt: no second retry policy underneath");
+}
+
+#[tokio::test]
+async fn each_attempt_is_one_call_with_no_retry_policy_underneath() {
+    let fake = FakeOpenAi::start().await;
+    fake.push(Behaviour::RateLimit { retry_after: Duration::ZERO });
+    fake.push(Behaviour::Reply("Too late.".into()));
+    // A deadline shorter than the first backoff: exactly one attempt.
+    let once = AiClient::new(Duration::from_millis(200), Duration::from_millis(200));
+    let err = once.reply(&target(&fake, "sk-k"), &turns()).await.unwrap_err();
+    assert!(matches!(err, AiError::Unavailable(_)), "{err:?}");
+    assert_eq!(fake.chat_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_or_failing_server_gives_up_at_the_deadline() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_delay(Duration::from_secs(5));
+    let err = quick().reply(&target(&fake, "sk-k"), &turns()).await.unwrap_err();
+    assert!(matches!(err, AiError::Unavailable(_)), "{err:?}");
+    assert!(fake.chat_calls() >= 2, "a hung attempt is cut off and tried again");
+
+    let down = FakeOpenAi::start().await;
+    let target = target(&down, "sk-k");
+    drop(down);
+    let err = quick().reply(&target, &turns()).await.unwrap_err();
+    assert!(matches!(err, AiError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn keys_are_checked_on_the_models_endpoint() {
+    let fake = FakeOpenAi::start().await;
+    fake.reject_key("sk-bad");
+    quick().check_key(&target(&fake, "sk-fine")).await.unwrap();
+    let err = quick().check_key(&target(&fake, "sk-bad")).await.unwrap_err();
+    assert!(matches!(err, AiError::KeyRejected(_)), "{err:?}");
+    assert!(fake.all_requests().iter().all(|request| request.path.ends_with("/models")));
+}
