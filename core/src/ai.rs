@@ -12,10 +12,12 @@ use async_openai::{
     middleware::ReqwestService,
     types::chat::{
         ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-        ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
+        ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CompletionUsage, CreateChatCompletionRequest,
+        CreateChatCompletionRequestArgs,
     },
 };
-use tokio::time::Instant;
+use tokio::{sync::mpsc, time::Instant};
+use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 
 /// The longest a reply may take, retries included.
 pub const DEADLINE: Duration = Duration::from_secs(60);
@@ -76,6 +78,15 @@ pub struct Reply {
     pub estimated: bool,
 }
 
+/// A piece of a streamed reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// The next text, to append to the text before it.
+    Delta(String),
+    /// The end: the whole reply and what it cost.
+    Done(Reply),
+}
+
 /// Why no reply came, in the terms the user can act on.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AiError {
@@ -124,11 +135,7 @@ impl AiClient {
 
     /// The model's reply to `turns`.
     pub async fn reply(&self, target: &Target, turns: &[Turn]) -> Result<Reply, AiError> {
-        let request = CreateChatCompletionRequestArgs::default()
-            .model(target.model.clone())
-            .messages(turns.iter().map(message).collect::<Vec<_>>())
-            .build()
-            .map_err(|err| AiError::Refused(err.to_string()))?;
+        let request = chat_request(target, turns, false)?;
         let client = client(target);
         let response = self
             .with_retries(|| {
@@ -142,18 +149,60 @@ impl AiClient {
             .next()
             .and_then(|choice| choice.message.content)
             .ok_or_else(|| AiError::Unavailable("the server answered without a reply".into()))?;
-        Ok(match response.usage {
-            Some(usage) => Reply {
-                text,
-                prompt_tokens: usage.prompt_tokens,
-                completion_tokens: usage.completion_tokens,
-                estimated: false,
-            },
-            None => {
-                let prompt = turns.iter().map(|turn| estimate_tokens(&turn.text)).sum();
-                Reply { completion_tokens: estimate_tokens(&text), text, prompt_tokens: prompt, estimated: true }
+        Ok(finished(text, response.usage, turns))
+    }
+
+    /// The model's reply to `turns`, as it is generated. Opening the stream is retried like
+    /// [`Self::reply`]; once text flows, a failure, or no chunk for an attempt's timeout, ends
+    /// the stream with an error (the text sent so far is then no reply).
+    pub async fn reply_stream(
+        &self,
+        target: &Target,
+        turns: &[Turn],
+    ) -> Result<ReceiverStream<Result<Piece, AiError>>, AiError> {
+        let request = chat_request(target, turns, true)?;
+        let client = client(target);
+        let mut chunks = self
+            .with_retries(|| {
+                let (client, request) = (client.clone(), request.clone());
+                async move { client.chat().create_stream(request).await }
+            })
+            .await?;
+        let idle = self.attempt_timeout;
+        let turns = turns.to_vec();
+        let (pieces, stream) = mpsc::channel(32);
+        tokio::spawn(async move {
+            let (mut text, mut usage) = (String::new(), None);
+            loop {
+                let chunk = match tokio::time::timeout(idle, chunks.next()).await {
+                    Err(_) => {
+                        let why = format!("the model stopped sending for {} s", idle.as_secs());
+                        let _ = pieces.send(Err(AiError::Unavailable(why))).await;
+                        return;
+                    }
+                    Ok(None) => break,
+                    Ok(Some(Err(err))) => {
+                        let err = match classify(err) {
+                            Failure::Final(err) => err,
+                            Failure::Transient(why) => AiError::Unavailable(why),
+                        };
+                        let _ = pieces.send(Err(err)).await;
+                        return;
+                    }
+                    Ok(Some(Ok(chunk))) => chunk,
+                };
+                usage = chunk.usage.or(usage);
+                let deltas = chunk.choices.into_iter().filter_map(|choice| choice.delta.content);
+                for delta in deltas.filter(|delta| !delta.is_empty()) {
+                    text.push_str(&delta);
+                    if pieces.send(Ok(Piece::Delta(delta))).await.is_err() {
+                        return;
+                    }
+                }
             }
-        })
+            let _ = pieces.send(Ok(Piece::Done(finished(text, usage, &turns)))).await;
+        });
+        Ok(ReceiverStream::new(stream))
     }
 
     /// Checks a key against its server's models endpoint.
@@ -203,6 +252,33 @@ impl AiClient {
 fn client(target: &Target) -> Client<OpenAIConfig> {
     let config = OpenAIConfig::new().with_api_key(target.api_key.clone()).with_api_base(target.base_url.clone());
     Client::with_config(config).with_http_service(ReqwestService::default())
+}
+
+fn chat_request(target: &Target, turns: &[Turn], stream: bool) -> Result<CreateChatCompletionRequest, AiError> {
+    let mut request = CreateChatCompletionRequestArgs::default();
+    request.model(target.model.clone()).messages(turns.iter().map(message).collect::<Vec<_>>());
+    if stream {
+        request.stream_options(ChatCompletionStreamOptions { include_usage: Some(true), ..Default::default() });
+    }
+    request.build().map_err(|err| AiError::Refused(err.to_string()))
+}
+
+/// The reply with its cost: the server's counts, or estimates when it gave none.
+fn finished(text: String, usage: Option<CompletionUsage>, turns: &[Turn]) -> Reply {
+    match usage {
+        Some(usage) => Reply {
+            text,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            estimated: false,
+        },
+        None => Reply {
+            prompt_tokens: turns.iter().map(|turn| estimate_tokens(&turn.text)).sum(),
+            completion_tokens: estimate_tokens(&text),
+            estimated: true,
+            text,
+        },
+    }
 }
 
 fn message(turn: &Turn) -> ChatCompletionRequestMessage {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use assistchat_core::ai::{AiClient, AiError, Role, Target, Turn};
+use assistchat_core::ai::{AiClient, AiError, Piece, Reply, Role, Target, Turn};
 use assistchat_fakes::{Behaviour, FakeOpenAi};
 
 fn target(fake: &FakeOpenAi, key: &str) -> Target {
@@ -109,4 +109,52 @@ async fn keys_are_checked_on_the_models_endpoint() {
     let err = quick().check_key(&target(&fake, "sk-bad")).await.unwrap_err();
     assert!(matches!(err, AiError::KeyRejected(_)), "{err:?}");
     assert!(fake.all_requests().iter().all(|request| request.path.ends_with("/models")));
+}
+
+/// Every piece of a streamed reply, up to the end or the first error.
+async fn collect(
+    mut stream: tokio_stream::wrappers::ReceiverStream<Result<Piece, AiError>>,
+) -> (Vec<String>, Result<Reply, AiError>) {
+    use tokio_stream::StreamExt;
+    let mut deltas = Vec::new();
+    while let Some(piece) = stream.next().await {
+        match piece {
+            Ok(Piece::Delta(delta)) => deltas.push(delta),
+            Ok(Piece::Done(reply)) => return (deltas, Ok(reply)),
+            Err(err) => return (deltas, Err(err)),
+        }
+    }
+    panic!("the stream ended with neither a reply nor an error");
+}
+
+#[tokio::test]
+async fn a_streamed_reply_comes_in_pieces_that_make_the_whole() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_reply("Two and two make four, as ever.");
+    let stream = quick().reply_stream(&target(&fake, "sk-k"), &turns()).await.unwrap();
+    let (deltas, reply) = collect(stream).await;
+    let reply = reply.unwrap();
+    assert!(deltas.len() > 1, "in several pieces: {deltas:?}");
+    assert_eq!(deltas.concat(), "Two and two make four, as ever.");
+    assert_eq!(reply.text, deltas.concat());
+    assert!(!reply.estimated && reply.completion_tokens > 0, "usage from the last chunk: {reply:?}");
+    let request = &fake.requests()[0];
+    assert!(request.stream());
+    assert_eq!(request.body["stream_options"]["include_usage"], true);
+}
+
+#[tokio::test]
+async fn a_stream_is_opened_with_retries_and_a_stalled_one_ends_in_an_error() {
+    let fake = FakeOpenAi::start().await;
+    fake.push(Behaviour::ServerError);
+    fake.push(Behaviour::Stall { after: 2 });
+    let stream = quick().reply_stream(&target(&fake, "sk-k"), &turns()).await.unwrap();
+    let (deltas, reply) = collect(stream).await;
+    assert_eq!(deltas.len(), 2, "the pieces before the stall arrive");
+    assert!(matches!(reply, Err(AiError::Unavailable(_))), "{reply:?}");
+    assert_eq!(fake.chat_calls(), 2);
+
+    fake.reject_key("sk-bad");
+    let err = quick().reply_stream(&target(&fake, "sk-bad"), &turns()).await.unwrap_err();
+    assert!(matches!(err, AiError::KeyRejected(_)), "{err:?}");
 }
