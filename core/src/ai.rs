@@ -45,6 +45,29 @@ impl std::fmt::Debug for Target {
     }
 }
 
+/// The platform's own AI settings: the key managed users' replies are paid with, and the base
+/// URL and model used where a user chose none.
+#[derive(Clone)]
+pub struct PlatformAi {
+    /// The platform's key; `None` when the operator set none.
+    pub api_key: Option<String>,
+    /// The OpenAI-compatible base URL.
+    pub base_url: String,
+    /// The default model.
+    pub model: String,
+}
+
+// The key must never reach a log line.
+impl std::fmt::Debug for PlatformAi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformAi")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
 /// Who said a turn of a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {

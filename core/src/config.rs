@@ -69,6 +69,20 @@ pub struct Config {
     #[arg(long, env = "ASSISTCHAT_QR_PER_MINUTE", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub qr_per_minute: u32,
 
+    /// The platform's OpenAI key, which pays for the replies of users in managed mode. Unset
+    /// means managed users are asked to add their own key.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+
+    /// The platform's OpenAI-compatible base URL: OpenAI itself, or a local server such as
+    /// Ollama (http://localhost:11434/v1). Users in byok mode may set their own.
+    #[arg(long, env = "ASSISTCHAT_OPENAI_BASE_URL", default_value = "https://api.openai.com/v1")]
+    pub openai_base_url: String,
+
+    /// The model asked when a user chose none.
+    #[arg(long, env = "ASSISTCHAT_OPENAI_MODEL", default_value = "gpt-4o-mini")]
+    pub openai_model: String,
+
     /// The credential provider edges attach with (at least 32 characters; `openssl rand -hex
     /// 32`). Unset means no edge can attach.
     #[arg(long, env = "ASSISTCHAT_EDGE_TOKEN", hide_env_values = true)]
@@ -97,6 +111,18 @@ impl Config {
             qr_per_minute: 60,
             edge_token: None,
             edge_heartbeat: Duration::from_secs(2),
+            openai_api_key: None,
+            openai_base_url: "https://api.openai.com/v1".into(),
+            openai_model: "gpt-4o-mini".into(),
+        }
+    }
+
+    /// The platform's AI settings.
+    pub fn platform_ai(&self) -> crate::ai::PlatformAi {
+        crate::ai::PlatformAi {
+            api_key: self.openai_api_key.clone().filter(|key| !key.is_empty()),
+            base_url: self.openai_base_url.trim_end_matches('/').to_owned(),
+            model: self.openai_model.clone(),
         }
     }
 
@@ -124,6 +150,9 @@ impl std::fmt::Debug for Config {
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_lifetime", &self.session_lifetime)
             .field("qr_per_minute", &self.qr_per_minute)
+            .field("openai_api_key", &self.openai_api_key.as_ref().map(|_| "<redacted>"))
+            .field("openai_base_url", &self.openai_base_url)
+            .field("openai_model", &self.openai_model)
             .field("edge_token", &self.edge_token.as_ref().map(|_| "<redacted>"))
             .field("edge_heartbeat", &self.edge_heartbeat)
             .finish()
@@ -156,6 +185,9 @@ mod tests {
     fn debug_never_shows_the_secret_key() {
         let mut config = Config::with_defaults("d".into());
         config.secret_key = Some("c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=".into());
-        assert!(!format!("{config:?}").contains("c2VjcmV0"));
+        config.openai_api_key = Some("sk-platform-key-abcd".into());
+        config.edge_token = Some("edge-credential-0123456789abcdef0123".into());
+        let shown = format!("{config:?}{:?}", config.platform_ai());
+        assert!(!shown.contains("c2VjcmV0") && !shown.contains("sk-platform") && !shown.contains("edge-credential"));
     }
 }

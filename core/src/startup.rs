@@ -162,7 +162,8 @@ impl Application {
             self.registry.clone(),
             self.manager.clone(),
         );
-        let bot_api = BotApi::new(self.accounts.clone(), self.store.clone(), self.manager.clone());
+        let platform_has_key = self.config.platform_ai().api_key.is_some();
+        let bot_api = BotApi::new(self.accounts.clone(), self.store.clone(), self.manager.clone(), platform_has_key);
         let edge_api = EdgeApi::new(
             self.config.edge_token.as_deref(),
             self.config.edge_heartbeat,

@@ -35,24 +35,27 @@ pub struct BotApi {
     store: Store,
     /// Starts and stops resources.
     manager: BotManager,
+    /// Whether the platform has a key of its own, for managed users' warning.
+    platform_has_key: bool,
 }
 
 impl BotApi {
     /// The service.
-    pub fn new(accounts: Arc<Accounts>, store: Store, manager: BotManager) -> Self {
-        Self { accounts, store, manager }
+    pub fn new(accounts: Arc<Accounts>, store: Store, manager: BotManager, platform_has_key: bool) -> Self {
+        Self { accounts, store, manager, platform_has_key }
     }
 
     async fn switch(&self, user_id: &str, on: bool) -> Result<BotStatus> {
         if self.store.set_bot_enabled(user_id, on, now_millis()).await? {
             self.manager.reconcile_user(user_id).await;
         }
-        snapshot(&self.store, user_id).await
+        snapshot(&self.store, user_id, self.platform_has_key).await
     }
 }
 
-/// The whole status of a user's bot.
-pub async fn snapshot(store: &Store, user_id: &str) -> Result<BotStatus> {
+/// The whole status of a user's bot; `platform_has_key` tells whether managed users can get
+/// replies.
+pub async fn snapshot(store: &Store, user_id: &str, platform_has_key: bool) -> Result<BotStatus> {
     let (enabled, switch_time) = store.bot_switch(user_id).await?.unwrap_or_default();
     let records = store.list_resources(user_id, "", None, i64::MAX).await?;
     let resources: Vec<ResourceStatus> = records.into_iter().map(resource_status).collect();
@@ -64,6 +67,11 @@ pub async fn snapshot(store: &Store, user_id: &str) -> Result<BotStatus> {
         Some(profile) if profile.ai_mode == "byok" && profile.openai_key_state != "set" => {
             "Your assistant uses your own OpenAI key, and none is usable: add one in Profile, or switch to the \
              platform's key."
+                .to_owned()
+        }
+        Some(profile) if profile.ai_mode == "managed" && !platform_has_key => {
+            "This platform has no AI key of its own: add your own OpenAI key in Profile and choose it, or ask the \
+             platform's operator to set one."
                 .to_owned()
         }
         _ => String::new(),
@@ -125,7 +133,7 @@ impl BotService for BotApi {
         request: Request<GetBotStatusRequest>,
     ) -> Result<Response<GetBotStatusResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
-        let status = snapshot(&self.store, &caller.user_id).await?;
+        let status = snapshot(&self.store, &caller.user_id, self.platform_has_key).await?;
         Ok(Response::new(GetBotStatusResponse { bot_status: Some(status) }))
     }
 
@@ -140,9 +148,10 @@ impl BotService for BotApi {
         // Subscribed before the snapshot is read, so no change between the two is missed.
         let mut events = self.manager.subscribe();
         let mut closing = self.manager.closing();
-        let first = snapshot(&self.store, &caller.user_id).await?;
+        let first = snapshot(&self.store, &caller.user_id, self.platform_has_key).await?;
         let (sender, receiver) = mpsc::channel(WATCH_QUEUE);
         let (store, accounts, user_id) = (self.store.clone(), self.accounts.clone(), caller.user_id);
+        let platform_has_key = self.platform_has_key;
         tokio::spawn(async move {
             let send = |event: Event| sender.send(Ok(WatchBotStatusResponse { event: Some(event) }));
             if send(Event::Snapshot(first)).await.is_err() {
@@ -179,14 +188,15 @@ impl BotService for BotApi {
                     Ok(BotEvent::Deleted { resource_id, .. }) => {
                         Event::ResourceDeleted(ResourceDeleted { resource_id })
                     }
-                    Ok(BotEvent::Switched { .. }) | Err(RecvError::Lagged(_)) => match snapshot(&store, &user_id).await
-                    {
-                        Ok(status) => Event::Snapshot(status),
-                        Err(err) => {
-                            let _ = sender.send(Err(err.into())).await;
-                            return;
+                    Ok(BotEvent::Switched { .. }) | Err(RecvError::Lagged(_)) => {
+                        match snapshot(&store, &user_id, platform_has_key).await {
+                            Ok(status) => Event::Snapshot(status),
+                            Err(err) => {
+                                let _ = sender.send(Err(err.into())).await;
+                                return;
+                            }
                         }
-                    },
+                    }
                     Err(RecvError::Closed) => {
                         let _ = sender.send(Err(Status::unavailable("core is shutting down; watch again"))).await;
                         return;

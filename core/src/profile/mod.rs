@@ -7,6 +7,7 @@ pub mod service;
 use std::sync::Arc;
 
 use crate::{
+    ai::{PlatformAi, Target},
     crypto::Keyring,
     error::{Error, Result},
     fields::{Name, language_code},
@@ -146,6 +147,47 @@ impl Profiles {
             return Ok(None);
         };
         Ok(Some(self.keyring.open(&sealed, &OPENAI_KEY.associated_data(user_id))?))
+    }
+
+    /// Where the user's replies come from: the platform's key, base URL and model in managed
+    /// mode; in byok mode the user's own key, with their base URL and model where they set
+    /// them. Without a usable key, `FAILED_PRECONDITION` says what to do.
+    pub async fn ai_target(&self, user_id: &str, platform: &PlatformAi) -> Result<Target> {
+        let profile = self.get(user_id).await?;
+        let or_platform = |own: &str, platform: &str| if own.is_empty() { platform.to_owned() } else { own.to_owned() };
+        match AiMode::from_stored(&profile.ai_mode) {
+            Some(AiMode::Byok) => {
+                if profile.openai_key_state == "rejected" {
+                    return Err(Error::FailedPrecondition(
+                        "the model's server rejected your own key; replace it in Profile, or switch to the platform's \
+                         key"
+                        .into(),
+                    ));
+                }
+                let api_key = self.openai_key(user_id).await?.ok_or_else(|| {
+                    Error::FailedPrecondition(
+                        "you chose your own key but have not added one; add your OpenAI key in Profile, or switch to \
+                         the platform's key"
+                            .into(),
+                    )
+                })?;
+                Ok(Target {
+                    api_key,
+                    base_url: or_platform(&profile.openai_base_url, &platform.base_url),
+                    model: or_platform(&profile.openai_model, &platform.model),
+                })
+            }
+            _ => {
+                let api_key = platform.api_key.clone().ok_or_else(|| {
+                    Error::FailedPrecondition(
+                        "this platform has no AI key of its own; add your own OpenAI key in Profile and choose it, or \
+                         ask the platform's operator to set one"
+                            .into(),
+                    )
+                })?;
+                Ok(Target { api_key, base_url: platform.base_url.clone(), model: platform.model.clone() })
+            }
+        }
     }
 }
 

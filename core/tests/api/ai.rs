@@ -158,3 +158,59 @@ async fn a_stream_is_opened_with_retries_and_a_stalled_one_ends_in_an_error() {
     let err = quick().reply_stream(&target(&fake, "sk-bad"), &turns()).await.unwrap_err();
     assert!(matches!(err, AiError::KeyRejected(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn targets_follow_the_users_mode_and_say_what_to_do_without_a_key() {
+    use std::sync::Arc;
+
+    use assistchat_core::{
+        ai::PlatformAi,
+        crypto::Keyring,
+        error::Error,
+        profile::{AiMode, ProfileChanges, Profiles},
+        store::{Store, users::NewUser},
+    };
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = Store::open(&format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display())).await.unwrap();
+    let user = NewUser {
+        id: "u1",
+        email: "u1@example.com",
+        password_hash: "x",
+        display_name: "U",
+        language_code: "en",
+        ai_mode: "managed",
+        create_time: 0,
+    };
+    store.create_user(&user).await.unwrap();
+    let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
+    let profiles = Profiles::new(store, Arc::new(Keyring::from_keys(&key, &[]).unwrap()));
+    let mut platform = PlatformAi {
+        api_key: Some("sk-platform-0000".into()),
+        base_url: "https://api.openai.com/v1".into(),
+        model: "gpt-4o-mini".into(),
+    };
+    let managed = profiles.ai_target("u1", &platform).await.unwrap();
+    assert_eq!((managed.api_key.as_str(), managed.model.as_str()), ("sk-platform-0000", "gpt-4o-mini"));
+    platform.api_key = None;
+    let err = profiles.ai_target("u1", &platform).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::FailedPrecondition(message) if message.contains("own OpenAI key in Profile")),
+        "{err:?}"
+    );
+
+    let byok = ProfileChanges { ai_mode: Some(AiMode::Byok), ..Default::default() };
+    profiles.update("u1", &byok).await.unwrap();
+    let err = profiles.ai_target("u1", &platform).await.unwrap_err();
+    assert!(matches!(&err, Error::FailedPrecondition(message) if message.contains("add your OpenAI key")), "{err:?}");
+    profiles.set_openai_key("u1", "sk-own-key-1234").await.unwrap();
+    let own = profiles.ai_target("u1", &platform).await.unwrap();
+    assert_eq!((own.api_key.as_str(), own.base_url.as_str()), ("sk-own-key-1234", "https://api.openai.com/v1"));
+    let local = ProfileChanges {
+        openai_base_url: Some("http://localhost:11434/v1".into()),
+        openai_model: Some("llama3.1".into()),
+        ..Default::default()
+    };
+    profiles.update("u1", &local).await.unwrap();
+    let own = profiles.ai_target("u1", &platform).await.unwrap();
+    assert_eq!((own.base_url.as_str(), own.model.as_str()), ("http://localhost:11434/v1", "llama3.1"));
+}

@@ -439,6 +439,7 @@ async fn the_bot_switch_and_pause_stop_resources(backend: Backend) {
     let stopped = app.bot().stop_bot(authed(StopBotRequest {}, &session.token)).await.unwrap().into_inner();
     let status = stopped.bot_status.unwrap();
     assert!(!status.enabled);
+    assert!(status.ai_warning.contains("no AI key"), "managed, and no platform key: {}", status.ai_warning);
     assert_eq!(status.paused_count, 2);
     assert_eq!(edge.stops(&b.id)[0].reason(), ResourceStopReason::BotStopped);
     assert_eq!(get(&app, &session.token, &b.id).await.state_reason, "BOT_STOPPED");
