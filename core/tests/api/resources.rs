@@ -89,6 +89,22 @@ async fn start_bot(app: &TestApp, session: &str) {
     app.bot().start_bot(authed(StartBotRequest {}, session)).await.unwrap();
 }
 
+/// A user whose bot is on, with an edge attached and one resource of it ready.
+struct Running {
+    session: assistchat_proto::v1::Session,
+    edge: TestEdge,
+    resource: Resource,
+}
+
+async fn running(app: &TestApp) -> Running {
+    let (_, session) = app.register("ann").await;
+    let edge = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
+    start_bot(app, &session.token).await;
+    let resource = create(app, &session.token, new_resource("Shop", "{}", TOKEN_A)).await;
+    eventually(app, &session.token, &resource.id, ResourceState::Ready).await;
+    Running { session, edge, resource }
+}
+
 /// Waits until `check` holds for the edge.
 async fn until(what: &str, check: impl Fn() -> bool) {
     for _ in 0..200 {
@@ -355,11 +371,7 @@ async fn an_edge_error_is_shown_with_what_to_do(backend: Backend) {
 
 async fn a_dead_edge_turns_its_resources_to_error_and_a_new_one_restarts_them(backend: Backend) {
     let Some(app) = app(backend).await else { return };
-    let (_, session) = app.register("ann").await;
-    let edge = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
-    start_bot(&app, &session.token).await;
-    let resource = create(&app, &session.token, new_resource("Shop", "{}", TOKEN_A)).await;
-    eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+    let Running { session, edge, resource } = running(&app).await;
 
     edge.kill();
     let offline = eventually(&app, &session.token, &resource.id, ResourceState::Error).await;
@@ -374,11 +386,7 @@ async fn a_dead_edge_turns_its_resources_to_error_and_a_new_one_restarts_them(ba
 
 async fn a_hung_edge_is_detached_after_three_silent_heartbeats(backend: Backend) {
     let Some(app) = app(backend).await else { return };
-    let (_, session) = app.register("ann").await;
-    let edge = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
-    start_bot(&app, &session.token).await;
-    let resource = create(&app, &session.token, new_resource("Shop", "{}", TOKEN_A)).await;
-    eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+    let Running { session, edge, resource } = running(&app).await;
 
     edge.hang();
     let offline = eventually(&app, &session.token, &resource.id, ResourceState::Error).await;
@@ -457,11 +465,7 @@ async fn the_bot_switch_and_pause_stop_resources(backend: Backend) {
 
 async fn changed_settings_restart_a_running_resource(backend: Backend) {
     let Some(app) = app(backend).await else { return };
-    let (_, session) = app.register("ann").await;
-    let edge = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
-    start_bot(&app, &session.token).await;
-    let resource = create(&app, &session.token, new_resource("Shop", "{}", TOKEN_A)).await;
-    eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+    let Running { session, edge, resource } = running(&app).await;
     let rename = UpdateResourceRequest {
         resource: Some(Resource { id: resource.id.clone(), name: "Renamed".into(), ..Default::default() }),
         update_mask: Some(FieldMask { paths: vec!["name".into()] }),
@@ -486,11 +490,7 @@ async fn changed_settings_restart_a_running_resource(backend: Backend) {
 
 async fn core_restarting_under_an_edge_loses_nothing(backend: Backend) {
     let Some(app) = app(backend).await else { return };
-    let (_, session) = app.register("ann").await;
-    let edge = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
-    start_bot(&app, &session.token).await;
-    let resource = create(&app, &session.token, new_resource("Shop", "{}", TOKEN_A)).await;
-    eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+    let Running { session, edge, resource } = running(&app).await;
 
     let mut watch =
         app.bot().watch_bot_status(authed(WatchBotStatusRequest {}, &session.token)).await.unwrap().into_inner();
