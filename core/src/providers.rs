@@ -251,11 +251,6 @@ impl Registry {
         self.providers.read().expect("registry lock").get(name).map(|(spec, _)| spec.clone())
     }
 
-    /// How many instances of `name` are attached.
-    pub fn instances(&self, name: &str) -> usize {
-        self.providers.read().expect("registry lock").get(name).map_or(0, |(_, count)| *count)
-    }
-
     /// Every provider with its instance count, by name.
     pub fn list(&self) -> Vec<(ProviderSpec, usize)> {
         let mut all: Vec<_> = self.providers.read().expect("registry lock").values().cloned().collect();

@@ -87,7 +87,6 @@ enum Command {
     Report { connection: u64, report: ResourceReport },
     Reconcile { resource_ids: Vec<String>, user_id: Option<String>, nudge: Nudge, reply: oneshot::Sender<()> },
     Deleted { user_id: String, resource_id: String, reply: oneshot::Sender<()> },
-    RunsOn { connection_instance: (String, String), resource_id: String, reply: oneshot::Sender<bool> },
     GraceOver,
     Close { reply: oneshot::Sender<()> },
 }
@@ -178,17 +177,6 @@ impl BotManager {
     pub async fn deleted(&self, user_id: &str, resource_id: &str) {
         let (user_id, resource_id) = (user_id.to_owned(), resource_id.to_owned());
         self.ask(|reply| Command::Deleted { user_id, resource_id, reply }).await;
-    }
-
-    /// Whether the resource is started on this provider's instance.
-    pub async fn runs_on(&self, provider: &str, instance_id: &str, resource_id: &str) -> bool {
-        let (reply, answer) = oneshot::channel();
-        let _ = self.commands.send(Command::RunsOn {
-            connection_instance: (provider.to_owned(), instance_id.to_owned()),
-            resource_id: resource_id.to_owned(),
-            reply,
-        });
-        answer.await.unwrap_or(false)
     }
 
     /// Tells every attached edge and every watcher that core is stopping, ending their streams.
@@ -297,14 +285,6 @@ impl Task {
                 let _ = self.events.send(BotEvent::Deleted { user_id, resource_id });
                 let _ = reply.send(());
             }
-            Command::RunsOn { connection_instance: (provider, instance_id), resource_id, reply } => {
-                let runs = self
-                    .assignments
-                    .get(&resource_id)
-                    .and_then(|a| self.instances.get(&a.connection))
-                    .is_some_and(|instance| instance.provider == provider && instance.instance_id == instance_id);
-                let _ = reply.send(runs);
-            }
             Command::GraceOver => {
                 self.in_grace = false;
                 for run in self.store.resource_runs().await? {
@@ -359,8 +339,8 @@ impl Task {
 
     /// Starts everything of `provider` that should run and does not (offline, or waiting).
     async fn start_waiting(&mut self, provider: &str) -> Result<(), StoreError> {
-        for run in self.store.resource_runs().await? {
-            if run.provider == provider && run.should_run() && !self.assignments.contains_key(&run.id) {
+        for run in self.store.provider_resource_runs(provider).await? {
+            if run.should_run() && !self.assignments.contains_key(&run.id) {
                 self.reconcile(&run, Nudge::Check).await?;
             }
         }
@@ -524,10 +504,8 @@ impl Task {
         };
         let info = status_info_json(&report.status_info);
         self.store.set_status_info(&run.id, &info).await?;
-        if !self.store.set_observed_state(&run.id, &observed, now_millis()).await? {
-            // The state did not move, but the info may have.
-            let _ = self.events.send(BotEvent::Changed { user_id: run.user_id.clone(), resource_id: run.id.clone() });
-        }
+        // Announced even when the state stayed: the info may have moved.
+        self.store.set_observed_state(&run.id, &observed, now_millis()).await?;
         self.announce(&run);
         Ok(())
     }

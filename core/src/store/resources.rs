@@ -251,6 +251,12 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
     }
 
+    /// Whether each resource of one provider should run.
+    pub async fn provider_resource_runs(&self, provider: &str) -> Result<Vec<ResourceRun>, StoreError> {
+        let sql = format!("{SELECT_RUN} WHERE r.provider = $1");
+        Ok(sqlx::query_as(&sql).bind(provider).fetch_all(self.pool()).await?)
+    }
+
     /// Whether each resource of one user should run.
     pub async fn user_resource_runs(&self, user_id: &str) -> Result<Vec<ResourceRun>, StoreError> {
         let sql = format!("{SELECT_RUN} WHERE r.user_id = $1");
