@@ -83,6 +83,20 @@ pub struct Config {
     #[arg(long, env = "ASSISTCHAT_OPENAI_MODEL", default_value = "gpt-4o-mini")]
     pub openai_model: String,
 
+    /// The most tokens a user in managed mode may use per day (UTC), prompts and replies
+    /// together; 0 means no quota.
+    #[arg(long, env = "ASSISTCHAT_DAILY_TOKEN_QUOTA", default_value_t = 200_000)]
+    pub daily_token_quota: u64,
+
+    /// The most tokens of a conversation sent to the model with each message (the system
+    /// prompt, the message and as many recent turns as fit).
+    #[arg(long, env = "ASSISTCHAT_HISTORY_TOKEN_BUDGET", default_value_t = 4000, value_parser = clap::value_parser!(u32).range(100..))]
+    pub history_token_budget: u32,
+
+    /// The instructions given to the model where a resource sets none, and in the browser chat.
+    #[arg(long, env = "ASSISTCHAT_SYSTEM_PROMPT", default_value = DEFAULT_SYSTEM_PROMPT)]
+    pub system_prompt: String,
+
     /// The credential provider edges attach with (at least 32 characters; `openssl rand -hex
     /// 32`). Unset means no edge can attach.
     #[arg(long, env = "ASSISTCHAT_EDGE_TOKEN", hide_env_values = true)]
@@ -93,6 +107,10 @@ pub struct Config {
     #[arg(long, env = "ASSISTCHAT_EDGE_HEARTBEAT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub edge_heartbeat: Duration,
 }
+
+/// The instructions given to the model where nobody set any.
+pub const DEFAULT_SYSTEM_PROMPT: &str =
+    "You are a helpful assistant. Answer in the language of the person's last message, briefly and clearly.";
 
 impl Config {
     /// The configuration with every default and no environment, for tests and embedding.
@@ -114,6 +132,9 @@ impl Config {
             openai_api_key: None,
             openai_base_url: "https://api.openai.com/v1".into(),
             openai_model: "gpt-4o-mini".into(),
+            daily_token_quota: 200_000,
+            history_token_budget: 4000,
+            system_prompt: DEFAULT_SYSTEM_PROMPT.into(),
         }
     }
 
@@ -153,6 +174,9 @@ impl std::fmt::Debug for Config {
             .field("openai_api_key", &self.openai_api_key.as_ref().map(|_| "<redacted>"))
             .field("openai_base_url", &self.openai_base_url)
             .field("openai_model", &self.openai_model)
+            .field("daily_token_quota", &self.daily_token_quota)
+            .field("history_token_budget", &self.history_token_budget)
+            .field("system_prompt", &self.system_prompt)
             .field("edge_token", &self.edge_token.as_ref().map(|_| "<redacted>"))
             .field("edge_heartbeat", &self.edge_heartbeat)
             .finish()
