@@ -1,7 +1,7 @@
 //! The one gRPC channel to core, and the metadata every call carries: the caller's credential,
 //! the HTTP request's id and the browser's address.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 
 use assistchat_proto::v1::{
     auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
@@ -14,21 +14,32 @@ use tonic::{metadata::MetadataValue, transport::Channel};
 /// 7 MiB, over tonic's default limit of 4 MiB.
 const MAX_QR_IMAGE_BYTES: usize = 32 * 1024 * 1024;
 
+/// How long an ordinary call to core may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a call that waits for the AI model's reply may take. Core gives up on the model
+/// within about a minute and then answers with what to do, in words; waiting a little longer
+/// lets that answer, rather than our own timeout, reach the person.
+pub const CHAT_TIMEOUT: Duration = Duration::from_secs(90);
+
 /// Clients of core's services, sharing one channel.
 #[derive(Clone, Debug)]
 pub struct Core {
     /// The channel; it reconnects by itself when core comes back.
     channel: Channel,
+    /// The channel for calls that wait for the AI model, with the longer [`CHAT_TIMEOUT`].
+    chat_channel: Channel,
 }
 
 impl Core {
     /// A channel to `url` that connects on first use, so the web edge starts (and shows a
     /// friendly page) while core is down.
     pub fn connect_lazy(url: &str) -> Result<Self, tonic::transport::Error> {
-        let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(std::time::Duration::from_secs(3))
-            .timeout(std::time::Duration::from_secs(30));
-        Ok(Self { channel: endpoint.connect_lazy() })
+        let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?.connect_timeout(Duration::from_secs(3));
+        Ok(Self {
+            channel: endpoint.clone().timeout(CALL_TIMEOUT).connect_lazy(),
+            chat_channel: endpoint.timeout(CHAT_TIMEOUT).connect_lazy(),
+        })
     }
 
     /// The account service.
@@ -49,6 +60,11 @@ impl Core {
     /// The bot service: the switch and the live state of the resources.
     pub fn bot(&self) -> BotServiceClient<Channel> {
         BotServiceClient::new(self.channel.clone())
+    }
+
+    /// The bot service for the browser chat, whose calls wait for the model's reply.
+    pub fn chat(&self) -> BotServiceClient<Channel> {
+        BotServiceClient::new(self.chat_channel.clone())
     }
 
     /// The resource service.

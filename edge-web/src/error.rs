@@ -89,6 +89,40 @@ impl AppError {
         status.get_error_details().retry_info().and_then(|info| info.retry_delay)
     }
 
+    /// What core said about the field at fault, or else its whole message: for the calls whose
+    /// messages core writes for the person, in their language.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Invalid { message, .. } | Self::TooLarge { message, .. } | Self::BadRequest(message) => {
+                message.clone()
+            }
+            Self::Core(status) => {
+                let details = status.get_error_details();
+                let violation = details.bad_request().and_then(|b| b.field_violations.first());
+                violation.map_or_else(|| status.message().to_owned(), |v| v.description.clone())
+            }
+            Self::Forbidden | Self::NotFound => String::new(),
+        }
+    }
+
+    /// Whether core itself answered with this error, rather than the call failing on the way
+    /// (core down, connection lost, our own timeout): only core's answers carry its words.
+    pub fn from_core(&self) -> bool {
+        matches!(self, Self::Core(status) if std::error::Error::source(status).is_none())
+    }
+
+    /// The error's code in the JSON API, such as `invalid_argument` or `resource_exhausted`.
+    pub fn code(&self) -> String {
+        match self {
+            Self::Forbidden => "forbidden".into(),
+            Self::NotFound => "not_found".into(),
+            Self::BadRequest(_) => "bad_request".into(),
+            Self::Invalid { .. } => "invalid_argument".into(),
+            Self::TooLarge { .. } => "payload_too_large".into(),
+            Self::Core(status) => snake_case(&format!("{:?}", status.code())),
+        }
+    }
+
     /// Whether core refused the caller's credential (sign in again).
     pub fn is_unauthenticated(&self) -> bool {
         matches!(self, Self::Core(status) if status.code() == Code::Unauthenticated)
@@ -140,16 +174,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let err = self.0;
         let status = err.status();
-        let (code, message) = match &err {
-            AppError::Forbidden => ("forbidden".to_owned(), "cross-site request or missing CSRF token; send the x-csrf-token header from the same origin, or use a bearer token".to_owned()),
-            AppError::NotFound => ("not_found".to_owned(), "no such endpoint".to_owned()),
-            AppError::BadRequest(message) => ("bad_request".to_owned(), message.clone()),
-            AppError::Invalid { message, .. } => ("invalid_argument".to_owned(), message.clone()),
-            AppError::TooLarge { message, .. } => ("payload_too_large".to_owned(), message.clone()),
-            AppError::Core(status) if status.code() == Code::Internal => ("internal".to_owned(), status.message().to_owned()),
-            AppError::Core(status) => (format!("{:?}", status.code()), status.message().to_owned()),
+        let code = err.code();
+        let message = match &err {
+            AppError::Forbidden => "cross-site request or missing CSRF token; send the x-csrf-token header from the same origin, or use a bearer token".to_owned(),
+            AppError::NotFound => "no such endpoint".to_owned(),
+            AppError::BadRequest(message) | AppError::Invalid { message, .. } | AppError::TooLarge { message, .. } => {
+                message.clone()
+            }
+            AppError::Core(status) => status.message().to_owned(),
         };
-        let code = snake_case(&code);
         if status.is_server_error() {
             tracing::warn!(%status, %code, %message, "API request failed");
         }
