@@ -2,15 +2,18 @@
 //! it with the session cookie and the `x-csrf-token` header; outside scripts with
 //! `Authorization: Bearer <personal API token>`. The QR tool needs neither.
 //!
-//! Accounts, the profile and the QR tool are here; [`resources`] and [`bot`] have their own.
+//! Accounts, the profile and the QR tool are here; [`resources`], [`bot`], [`chat`] and [`usage`]
+//! have their own.
 
 mod bot;
+mod chat;
 mod resources;
+mod usage;
 
 use assistchat_proto::v1::{
     AiMode, ApiToken, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, GetProfileRequest,
-    ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyState, Profile, RegisterRequest, Session,
-    SetOpenAiKeyRequest, UpdateProfileRequest, User,
+    ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyCheck, OpenAiKeyState, Profile, RegisterRequest,
+    Session, SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest, User,
 };
 use axum::{
     Json, Router,
@@ -40,12 +43,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
         .route("/api/profile", get(get_profile).patch(patch_profile))
         .route("/api/profile/openai/key", put(set_key).delete(clear_key))
+        .route("/api/profile/openai/key/test", post(test_key))
         .route("/api/profile/openai/settings", put(put_ai_settings))
         .route("/api/profile/tokens", get(list_tokens).post(create_token))
         .route("/api/profile/tokens/{id}", delete(delete_token))
         .route("/api/qr/build", post(build_qr).layer(DefaultBodyLimit::max(qr::MAX_BODY_BYTES)))
         .merge(resources::routes())
         .merge(bot::routes())
+        .merge(chat::routes())
+        .merge(usage::routes())
         .fallback(|| async { ApiError(AppError::NotFound) })
 }
 
@@ -241,7 +247,37 @@ async fn set_key(
     check_csrf(&visitor, &headers)?;
     let request = SetOpenAiKeyRequest { api_key: body.api_key };
     let response = state.core.profile().set_open_ai_key(visitor.meta.request(request)).await?.into_inner();
-    Ok(Json(profile_json(&response.profile.unwrap_or_default())))
+    let mut profile = profile_json(&response.profile.unwrap_or_default());
+    // Why the key could not be checked; empty when its server accepted it.
+    profile["warning"] = response.warning.into();
+    Ok(Json(profile))
+}
+
+/// `POST /api/profile/openai/key/test`: checks the stored own key against its server now.
+async fn test_key(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    let response = state.core.profile().test_open_ai_key(visitor.meta.request(TestOpenAiKeyRequest {})).await?;
+    let response = response.into_inner();
+    Ok(Json(json!({
+        "result": key_check_name(response.result()),
+        "detail": response.detail,
+        "profile": profile_json(&response.profile.unwrap_or_default()),
+    })))
+}
+
+/// `accepted`, `rejected`, `unreachable` or `missing` (or `unknown`).
+pub fn key_check_name(check: OpenAiKeyCheck) -> &'static str {
+    match check {
+        OpenAiKeyCheck::Accepted => "accepted",
+        OpenAiKeyCheck::Rejected => "rejected",
+        OpenAiKeyCheck::Unreachable => "unreachable",
+        OpenAiKeyCheck::Missing => "missing",
+        OpenAiKeyCheck::Unspecified => "unknown",
+    }
 }
 
 async fn clear_key(

@@ -6,11 +6,12 @@
 //!
 //! Layout: [`pages`] renders HTML with maud; [`api`] is the JSON API; [`qr`] is the QR tool's
 //! form, which both serve; [`resource`] and [`schema`] turn resources and their settings into
-//! what both show and read back; [`visitor`] reads who is asking and guards changes against CSRF;
-//! [`i18n`] holds the message catalogue; [`security`] adds the headers and the cross-site check
-//! every response gets.
+//! what both show and read back; [`chat`] does the same for the browser chat's messages;
+//! [`visitor`] reads who is asking and guards changes against CSRF; [`i18n`] holds the message
+//! catalogue; [`security`] adds the headers and the cross-site check every response gets.
 
 pub mod api;
+pub mod chat;
 pub mod config;
 pub mod core_client;
 pub mod error;

@@ -10,6 +10,7 @@ use axum::{
 const FILES: &[(&str, &str, &str)] = &[
     ("app.css", "text/css; charset=utf-8", include_str!("../static/app.css")),
     ("js/app.js", "text/javascript; charset=utf-8", include_str!("../static/js/app.js")),
+    ("js/chat.js", "text/javascript; charset=utf-8", include_str!("../static/js/chat.js")),
     ("js/qr.js", "text/javascript; charset=utf-8", include_str!("../static/js/qr.js")),
     ("js/resources.js", "text/javascript; charset=utf-8", include_str!("../static/js/resources.js")),
 ];

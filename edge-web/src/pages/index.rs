@@ -81,6 +81,7 @@ fn dashboard(
         section.card {
             h2 { (page.t("dashboard.shortcuts")) }
             ul {
+                li { a href="/chat" { (page.t("nav.chat")) } }
                 li { a href="/profile" { (page.t("nav.profile")) } }
                 li { a href="/resources" { (page.t("nav.resources")) } }
                 li { a href="/qr" { (page.t("nav.qr")) } }

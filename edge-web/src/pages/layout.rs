@@ -75,6 +75,7 @@ impl Page {
                         a.brand href="/" { "AssistChat" }
                         nav {
                             (nav_item("/", "nav.home"))
+                            @if self.user.is_some() { (nav_item("/chat", "nav.chat")) }
                             @if self.user.is_some() { (nav_item("/resources", "nav.resources")) }
                             (nav_item("/qr", "nav.qr"))
                             @if self.user.is_some() { (nav_item("/profile", "nav.profile")) }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod bot;
+pub mod chat;
 pub mod index;
 pub mod layout;
 pub mod profile;
@@ -9,6 +10,7 @@ pub mod qr;
 pub mod resource;
 pub mod resources;
 pub mod settings_form;
+pub mod usage;
 
 use axum::{
     Router,
@@ -30,9 +32,12 @@ pub fn routes() -> Router<AppState> {
         .route("/profile/ai", post(profile::update_ai))
         .route("/profile/key", post(profile::set_key))
         .route("/profile/key/clear", post(profile::clear_key))
+        .route("/profile/key/test", post(profile::test_key))
         .route("/profile/tokens", post(profile::create_token))
         .route("/profile/tokens/{id}/delete", post(profile::delete_token))
         .route("/bot", post(bot::toggle))
+        .route("/chat", get(chat::show).post(chat::send))
+        .route("/chat/reset", post(chat::reset))
         .route("/resources", get(resources::list).post(resources::create))
         .route("/resources/{id}", get(resource::show).post(resource::update))
         .route("/resources/{id}/{action}", post(resource::act))

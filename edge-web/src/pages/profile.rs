@@ -1,8 +1,9 @@
-//! `/profile`: personal data, AI settings with the own OpenAI key, and personal API tokens.
+//! `/profile`: personal data, AI settings with the own OpenAI key and its check, the AI usage,
+//! and personal API tokens.
 
 use assistchat_proto::v1::{
-    AiMode, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, ListApiTokensRequest, OpenAiKeyState,
-    Profile, SetOpenAiKeyRequest, UpdateProfileRequest,
+    AiMode, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, ListApiTokensRequest, OpenAiKeyCheck,
+    OpenAiKeyState, Profile, SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest,
 };
 use axum::{
     Form,
@@ -18,6 +19,7 @@ use super::{
     auth::CsrfForm,
     bot,
     layout::{Page, notice, page_error},
+    usage,
 };
 use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
 
@@ -91,7 +93,26 @@ enum Outcome {
     Failed(AppError),
     /// A token was created: shown once.
     NewToken(String),
+    /// The own key was saved, but its server could not be reached to check it: why.
+    KeyUnchecked(String),
+    /// The own key was not saved: shown at the key field.
+    KeyRefused {
+        /// Core's refusal.
+        error: AppError,
+        /// Whether the key had the shape keys have, so that it was its server that refused it.
+        well_formed: bool,
+    },
+    /// The stored own key was checked on request.
+    KeyTested {
+        /// What the check found.
+        result: OpenAiKeyCheck,
+        /// The outcome in words, from core.
+        detail: String,
+    },
 }
+
+/// The lengths of a well-formed key, as the profile contract gives them.
+const KEY_LEN: std::ops::RangeInclusive<usize> = 8..=512;
 
 /// `GET /profile`.
 pub async fn profile_page(State(state): State<AppState>, visitor: Visitor, Query(saved): Query<Saved>) -> Response {
@@ -111,10 +132,11 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Respon
         Err(status) => return page_error(page.lang, status.into()),
     };
     let status = match &outcome {
-        Outcome::Failed(err) => err.status(),
+        Outcome::Failed(err) | Outcome::KeyRefused { error: err, .. } => err.status(),
         _ => StatusCode::OK,
     };
     let bot = bot::status(state, visitor).await;
+    let usage = usage::load(state, visitor).await;
     let body = html! {
         h1 { (page.t("profile.title")) }
         @match &outcome {
@@ -125,10 +147,11 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Respon
                 code #new-token { (token) }
                 button type="button" data-copy="#new-token" { (page.t("tokens.copy")) }
             },
-            Outcome::None => {},
+            Outcome::None | Outcome::KeyUnchecked(_) | Outcome::KeyRefused { .. } | Outcome::KeyTested { .. } => {},
         }
         (personal_section(&page, profile))
-        (ai_section(&page, profile))
+        (ai_section(&page, profile, &outcome))
+        (usage::card(&page, &usage))
         @if let Some(bot) = &bot { (bot::switch(&page, bot, "/profile")) }
         (tokens_section(&page, &tokens))
     };
@@ -156,7 +179,7 @@ fn personal_section(page: &Page, profile: &Profile) -> Markup {
     }
 }
 
-fn ai_section(page: &Page, profile: &Profile) -> Markup {
+fn ai_section(page: &Page, profile: &Profile, outcome: &Outcome) -> Markup {
     let byok = profile.ai_mode() == AiMode::Byok;
     let key_state = match profile.openai_key_state() {
         OpenAiKeyState::Set => page.t("ai.key_set"),
@@ -180,12 +203,19 @@ fn ai_section(page: &Page, profile: &Profile) -> Markup {
             }
             h3 { (page.t("ai.key_title")) }
             p.key-status { (key_state) @if !profile.openai_key_mask.is_empty() { " " code #key-mask { (profile.openai_key_mask) } } }
-            form method="post" action="/profile/key" {
+            (key_outcome(page, outcome))
+            @let refusal = key_refusal(page, outcome);
+            form #key-form method="post" action="/profile/key" {
                 (page.csrf_field())
-                label { (page.t("ai.key")) input type="password" name="api_key" required autocomplete="off" placeholder="sk-..."; }
+                label { (page.t("ai.key")) input type="password" name="api_key" required autocomplete="off" placeholder="sk-..." aria-describedby="api-key-error" aria-invalid=[refusal.is_some().then_some("true")]; }
+                p.field-error #api-key-error role="alert" hidden[refusal.is_none()] { @if let Some(refusal) = &refusal { (refusal) } }
                 button type="submit" { @if profile.openai_key_mask.is_empty() { (page.t("ai.key_save")) } @else { (page.t("ai.key_replace")) } }
             }
             @if !profile.openai_key_mask.is_empty() {
+                form #key-test-form method="post" action="/profile/key/test" {
+                    (page.csrf_field())
+                    button.secondary type="submit" { (page.t("ai.key_test")) }
+                }
                 form method="post" action="/profile/key/clear" data-confirm=(page.t("ai.key_clear_confirm")) {
                     (page.csrf_field())
                     button.danger type="submit" { (page.t("ai.key_clear")) }
@@ -193,6 +223,32 @@ fn ai_section(page: &Page, profile: &Profile) -> Markup {
             }
         }
     }
+}
+
+/// What became of the last save or test of the own key, above its form.
+fn key_outcome(page: &Page, outcome: &Outcome) -> Markup {
+    match outcome {
+        Outcome::KeyUnchecked(warning) => html! {
+            p.notice.warn #key-warning role="alert" { strong { (page.t("ai.key_saved_unchecked")) } " " (warning) }
+        },
+        Outcome::KeyTested { result, detail } => {
+            let kind = match result {
+                OpenAiKeyCheck::Accepted => "ok",
+                OpenAiKeyCheck::Rejected => "error",
+                _ => "warn",
+            };
+            html! { div #key-test data-result=(crate::api::key_check_name(*result)) { (notice(kind, detail)) } }
+        }
+        _ => html! {},
+    }
+}
+
+/// Why the key was not saved: the catalogue's advice for a key without the shape of one, and
+/// otherwise core's words, which say what the key's server answered, in the person's language.
+fn key_refusal(page: &Page, outcome: &Outcome) -> Option<String> {
+    let Outcome::KeyRefused { error, well_formed } = outcome else { return None };
+    let from_server = *well_formed && error.from_core() && !error.detail().is_empty();
+    Some(if from_server { error.detail() } else { error.user_message(page.lang) })
 }
 
 fn tokens_section(page: &Page, tokens: &[assistchat_proto::v1::ApiToken]) -> Markup {
@@ -305,13 +361,48 @@ pub async fn update_ai(State(state): State<AppState>, visitor: Visitor, Form(for
     .await
 }
 
-/// `POST /profile/key`: sets or replaces the own OpenAI key.
+/// `POST /profile/key`: checks and sets or replaces the own OpenAI key; then back to the
+/// profile, or the profile with why the key was refused at its field, or with why it could not be
+/// checked.
 pub async fn set_key(State(state): State<AppState>, visitor: Visitor, Form(form): Form<KeyForm>) -> Response {
-    let request = SetOpenAiKeyRequest { api_key: form.api_key };
-    change(&state, &visitor, &form.csrf, || async {
-        state.core.profile().set_open_ai_key(visitor.meta.request(request)).await.map(drop)
-    })
-    .await
+    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
+        return page_error(visitor.lang, err);
+    }
+    let key = form.api_key.trim();
+    let well_formed = KEY_LEN.contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    let request = SetOpenAiKeyRequest { api_key: form.api_key.clone() };
+    let outcome = match state.core.profile().set_open_ai_key(visitor.meta.request(request)).await {
+        Ok(response) => match response.into_inner().warning {
+            warning if warning.is_empty() => return Redirect::to("/profile?saved=1").into_response(),
+            warning => Outcome::KeyUnchecked(warning),
+        },
+        Err(status) if status.code() == tonic::Code::Unauthenticated => return crate::error::to_login(),
+        Err(status) => {
+            let error = AppError::from(status);
+            if error.field().as_deref() == Some("api_key") {
+                Outcome::KeyRefused { error, well_formed }
+            } else {
+                Outcome::Failed(error)
+            }
+        }
+    };
+    render(&state, &visitor, outcome).await
+}
+
+/// `POST /profile/key/test`: checks the stored own key now and shows what its server said.
+pub async fn test_key(State(state): State<AppState>, visitor: Visitor, Form(form): Form<CsrfForm>) -> Response {
+    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
+        return page_error(visitor.lang, err);
+    }
+    let outcome = match state.core.profile().test_open_ai_key(visitor.meta.request(TestOpenAiKeyRequest {})).await {
+        Ok(response) => {
+            let response = response.into_inner();
+            Outcome::KeyTested { result: response.result(), detail: response.detail }
+        }
+        Err(status) if status.code() == tonic::Code::Unauthenticated => return crate::error::to_login(),
+        Err(status) => Outcome::Failed(status.into()),
+    };
+    render(&state, &visitor, outcome).await
 }
 
 /// `POST /profile/key/clear`: deletes the own OpenAI key.
