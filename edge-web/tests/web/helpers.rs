@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use assistchat_edge_web::Config;
+use assistchat_fakes::FakeOpenAi;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -11,6 +12,8 @@ pub struct TestWeb {
     pub addr: SocketAddr,
     /// Core's address, when this started one.
     pub core_addr: Option<SocketAddr>,
+    /// The fake OpenAI API core asks, when this started core.
+    openai: Option<FakeOpenAi>,
     stops: Vec<oneshot::Sender<()>>,
     _data_dir: Option<TempDir>,
 }
@@ -21,10 +24,14 @@ impl TestWeb {
         Self::start_with(|_| {}).await
     }
 
-    /// Like [`TestWeb::start`], with core's settings changed by `configure` first.
+    /// Like [`TestWeb::start`], with core's settings changed by `configure` first. Core's
+    /// OpenAI base URL is a fake's (see [`TestWeb::openai`]), so that no key check or reply
+    /// leaves the machine; `configure` may point it elsewhere.
     pub async fn start_with(configure: impl FnOnce(&mut assistchat_core::Config)) -> Self {
         let data_dir = TempDir::new().unwrap();
+        let openai = FakeOpenAi::start().await;
         let mut config = assistchat_core::Config::with_defaults(data_dir.path().into());
+        config.openai_base_url = openai.base_url();
         configure(&mut config);
         let core = assistchat_core::Application::build(config).await.expect("core starts");
         let core_addr = core.local_addr();
@@ -34,6 +41,7 @@ impl TestWeb {
         }));
         let mut web = Self::web_only(&format!("http://{core_addr}")).await;
         web.core_addr = Some(core_addr);
+        web.openai = Some(openai);
         web.stops.push(core_stop);
         web._data_dir = Some(data_dir);
         web
@@ -47,7 +55,12 @@ impl TestWeb {
         tokio::spawn(web.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        Self { addr, core_addr: None, stops: vec![stop], _data_dir: None }
+        Self { addr, core_addr: None, openai: None, stops: vec![stop], _data_dir: None }
+    }
+
+    /// The fake OpenAI API core was started with; it accepts any key and echoes.
+    pub fn openai(&self) -> &FakeOpenAi {
+        self.openai.as_ref().expect("core runs")
     }
 
     /// Core accepting the test edge's credential, wanting heartbeats every 200 ms (so that a

@@ -6,6 +6,7 @@ mod helpers;
 mod test_edge;
 
 mod api;
+mod chat;
 mod journey;
 mod pages;
 mod qr;
