@@ -83,6 +83,11 @@ pub struct Config {
     #[arg(long, env = "ASSISTCHAT_OPENAI_MODEL", default_value = "gpt-4o-mini")]
     pub openai_model: String,
 
+    /// The longest a reply may take, retries of rate limits and server errors included; each
+    /// attempt gets half of it.
+    #[arg(long, env = "ASSISTCHAT_AI_DEADLINE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub ai_deadline: Duration,
+
     /// The most tokens a user in managed mode may use per day (UTC), prompts and replies
     /// together; 0 means no quota.
     #[arg(long, env = "ASSISTCHAT_DAILY_TOKEN_QUOTA", default_value_t = 200_000)]
@@ -132,6 +137,7 @@ impl Config {
             openai_api_key: None,
             openai_base_url: "https://api.openai.com/v1".into(),
             openai_model: "gpt-4o-mini".into(),
+            ai_deadline: crate::ai::DEADLINE,
             daily_token_quota: 200_000,
             history_token_budget: 4000,
             system_prompt: DEFAULT_SYSTEM_PROMPT.into(),
@@ -174,6 +180,7 @@ impl std::fmt::Debug for Config {
             .field("openai_api_key", &self.openai_api_key.as_ref().map(|_| "<redacted>"))
             .field("openai_base_url", &self.openai_base_url)
             .field("openai_model", &self.openai_model)
+            .field("ai_deadline", &self.ai_deadline)
             .field("daily_token_quota", &self.daily_token_quota)
             .field("history_token_budget", &self.history_token_budget)
             .field("system_prompt", &self.system_prompt)

@@ -43,6 +43,9 @@ pub enum Error {
         /// How long to wait before trying again.
         retry_after: Duration,
     },
+    /// `RESOURCE_EXHAUSTED`: a quota is spent; the message says when or how to go on.
+    #[error("{0}")]
+    QuotaSpent(String),
     /// `UNAVAILABLE`: a dependency is down; trying again later may work.
     #[error("{0}")]
     Unavailable(String),
@@ -102,6 +105,7 @@ impl From<Error> for Status {
                     ErrorDetails::with_retry_info(Some(Duration::from_secs(seconds))),
                 )
             }
+            Error::QuotaSpent(message) => Status::resource_exhausted(message),
             Error::Unavailable(message) => Status::unavailable(message),
             Error::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");

@@ -14,6 +14,7 @@ pub mod ai;
 pub mod auth;
 pub mod bot;
 pub mod config;
+pub mod conversations;
 pub mod crypto;
 pub mod edge;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;
+pub mod words;
 
 pub use config::Config;
 pub use startup::{Application, StartError};

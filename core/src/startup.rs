@@ -25,9 +25,11 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
+    ai::AiClient,
     auth::{self, Accounts, service::AuthApi},
     bot::{manager::BotManager, service::BotApi},
     config::{Config, redact_url},
+    conversations::{self, Conversations},
     crypto::{Keyring, SecretError, keyring::KeySource},
     edge::{EdgeApi, MIN_EDGE_TOKEN_LEN},
     error::Error,
@@ -100,6 +102,8 @@ pub struct Application {
     resources: Arc<Resources>,
     /// The bot manager.
     manager: BotManager,
+    /// The conversation domain.
+    conversations: Arc<Conversations>,
     /// The configuration.
     config: Config,
 }
@@ -118,18 +122,36 @@ impl Application {
         tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
 
         let accounts = Arc::new(Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?);
-        let profiles = Arc::new(Profiles::new(store.clone(), keyring.clone()));
+        let profiles = Arc::new(Profiles::new(store.clone(), keyring.clone(), config.platform_ai()));
         let registry = Arc::new(Registry::load(&store).await?);
         let resources = Arc::new(Resources::new(store.clone(), keyring, registry.clone()));
         // Edges come back within a few heartbeats of a restart; until then nothing is offline.
         let grace = config.edge_heartbeat * 3;
         let manager = BotManager::start(store.clone(), resources.clone(), registry.clone(), grace).await?;
+        let settings = conversations::Settings {
+            history_budget: config.history_token_budget,
+            daily_quota: config.daily_token_quota,
+            default_system_prompt: config.system_prompt.clone(),
+        };
+        let ai = AiClient::new(config.ai_deadline, config.ai_deadline / 2);
+        let conversations = Arc::new(Conversations::new(store.clone(), profiles.clone(), ai, settings));
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
         let local_addr =
             listener.local_addr().map_err(|source| StartError::Listen { address: config.listen.clone(), source })?;
-        Ok(Self { listener, local_addr, store, accounts, profiles, registry, resources, manager, config })
+        Ok(Self {
+            listener,
+            local_addr,
+            store,
+            accounts,
+            profiles,
+            registry,
+            resources,
+            manager,
+            conversations,
+            config,
+        })
     }
 
     /// The address the server listens on.
@@ -162,14 +184,15 @@ impl Application {
             self.registry.clone(),
             self.manager.clone(),
         );
-        let platform_has_key = self.config.platform_ai().api_key.is_some();
-        let bot_api = BotApi::new(self.accounts.clone(), self.store.clone(), self.manager.clone(), platform_has_key);
+        let bot_api =
+            BotApi::new(self.accounts.clone(), self.store.clone(), self.manager.clone(), self.conversations.clone());
         let edge_api = EdgeApi::new(
             self.config.edge_token.as_deref(),
             self.config.edge_heartbeat,
             self.registry.clone(),
             self.store.clone(),
             self.manager.clone(),
+            self.conversations.clone(),
         );
         let manager = self.manager.clone();
 

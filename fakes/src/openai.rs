@@ -136,6 +136,11 @@ impl FakeOpenAi {
         self.state.lock().script.push_back(behaviour);
     }
 
+    /// Forgets the behaviours still queued: the next chat requests get the default reply.
+    pub fn clear_script(&self) {
+        self.state.lock().script.clear();
+    }
+
     /// Makes requests with this key fail with 401 `invalid_api_key`.
     pub fn reject_key(&self, key: impl Into<String>) {
         self.state.lock().rejected.insert(key.into());

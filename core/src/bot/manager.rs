@@ -100,6 +100,8 @@ pub struct BotManager {
     events: broadcast::Sender<BotEvent>,
     /// Turns true when core shuts down, ending every watch.
     closing: Arc<watch::Sender<bool>>,
+    /// Which instance runs each resource.
+    placements: Placements,
 }
 
 impl std::fmt::Debug for Command {
@@ -120,19 +122,20 @@ impl BotManager {
     ) -> Result<Self, StoreError> {
         let (commands, inbox) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let placements = Placements::default();
         let mut task = Task {
             store,
             resources,
             registry,
             events: events.clone(),
             instances: HashMap::new(),
-            assignments: HashMap::new(),
+            assignments: Assignments { by_resource: HashMap::new(), placements: placements.clone() },
             next_connection: 1,
             in_grace: !grace.is_zero(),
             seen_since_start: HashSet::new(),
         };
         task.settle_after_start().await?;
-        let handle = Self { commands, events, closing: Arc::new(watch::Sender::new(false)) };
+        let handle = Self { commands, events, closing: Arc::new(watch::Sender::new(false)), placements };
         let grace_handle = handle.clone();
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
@@ -190,6 +193,12 @@ impl BotManager {
         self.closing.subscribe()
     }
 
+    /// Whether the resource is started on the edge instance `instance_id` (of its provider).
+    pub fn runs_on(&self, resource_id: &str, instance_id: &str) -> bool {
+        let placements = self.placements.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        placements.get(resource_id).is_some_and(|running| running == instance_id)
+    }
+
     /// Changes to watch.
     pub fn subscribe(&self) -> broadcast::Receiver<BotEvent> {
         self.events.subscribe()
@@ -219,6 +228,45 @@ struct Instance {
     resources: HashSet<String>,
 }
 
+/// Which instance id runs each running resource, shared with the conversation calls, which
+/// must not wait behind the manager's queue to check who may answer for a resource.
+type Placements = Arc<std::sync::RwLock<HashMap<String, String>>>;
+
+/// The running resources, mirrored into [`Placements`] on every change.
+struct Assignments {
+    by_resource: HashMap<String, Assignment>,
+    placements: Placements,
+}
+
+impl Assignments {
+    fn placements(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, String>> {
+        self.placements.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, resource_id: &str) -> Option<&Assignment> {
+        self.by_resource.get(resource_id)
+    }
+
+    fn contains_key(&self, resource_id: &str) -> bool {
+        self.by_resource.contains_key(resource_id)
+    }
+
+    fn insert(&mut self, resource_id: String, assignment: Assignment, instance_id: String) {
+        self.placements().insert(resource_id.clone(), instance_id);
+        self.by_resource.insert(resource_id, assignment);
+    }
+
+    fn remove(&mut self, resource_id: &str) -> Option<Assignment> {
+        self.placements().remove(resource_id);
+        self.by_resource.remove(resource_id)
+    }
+
+    fn clear(&mut self) {
+        self.placements().clear();
+        self.by_resource.clear();
+    }
+}
+
 /// Where a resource runs.
 #[derive(Clone, Copy, Debug)]
 struct Assignment {
@@ -237,7 +285,7 @@ struct Task {
     /// Attached instances, by connection number.
     instances: HashMap<u64, Instance>,
     /// Running resources, by id.
-    assignments: HashMap<String, Assignment>,
+    assignments: Assignments,
     next_connection: u64,
     /// Just after start: edges are still coming back, so no provider is called offline yet...
     in_grace: bool,
@@ -423,7 +471,8 @@ impl Task {
         let instance = self.instances.get_mut(&connection).expect("chosen among attached instances");
         instance.resources.insert(run.id.clone());
         let _ = instance.sender.send(Ok(AttachResponse { kind: Some(Kind::StartResource(start)) }));
-        self.assignments.insert(run.id.clone(), Assignment { connection, generation });
+        let instance_id = instance.instance_id.clone();
+        self.assignments.insert(run.id.clone(), Assignment { connection, generation }, instance_id);
         let observed = ObservedState {
             state: "pending".into(),
             detail: "Starting.".into(),

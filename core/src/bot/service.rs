@@ -13,10 +13,15 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
-use super::manager::{BotEvent, BotManager};
+use super::{
+    chat,
+    manager::{BotEvent, BotManager},
+};
 use crate::{
     auth::Accounts,
-    error::Result,
+    conversations::{Channel, Conversations},
+    error::{Error, Result},
+    pagination::{decode_token, page_size, paginate},
     resources::service::{action, desired_state, state, status_info},
     rpc::{caller, timestamp},
     store::{Store, now_millis, resources::ResourceRecord},
@@ -35,47 +40,33 @@ pub struct BotApi {
     store: Store,
     /// Starts and stops resources.
     manager: BotManager,
-    /// Whether the platform has a key of its own, for managed users' warning.
-    platform_has_key: bool,
+    /// The browser chat, usage, and what keeps the assistant from answering.
+    conversations: Arc<Conversations>,
 }
 
 impl BotApi {
     /// The service.
-    pub fn new(accounts: Arc<Accounts>, store: Store, manager: BotManager, platform_has_key: bool) -> Self {
-        Self { accounts, store, manager, platform_has_key }
+    pub fn new(accounts: Arc<Accounts>, store: Store, manager: BotManager, conversations: Arc<Conversations>) -> Self {
+        Self { accounts, store, manager, conversations }
     }
 
     async fn switch(&self, user_id: &str, on: bool) -> Result<BotStatus> {
         if self.store.set_bot_enabled(user_id, on, now_millis()).await? {
             self.manager.reconcile_user(user_id).await;
         }
-        snapshot(&self.store, user_id, self.platform_has_key).await
+        snapshot(&self.store, user_id, &self.conversations).await
     }
 }
 
-/// The whole status of a user's bot; `platform_has_key` tells whether managed users can get
-/// replies.
-pub async fn snapshot(store: &Store, user_id: &str, platform_has_key: bool) -> Result<BotStatus> {
+/// The whole status of a user's bot.
+pub async fn snapshot(store: &Store, user_id: &str, conversations: &Conversations) -> Result<BotStatus> {
     let (enabled, switch_time) = store.bot_switch(user_id).await?.unwrap_or_default();
     let records = store.list_resources(user_id, "", None, i64::MAX).await?;
     let resources: Vec<ResourceStatus> = records.into_iter().map(resource_status).collect();
     let count = |wanted: ResourceState| {
         i32::try_from(resources.iter().filter(|r| r.state() == wanted).count()).unwrap_or(i32::MAX)
     };
-    let profile = store.profile(user_id).await?;
-    let ai_warning = match profile {
-        Some(profile) if profile.ai_mode == "byok" && profile.openai_key_state != "set" => {
-            "Your assistant uses your own OpenAI key, and none is usable: add one in Profile, or switch to the \
-             platform's key."
-                .to_owned()
-        }
-        Some(profile) if profile.ai_mode == "managed" && !platform_has_key => {
-            "This platform has no AI key of its own: add your own OpenAI key in Profile and choose it, or ask the \
-             platform's operator to set one."
-                .to_owned()
-        }
-        _ => String::new(),
-    };
+    let ai_warning = conversations.ai_warning(user_id).await?.unwrap_or_default();
     Ok(BotStatus {
         enabled,
         switch_time: switch_time.map(timestamp),
@@ -106,7 +97,8 @@ pub fn resource_status(record: ResourceRecord) -> ResourceStatus {
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-const CHAT_LATER: &str = "the browser chat is not served by this core version yet; upgrade core";
+/// The name page tokens of the browser chat are bound to.
+const CHAT_LIST: &str = "chat_messages";
 
 #[tonic::async_trait]
 impl BotService for BotApi {
@@ -133,7 +125,7 @@ impl BotService for BotApi {
         request: Request<GetBotStatusRequest>,
     ) -> Result<Response<GetBotStatusResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
-        let status = snapshot(&self.store, &caller.user_id, self.platform_has_key).await?;
+        let status = snapshot(&self.store, &caller.user_id, &self.conversations).await?;
         Ok(Response::new(GetBotStatusResponse { bot_status: Some(status) }))
     }
 
@@ -148,10 +140,10 @@ impl BotService for BotApi {
         // Subscribed before the snapshot is read, so no change between the two is missed.
         let mut events = self.manager.subscribe();
         let mut closing = self.manager.closing();
-        let first = snapshot(&self.store, &caller.user_id, self.platform_has_key).await?;
+        let first = snapshot(&self.store, &caller.user_id, &self.conversations).await?;
         let (sender, receiver) = mpsc::channel(WATCH_QUEUE);
         let (store, accounts, user_id) = (self.store.clone(), self.accounts.clone(), caller.user_id);
-        let platform_has_key = self.platform_has_key;
+        let conversations = self.conversations.clone();
         tokio::spawn(async move {
             let send = |event: Event| sender.send(Ok(WatchBotStatusResponse { event: Some(event) }));
             if send(Event::Snapshot(first)).await.is_err() {
@@ -189,7 +181,7 @@ impl BotService for BotApi {
                         Event::ResourceDeleted(ResourceDeleted { resource_id })
                     }
                     Ok(BotEvent::Switched { .. }) | Err(RecvError::Lagged(_)) => {
-                        match snapshot(&store, &user_id, platform_has_key).await {
+                        match snapshot(&store, &user_id, &conversations).await {
                             Ok(status) => Event::Snapshot(status),
                             Err(err) => {
                                 let _ = sender.send(Err(err.into())).await;
@@ -210,37 +202,69 @@ impl BotService for BotApi {
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn send_chat_message(
         &self,
         request: Request<SendChatMessageRequest>,
     ) -> Result<Response<SendChatMessageResponse>, Status> {
-        caller(&self.accounts, &request).await?;
-        Err(Status::unimplemented(CHAT_LATER))
+        let caller = caller(&self.accounts, &request).await?;
+        let request = request.into_inner();
+        let inbound = chat::inbound(&caller.user_id, request.text, request.client_message_id)?;
+        let answer = self.conversations.converse(&Channel::browser(&caller.user_id), &inbound).await?;
+        Ok(Response::new(SendChatMessageResponse {
+            user_message: Some(chat::message(answer.question)),
+            reply: Some(chat::message(answer.reply)),
+            redelivered: answer.redelivered,
+        }))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn stream_chat_message(
         &self,
         request: Request<StreamChatMessageRequest>,
     ) -> Result<Response<Self::StreamChatMessageStream>, Status> {
-        caller(&self.accounts, &request).await?;
-        Err(Status::unimplemented(CHAT_LATER))
+        let caller = caller(&self.accounts, &request).await?;
+        let request = request.into_inner();
+        let inbound = chat::inbound(&caller.user_id, request.text, request.client_message_id)?;
+        let events = self.conversations.converse_streaming(Channel::browser(&caller.user_id), inbound);
+        Ok(Response::new(Box::pin(chat::stream(events))))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn list_chat_messages(
         &self,
         request: Request<ListChatMessagesRequest>,
     ) -> Result<Response<ListChatMessagesResponse>, Status> {
-        caller(&self.accounts, &request).await?;
-        Err(Status::unimplemented(CHAT_LATER))
+        let caller = caller(&self.accounts, &request).await?;
+        let limit = page_size(request.get_ref().page_size)?;
+        let before = decode_token(CHAT_LIST, &request.get_ref().page_token)?;
+        let channel = Channel::browser(&caller.user_id);
+        let messages = self.conversations.messages(&channel, before.as_deref(), limit + 1).await?;
+        let (page, next_page_token) = paginate(messages, limit, CHAT_LIST, |message| &message.id);
+        Ok(Response::new(ListChatMessagesResponse {
+            chat_messages: page.into_iter().map(chat::message).collect(),
+            next_page_token,
+        }))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn reset_chat(&self, request: Request<ResetChatRequest>) -> Result<Response<ResetChatResponse>, Status> {
-        caller(&self.accounts, &request).await?;
-        Err(Status::unimplemented(CHAT_LATER))
+        let caller = caller(&self.accounts, &request).await?;
+        self.conversations.reset(&Channel::browser(&caller.user_id)).await?;
+        Ok(Response::new(ResetChatResponse {}))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn get_usage(&self, request: Request<GetUsageRequest>) -> Result<Response<GetUsageResponse>, Status> {
-        caller(&self.accounts, &request).await?;
-        Err(Status::unimplemented("usage is not counted by this core version yet; upgrade core"))
+        let caller = caller(&self.accounts, &request).await?;
+        let days = match request.get_ref().day_count {
+            ..0 => {
+                return Err(Error::invalid("day_count", "the day count is negative; send 0 for 7, or up to 90").into());
+            }
+            0 => 7,
+            n => n.min(90).unsigned_abs(),
+        };
+        let usage = chat::usage(&self.conversations, &caller.user_id, days).await?;
+        Ok(Response::new(usage))
     }
 }

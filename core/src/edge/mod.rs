@@ -15,6 +15,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     bot::manager::BotManager,
+    conversations::{Channel, Conversations, Inbound, message_text},
+    error::Error,
     providers::{ProviderSpec, Registry},
     store::Store,
 };
@@ -36,6 +38,8 @@ pub struct EdgeApi {
     store: Store,
     /// Hands out the resources.
     manager: BotManager,
+    /// Answers the messages.
+    conversations: Arc<Conversations>,
 }
 
 impl EdgeApi {
@@ -46,9 +50,35 @@ impl EdgeApi {
         registry: Arc<Registry>,
         store: Store,
         manager: BotManager,
+        conversations: Arc<Conversations>,
     ) -> Self {
         let token_digest = token.map(|token| Sha256::digest(token.as_bytes()).into());
-        Self { token_digest, heartbeat, registry, store, manager }
+        Self { token_digest, heartbeat, registry, store, manager, conversations }
+    }
+
+    /// The chat `chat_id` of a resource started on the calling instance.
+    async fn channel(&self, instance_id: &str, resource_id: &str, chat_id: &str) -> Result<Channel, Status> {
+        bounded("instance_id", instance_id, MAX_ID_CHARS)?;
+        bounded("resource_id", resource_id, MAX_ID_CHARS)?;
+        bounded("chat_id", chat_id, MAX_ID_CHARS)?;
+        let not_here = || {
+            Status::not_found(
+                "this resource is not started on this instance; leave the message unanswered so that it reaches the \
+                 instance that runs it",
+            )
+        };
+        if !self.manager.runs_on(resource_id, instance_id) {
+            return Err(not_here());
+        }
+        let record = self.store.resource_by_id(resource_id).await.map_err(Error::from)?.ok_or_else(not_here)?;
+        let settings: serde_json::Value = serde_json::from_str(&record.meta_json).unwrap_or_default();
+        let system_prompt = settings.get("system_prompt").and_then(|value| value.as_str()).unwrap_or_default();
+        Ok(Channel {
+            user_id: record.user_id,
+            resource_id: Some(record.id),
+            chat_key: chat_id.to_owned(),
+            system_prompt: system_prompt.to_owned(),
+        })
     }
 
     fn authenticate<T>(&self, request: &Request<T>) -> Result<(), Status> {
@@ -72,6 +102,20 @@ impl EdgeApi {
     }
 }
 
+/// The longest id an edge may send (chats, messages, senders).
+const MAX_ID_CHARS: usize = 200;
+
+/// A required text of at most `max` characters.
+fn bounded(field: &'static str, value: &str, max: usize) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "required; send the channel's id"));
+    }
+    if value.chars().count() > max {
+        return Err(Error::invalid(field, format!("at most {max} characters; send a shorter id or a hash of it")));
+    }
+    Ok(())
+}
+
 /// The stream of core's messages to one edge.
 type Outbound = Pin<Box<dyn Stream<Item = Result<AttachResponse, Status>> + Send>>;
 
@@ -91,7 +135,7 @@ impl EdgeService for EdgeApi {
             return Err(Status::failed_precondition("the first message must be a hello"));
         };
         let spec = ProviderSpec::from_hello(&hello)?;
-        self.registry.describe(&self.store, spec.clone()).await.map_err(crate::error::Error::from)?;
+        self.registry.describe(&self.store, spec.clone()).await.map_err(Error::from)?;
         let (sender, outbound) = mpsc::unbounded_channel();
         let welcome = EdgeWelcome {
             heartbeat_interval: Some(prost_types::Duration::try_from(self.heartbeat).unwrap_or_default()),
@@ -130,18 +174,39 @@ impl EdgeService for EdgeApi {
         Ok(Response::new(Box::pin(UnboundedReceiverStream::new(outbound))))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(resource_id = %request.get_ref().resource_id))]
     async fn converse(&self, request: Request<ConverseRequest>) -> Result<Response<ConverseResponse>, Status> {
         self.authenticate(&request)?;
-        Err(Status::unimplemented("this core does not answer messages yet; upgrade core"))
+        let request = request.into_inner();
+        let sender = request.sender.unwrap_or_default();
+        bounded("sender.id", &sender.id, MAX_ID_CHARS)?;
+        bounded("external_message_id", &request.external_message_id, MAX_ID_CHARS)?;
+        message_text("text", &request.text)?;
+        let channel = self.channel(&request.instance_id, &request.resource_id, &request.chat_id).await?;
+        let sender_name = match (sender.display_name.as_str(), sender.username.as_str()) {
+            ("", "") => String::new(),
+            ("", handle) => format!("@{handle}"),
+            (name, _) => name.to_owned(),
+        };
+        let inbound = Inbound {
+            text: request.text,
+            external_id: Some(request.external_message_id),
+            sender_id: sender.id,
+            sender_name,
+        };
+        let answer = self.conversations.converse(&channel, &inbound).await?;
+        Ok(Response::new(ConverseResponse { reply_text: answer.reply.text, redelivered: answer.redelivered }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(resource_id = %request.get_ref().resource_id))]
     async fn reset_conversation(
         &self,
         request: Request<ResetConversationRequest>,
     ) -> Result<Response<ResetConversationResponse>, Status> {
         self.authenticate(&request)?;
-        Err(Status::unimplemented("this core does not keep conversations yet; upgrade core"))
+        let request = request.into_inner();
+        let channel = self.channel(&request.instance_id, &request.resource_id, &request.chat_id).await?;
+        self.conversations.reset(&channel).await?;
+        Ok(Response::new(ResetConversationResponse {}))
     }
 }

@@ -7,7 +7,7 @@ pub mod service;
 use std::sync::Arc;
 
 use crate::{
-    ai::{PlatformAi, Target},
+    ai::{AiClient, AiError, PlatformAi, Target},
     crypto::Keyring,
     error::{Error, Result},
     fields::{Name, language_code},
@@ -16,6 +16,7 @@ use crate::{
         profiles::{ProfileRecord, ProfileSettings},
         secrets::OPENAI_KEY,
     },
+    words::{Phrase, say},
 };
 
 /// The AI mode of new accounts.
@@ -26,6 +27,8 @@ const KEY_LEN: std::ops::RangeInclusive<usize> = 8..=512;
 const MAX_BASE_URL_LEN: usize = 2048;
 /// Longest model name accepted.
 const MAX_MODEL_LEN: usize = 100;
+/// The longest a key check may take, retries included: a person waits for it.
+const KEY_CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(6);
 
 /// Whose key pays for the answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,12 +75,21 @@ pub struct Profiles {
     store: Store,
     /// Seals users' keys.
     keyring: Arc<Keyring>,
+    /// The platform's AI settings, for managed users and as byok defaults.
+    platform: PlatformAi,
+    /// Checks keys against their servers, briefly: a person waits for it.
+    key_checker: AiClient,
 }
 
 impl Profiles {
-    /// The domain over `store`, sealing keys with `keyring`.
-    pub fn new(store: Store, keyring: Arc<Keyring>) -> Self {
-        Self { store, keyring }
+    /// The domain over `store`, sealing keys with `keyring`, with the platform's AI settings.
+    pub fn new(store: Store, keyring: Arc<Keyring>, platform: PlatformAi) -> Self {
+        Self { store, keyring, platform, key_checker: AiClient::new(KEY_CHECK_DEADLINE, KEY_CHECK_DEADLINE / 2) }
+    }
+
+    /// The platform's AI settings.
+    pub fn platform(&self) -> &PlatformAi {
+        &self.platform
     }
 
     /// The profile of `user_id`.
@@ -117,8 +129,10 @@ impl Profiles {
         self.get(user_id).await
     }
 
-    /// Seals and stores the user's own OpenAI key, replacing any before.
-    pub async fn set_openai_key(&self, user_id: &str, key: &str) -> Result<ProfileRecord> {
+    /// Checks the user's own OpenAI key against its server, then seals and stores it, replacing
+    /// any before. A key the server rejects is not stored; one that could not be checked is,
+    /// with a warning in words (empty when the key was accepted).
+    pub async fn set_openai_key(&self, user_id: &str, key: &str) -> Result<(ProfileRecord, String)> {
         let key = key.trim();
         let valid = KEY_LEN.contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
         if !valid {
@@ -127,10 +141,17 @@ impl Profiles {
                 "the key must be 8 to 512 visible characters without spaces; paste it again as your provider shows it",
             ));
         }
+        let profile = self.get(user_id).await?;
+        let (check, detail) = self.check_key(&profile, key).await;
+        let warning = match check {
+            KeyCheck::Rejected => return Err(Error::invalid("api_key", detail)),
+            KeyCheck::Accepted => String::new(),
+            KeyCheck::Unreachable | KeyCheck::Missing => detail,
+        };
         let sealed = self.keyring.seal(key, &OPENAI_KEY.associated_data(user_id));
         self.store.set_openai_key(user_id, Some((&sealed, &mask(key))), now_millis()).await?;
-        tracing::info!(user_id, "own OpenAI key set");
-        self.get(user_id).await
+        tracing::info!(user_id, checked = warning.is_empty(), "own OpenAI key set");
+        Ok((self.get(user_id).await?, warning))
     }
 
     /// Deletes the user's own OpenAI key.
@@ -151,44 +172,94 @@ impl Profiles {
 
     /// Where the user's replies come from: the platform's key, base URL and model in managed
     /// mode; in byok mode the user's own key, with their base URL and model where they set
-    /// them. Without a usable key, `FAILED_PRECONDITION` says what to do.
-    pub async fn ai_target(&self, user_id: &str, platform: &PlatformAi) -> Result<Target> {
+    /// them. Without a usable key, `FAILED_PRECONDITION` says what to do, in the user's language.
+    pub async fn ai_route(&self, user_id: &str) -> Result<AiRoute> {
         let profile = self.get(user_id).await?;
+        let refuse = |phrase: Phrase<'_>| Error::FailedPrecondition(say(&profile.language_code, &phrase));
+        let platform = &self.platform;
+        if AiMode::from_stored(&profile.ai_mode) != Some(AiMode::Byok) {
+            let api_key = platform.api_key.clone().ok_or_else(|| refuse(Phrase::NoPlatformKey))?;
+            let target = Target { api_key, base_url: platform.base_url.clone(), model: platform.model.clone() };
+            return Ok(AiRoute { target, mode: AiMode::Managed, language_code: profile.language_code });
+        }
+        if profile.openai_key_state == "rejected" {
+            return Err(refuse(Phrase::OwnKeyRejected));
+        }
+        let api_key = self.openai_key(user_id).await?.ok_or_else(|| refuse(Phrase::OwnKeyMissing))?;
         let or_platform = |own: &str, platform: &str| if own.is_empty() { platform.to_owned() } else { own.to_owned() };
-        match AiMode::from_stored(&profile.ai_mode) {
-            Some(AiMode::Byok) => {
-                if profile.openai_key_state == "rejected" {
-                    return Err(Error::FailedPrecondition(
-                        "the model's server rejected your own key; replace it in Profile, or switch to the platform's \
-                         key"
-                        .into(),
-                    ));
-                }
-                let api_key = self.openai_key(user_id).await?.ok_or_else(|| {
-                    Error::FailedPrecondition(
-                        "you chose your own key but have not added one; add your OpenAI key in Profile, or switch to \
-                         the platform's key"
-                            .into(),
-                    )
-                })?;
-                Ok(Target {
-                    api_key,
-                    base_url: or_platform(&profile.openai_base_url, &platform.base_url),
-                    model: or_platform(&profile.openai_model, &platform.model),
-                })
+        let target = Target {
+            api_key,
+            base_url: or_platform(&profile.openai_base_url, &platform.base_url),
+            model: or_platform(&profile.openai_model, &platform.model),
+        };
+        Ok(AiRoute { target, mode: AiMode::Byok, language_code: profile.language_code })
+    }
+
+    /// Marks the user's own key as rejected by its server, so that they are told to replace it.
+    pub async fn reject_openai_key(&self, user_id: &str) -> Result<()> {
+        tracing::warn!(user_id, "the model's server rejected the user's own key");
+        Ok(self.store.set_openai_key_state(user_id, "rejected", now_millis()).await?)
+    }
+
+    /// Checks `key` against the models endpoint of the base URL the user's own key is used
+    /// with.
+    async fn check_key(&self, profile: &ProfileRecord, key: &str) -> (KeyCheck, String) {
+        let base_url =
+            if profile.openai_base_url.is_empty() { &self.platform.base_url } else { &profile.openai_base_url };
+        let target = Target { api_key: key.to_owned(), base_url: base_url.clone(), model: String::new() };
+        let language = &profile.language_code;
+        match self.key_checker.check_key(&target).await {
+            Ok(()) => (KeyCheck::Accepted, say(language, &Phrase::KeyAccepted(base_url))),
+            Err(AiError::KeyRejected(detail)) => {
+                (KeyCheck::Rejected, say(language, &Phrase::KeyRejected { url: base_url, detail: &detail }))
             }
-            _ => {
-                let api_key = platform.api_key.clone().ok_or_else(|| {
-                    Error::FailedPrecondition(
-                        "this platform has no AI key of its own; add your own OpenAI key in Profile and choose it, or \
-                         ask the platform's operator to set one"
-                            .into(),
-                    )
-                })?;
-                Ok(Target { api_key, base_url: platform.base_url.clone(), model: platform.model.clone() })
+            Err(AiError::QuotaSpent(detail) | AiError::Refused(detail) | AiError::Unavailable(detail)) => {
+                (KeyCheck::Unreachable, say(language, &Phrase::KeyUnchecked { url: base_url, detail: &detail }))
             }
         }
     }
+
+    /// Checks the user's stored own key now and keeps the outcome in the profile.
+    pub async fn test_openai_key(&self, user_id: &str) -> Result<(KeyCheck, String, ProfileRecord)> {
+        let profile = self.get(user_id).await?;
+        let Some(key) = self.openai_key(user_id).await? else {
+            return Ok((KeyCheck::Missing, say(&profile.language_code, &Phrase::KeyMissing), profile));
+        };
+        let (check, detail) = self.check_key(&profile, &key).await;
+        let state = match check {
+            KeyCheck::Accepted => Some("set"),
+            KeyCheck::Rejected => Some("rejected"),
+            KeyCheck::Unreachable | KeyCheck::Missing => None,
+        };
+        if let Some(state) = state {
+            self.store.set_openai_key_state(user_id, state, now_millis()).await?;
+        }
+        Ok((check, detail, self.get(user_id).await?))
+    }
+}
+
+/// Where a user's replies come from.
+#[derive(Clone, Debug)]
+pub struct AiRoute {
+    /// The server, key and model.
+    pub target: Target,
+    /// Whose key it is.
+    pub mode: AiMode,
+    /// The user's interface language, for what they are told.
+    pub language_code: String,
+}
+
+/// The outcome of checking a key against its server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyCheck {
+    /// The server accepted it.
+    Accepted,
+    /// The server rejected it.
+    Rejected,
+    /// The server could not be reached or failed, so the key is unchecked.
+    Unreachable,
+    /// There is no key to check.
+    Missing,
 }
 
 /// A key shown masked: a well-known prefix, then only the last 4 characters.

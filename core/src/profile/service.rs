@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use assistchat_proto::v1::{
     AiMode as ProtoAiMode, ClearOpenAiKeyRequest, ClearOpenAiKeyResponse, GetProfileRequest, GetProfileResponse,
-    OpenAiKeyState, Profile, SetOpenAiKeyRequest, SetOpenAiKeyResponse, UpdateProfileRequest, UpdateProfileResponse,
-    profile_service_server::ProfileService,
+    OpenAiKeyCheck, OpenAiKeyState, Profile, SetOpenAiKeyRequest, SetOpenAiKeyResponse, TestOpenAiKeyRequest,
+    TestOpenAiKeyResponse, UpdateProfileRequest, UpdateProfileResponse, profile_service_server::ProfileService,
 };
 use tonic::{Request, Response, Status};
 
-use super::{AiMode, ProfileChanges, Profiles};
+use super::{AiMode, KeyCheck, ProfileChanges, Profiles};
 use crate::{
     auth::Accounts,
     error::{Error, Result},
@@ -134,8 +134,24 @@ impl ProfileService for ProfileApi {
         request: Request<SetOpenAiKeyRequest>,
     ) -> Result<Response<SetOpenAiKeyResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
-        let record = self.profiles.set_openai_key(&caller.user_id, &request.get_ref().api_key).await?;
-        Ok(Response::new(SetOpenAiKeyResponse { profile: Some(profile(record)) }))
+        let (record, warning) = self.profiles.set_openai_key(&caller.user_id, &request.get_ref().api_key).await?;
+        Ok(Response::new(SetOpenAiKeyResponse { profile: Some(profile(record)), warning }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn test_open_ai_key(
+        &self,
+        request: Request<TestOpenAiKeyRequest>,
+    ) -> Result<Response<TestOpenAiKeyResponse>, Status> {
+        let caller = caller(&self.accounts, &request).await?;
+        let (check, detail, record) = self.profiles.test_openai_key(&caller.user_id).await?;
+        let result = match check {
+            KeyCheck::Accepted => OpenAiKeyCheck::Accepted,
+            KeyCheck::Rejected => OpenAiKeyCheck::Rejected,
+            KeyCheck::Unreachable => OpenAiKeyCheck::Unreachable,
+            KeyCheck::Missing => OpenAiKeyCheck::Missing,
+        };
+        Ok(Response::new(TestOpenAiKeyResponse { result: result.into(), detail, profile: Some(profile(record)) }))
     }
 
     #[tracing::instrument(skip_all)]

@@ -6,14 +6,16 @@
 //! binary and applied at start-up.
 //!
 //! Layout: one module per table group: [`users`], [`sessions`], [`api_tokens`], [`profiles`],
-//! [`providers`], [`resources`]; [`secrets`] lists every sealed column for key rotation.
+//! [`providers`], [`resources`], [`conversations`], [`usage`]; [`secrets`] lists every sealed column for key rotation.
 
 pub mod api_tokens;
+pub mod conversations;
 pub mod profiles;
 pub mod providers;
 pub mod resources;
 pub mod secrets;
 pub mod sessions;
+pub mod usage;
 pub mod users;
 
 use std::{str::FromStr, time::Duration};

@@ -106,4 +106,19 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Marks the user's stored key as `set` (accepted) or `rejected`; a profile without a key
+    /// is left alone.
+    pub async fn set_openai_key_state(&self, user_id: &str, state: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE profiles SET openai_key_state = $1, update_time = $2 \
+             WHERE user_id = $3 AND openai_key_sealed IS NOT NULL AND openai_key_state <> $1",
+        )
+        .bind(state)
+        .bind(now)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
 }

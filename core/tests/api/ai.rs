@@ -183,34 +183,42 @@ async fn targets_follow_the_users_mode_and_say_what_to_do_without_a_key() {
     };
     store.create_user(&user).await.unwrap();
     let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
-    let profiles = Profiles::new(store, Arc::new(Keyring::from_keys(&key, &[]).unwrap()));
-    let mut platform = PlatformAi {
-        api_key: Some("sk-platform-0000".into()),
-        base_url: "https://api.openai.com/v1".into(),
-        model: "gpt-4o-mini".into(),
-    };
-    let managed = profiles.ai_target("u1", &platform).await.unwrap();
-    assert_eq!((managed.api_key.as_str(), managed.model.as_str()), ("sk-platform-0000", "gpt-4o-mini"));
-    platform.api_key = None;
-    let err = profiles.ai_target("u1", &platform).await.unwrap_err();
+    let keyring = Arc::new(Keyring::from_keys(&key, &[]).unwrap());
+    let fake = FakeOpenAi::start().await;
+    let platform =
+        PlatformAi { api_key: Some("sk-platform-0000".into()), base_url: fake.base_url(), model: "gpt-4o-mini".into() };
+    let profiles = Profiles::new(store.clone(), keyring.clone(), platform.clone());
+    let managed = profiles.ai_route("u1").await.unwrap();
+    assert_eq!(managed.mode, AiMode::Managed);
+    assert_eq!((managed.target.api_key.as_str(), managed.target.model.as_str()), ("sk-platform-0000", "gpt-4o-mini"));
+    let keyless = Profiles::new(store.clone(), keyring, PlatformAi { api_key: None, ..platform });
+    let err = keyless.ai_route("u1").await.unwrap_err();
     assert!(
         matches!(&err, Error::FailedPrecondition(message) if message.contains("own OpenAI key in Profile")),
         "{err:?}"
     );
 
     let byok = ProfileChanges { ai_mode: Some(AiMode::Byok), ..Default::default() };
-    profiles.update("u1", &byok).await.unwrap();
-    let err = profiles.ai_target("u1", &platform).await.unwrap_err();
+    keyless.update("u1", &byok).await.unwrap();
+    let err = keyless.ai_route("u1").await.unwrap_err();
     assert!(matches!(&err, Error::FailedPrecondition(message) if message.contains("add your OpenAI key")), "{err:?}");
-    profiles.set_openai_key("u1", "sk-own-key-1234").await.unwrap();
-    let own = profiles.ai_target("u1", &platform).await.unwrap();
-    assert_eq!((own.api_key.as_str(), own.base_url.as_str()), ("sk-own-key-1234", "https://api.openai.com/v1"));
+    let russian = ProfileChanges { language_code: Some("ru".into()), ..Default::default() };
+    keyless.update("u1", &russian).await.unwrap();
+    let err = keyless.ai_route("u1").await.unwrap_err();
+    assert!(matches!(&err, Error::FailedPrecondition(message) if message.contains("добавьте ключ")), "{err:?}");
+    keyless.set_openai_key("u1", "sk-own-key-1234").await.unwrap();
+    let own = keyless.ai_route("u1").await.unwrap();
+    assert_eq!(own.mode, AiMode::Byok);
+    assert_eq!(
+        (own.target.api_key.as_str(), own.target.base_url.as_str()),
+        ("sk-own-key-1234", fake.base_url().as_str())
+    );
     let local = ProfileChanges {
         openai_base_url: Some("http://localhost:11434/v1".into()),
         openai_model: Some("llama3.1".into()),
         ..Default::default()
     };
-    profiles.update("u1", &local).await.unwrap();
-    let own = profiles.ai_target("u1", &platform).await.unwrap();
-    assert_eq!((own.base_url.as_str(), own.model.as_str()), ("http://localhost:11434/v1", "llama3.1"));
+    keyless.update("u1", &local).await.unwrap();
+    let own = keyless.ai_route("u1").await.unwrap();
+    assert_eq!((own.target.base_url.as_str(), own.target.model.as_str()), ("http://localhost:11434/v1", "llama3.1"));
 }

@@ -141,10 +141,16 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
 /// a silent edge is noticed within a second; returned once its start-up grace for edges to
 /// come back is over, so that what tests see of edges going away is their doing.
 pub async fn spawn_app_with_edges(backend: Backend) -> Option<TestApp> {
+    spawn_app_with_edges_and(backend, |_| {}).await
+}
+
+/// [`spawn_app_with_edges`] with the configuration further changed by `configure`.
+pub async fn spawn_app_with_edges_and(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let heartbeat = Duration::from_millis(200);
     let app = spawn_app_with(backend, |config| {
         config.edge_token = Some(crate::test_edge::EDGE_TOKEN.into());
         config.edge_heartbeat = heartbeat;
+        configure(config);
     })
     .await?;
     tokio::time::sleep(heartbeat * 4).await;

@@ -51,7 +51,7 @@ fn as_caller<T>(token: Option<&str>, message: T) -> Request<T> {
     }
 }
 
-fn new_resource(name: &str, meta_json: &str, token: &str) -> CreateResourceRequest {
+pub fn new_resource(name: &str, meta_json: &str, token: &str) -> CreateResourceRequest {
     CreateResourceRequest {
         resource: Some(Resource {
             provider: "testchan".into(),
@@ -63,7 +63,7 @@ fn new_resource(name: &str, meta_json: &str, token: &str) -> CreateResourceReque
     }
 }
 
-async fn create(app: &TestApp, session: &str, request: CreateResourceRequest) -> Resource {
+pub async fn create(app: &TestApp, session: &str, request: CreateResourceRequest) -> Resource {
     app.resources().create_resource(authed(request, session)).await.expect("created").into_inner().resource.unwrap()
 }
 
@@ -73,7 +73,7 @@ async fn get(app: &TestApp, session: &str, id: &str) -> Resource {
 }
 
 /// Waits until the resource is in `state`, and returns it; fails with the last state seen.
-async fn eventually(app: &TestApp, session: &str, id: &str, state: ResourceState) -> Resource {
+pub async fn eventually(app: &TestApp, session: &str, id: &str, state: ResourceState) -> Resource {
     let mut last = get(app, session, id).await;
     for _ in 0..200 {
         if last.state() == state {
@@ -85,18 +85,18 @@ async fn eventually(app: &TestApp, session: &str, id: &str, state: ResourceState
     panic!("resource never became {state:?}; last: {last:?}");
 }
 
-async fn start_bot(app: &TestApp, session: &str) {
+pub async fn start_bot(app: &TestApp, session: &str) {
     app.bot().start_bot(authed(StartBotRequest {}, session)).await.unwrap();
 }
 
 /// A user whose bot is on, with an edge attached and one resource of it ready.
-struct Running {
-    session: assistchat_proto::v1::Session,
-    edge: TestEdge,
-    resource: Resource,
+pub struct Running {
+    pub session: assistchat_proto::v1::Session,
+    pub edge: TestEdge,
+    pub resource: Resource,
 }
 
-async fn running(app: &TestApp) -> Running {
+pub async fn running(app: &TestApp) -> Running {
     let (_, session) = app.register("ann").await;
     let edge = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
     start_bot(app, &session.token).await;

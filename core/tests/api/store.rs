@@ -83,6 +83,8 @@ async fn rotation_reseals_every_secret_under_the_new_key(backend: Backend) {
     let store = Store::open(&url).await.unwrap();
     let (old, new) = (new_key(), new_key());
     let old_ring = Arc::new(Keyring::from_keys(&old, &[]).unwrap());
+    let fake = assistchat_fakes::FakeOpenAi::start().await;
+    let platform = assistchat_core::ai::PlatformAi { api_key: None, base_url: fake.base_url(), model: "m".into() };
     for (id, key) in [("u1", "sk-first-user-key-1111"), ("u2", "sk-second-user-key-2222")] {
         store
             .create_user(&NewUser {
@@ -96,7 +98,7 @@ async fn rotation_reseals_every_secret_under_the_new_key(backend: Backend) {
             })
             .await
             .unwrap();
-        Profiles::new(store.clone(), old_ring.clone()).set_openai_key(id, key).await.unwrap();
+        Profiles::new(store.clone(), old_ring.clone(), platform.clone()).set_openai_key(id, key).await.unwrap();
     }
     // A resource's secrets are sealed like the keys, and rotate with them.
     let registry = Arc::new(Registry::default());
@@ -119,14 +121,14 @@ async fn rotation_reseals_every_secret_under_the_new_key(backend: Backend) {
     assert_eq!((again.resealed, again.current), (0, 3), "running it again changes nothing");
 
     // The old key can go now: every secret opens under the new key alone.
-    let new_only = Profiles::new(store.clone(), Arc::new(Keyring::from_keys(&new, &[]).unwrap()));
+    let new_only = Profiles::new(store.clone(), Arc::new(Keyring::from_keys(&new, &[]).unwrap()), platform.clone());
     assert_eq!(new_only.openai_key("u1").await.unwrap().as_deref(), Some("sk-first-user-key-1111"));
     assert_eq!(new_only.openai_key("u2").await.unwrap().as_deref(), Some("sk-second-user-key-2222"));
     let new_ring = Arc::new(Keyring::from_keys(&new, &[]).unwrap());
     let resources = Resources::new(store.clone(), new_ring, registry.clone());
     let stored = resources.get("u1", &resource.id).await.unwrap();
     assert_eq!(resources.open_secrets(&stored).unwrap()["token"], "resource-token-3333");
-    let old_only = Profiles::new(store.clone(), old_ring.clone());
+    let old_only = Profiles::new(store.clone(), old_ring.clone(), platform);
     assert!(old_only.openai_key("u1").await.is_err(), "values are no longer under the old key");
     assert!(Resources::new(store.clone(), old_ring, registry).open_secrets(&stored).is_err());
 }

@@ -1,0 +1,427 @@
+//! Conversations: every message a person sends in any channel (a resource's chat, or the
+//! browser chat) is stored, answered by the model with the chat's memory, and the reply stored.
+//! A redelivered message gets the stored reply; tokens are counted per user per day, and the
+//! platform's key is spent within a daily quota.
+//!
+//! Layout: [`Conversations`] is the domain; [`memory`] picks the turns the model sees;
+//! [`in_flight`] makes a redelivery wait for the first delivery's answer.
+
+pub mod in_flight;
+pub mod memory;
+
+use std::{sync::Arc, time::Duration};
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+
+use crate::{
+    ai::{AiClient, AiError, Piece, Reply},
+    error::{Error, Result},
+    profile::{AiMode, AiRoute, Profiles},
+    store::{
+        Store,
+        conversations::{ChatRecord, MessageRecord, NewMessage, NewReply},
+        now_millis,
+        usage::UsageRecord,
+    },
+    words::{Phrase, say},
+};
+
+/// The most earlier messages read for a chat's memory; the token budget usually keeps fewer.
+const HISTORY_ROWS: i64 = 200;
+/// The chat key of a user's browser chat.
+pub const BROWSER_CHAT: &str = "browser";
+
+/// How conversations are kept and paid for.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The most tokens sent to the model per message, memory included.
+    pub history_budget: u32,
+    /// The most tokens of the platform's key a user may spend per UTC day; 0 for no limit.
+    pub daily_quota: u64,
+    /// The instructions where a channel sets none.
+    pub default_system_prompt: String,
+}
+
+/// Where a message came: one chat of a resource, or a user's browser chat.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    /// The owner of the resource (or of the browser chat), whose AI settings answer.
+    pub user_id: String,
+    /// The resource; `None` for the browser chat.
+    pub resource_id: Option<String>,
+    /// The chat within the channel, as its edge names it.
+    pub chat_key: String,
+    /// The channel's own instructions; empty for the default.
+    pub system_prompt: String,
+}
+
+impl Channel {
+    /// A user's browser chat.
+    pub fn browser(user_id: &str) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            resource_id: None,
+            chat_key: BROWSER_CHAT.into(),
+            system_prompt: String::new(),
+        }
+    }
+}
+
+/// A person's message.
+#[derive(Clone, Debug, Default)]
+pub struct Inbound {
+    /// Its text.
+    pub text: String,
+    /// The channel's id of it, unique within the chat; `None` when the channel gave none.
+    pub external_id: Option<String>,
+    /// Who wrote it, in the channel.
+    pub sender_id: String,
+    /// Their name, as the channel shows it.
+    pub sender_name: String,
+}
+
+/// A message and its reply.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The person's message, as stored.
+    pub question: MessageRecord,
+    /// The reply, as stored.
+    pub reply: MessageRecord,
+    /// Whether the reply was stored before this call: the model was not asked again.
+    pub redelivered: bool,
+}
+
+/// What a streamed answer carries, in order.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The person's message, stored.
+    Question(MessageRecord),
+    /// The next piece of the reply.
+    Delta(String),
+    /// The end: the message and its stored reply.
+    Answered(Answer),
+}
+
+/// A failed attempt to answer: a stable reason kept with the message, and the caller's error.
+struct Failure {
+    reason: &'static str,
+    error: Error,
+}
+
+impl Failure {
+    fn new(reason: &'static str, error: Error) -> Self {
+        Self { reason, error }
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(err: crate::store::StoreError) -> Self {
+        Error::from(err).into()
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        let reason = match &error {
+            Error::FailedPrecondition(_) => "NO_USABLE_KEY",
+            Error::QuotaSpent(_) => "QUOTA_SPENT",
+            Error::Unavailable(_) => "UNAVAILABLE",
+            _ => "INTERNAL",
+        };
+        Self { reason, error }
+    }
+}
+
+/// The conversation domain.
+pub struct Conversations {
+    store: Store,
+    profiles: Arc<Profiles>,
+    ai: AiClient,
+    settings: Settings,
+    in_flight: in_flight::InFlight,
+}
+
+impl Conversations {
+    /// The domain over `store`, asking the model through `ai` with each user's AI settings.
+    pub fn new(store: Store, profiles: Arc<Profiles>, ai: AiClient, settings: Settings) -> Self {
+        Self { store, profiles, ai, settings, in_flight: in_flight::InFlight::default() }
+    }
+
+    /// Stores `inbound`, asks the model and stores its reply.
+    pub async fn converse(&self, channel: &Channel, inbound: &Inbound) -> Result<Answer> {
+        self.answer(channel, inbound, None).await
+    }
+
+    /// [`Self::converse`] with the reply streamed as it is generated. The answer is finished
+    /// and stored even when the receiver goes away.
+    pub fn converse_streaming(self: &Arc<Self>, channel: Channel, inbound: Inbound) -> mpsc::Receiver<Result<Event>> {
+        let (events, receiver) = mpsc::channel(64);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let answered = this.answer(&channel, &inbound, Some(&events)).await;
+            let _ = events.send(answered.map(Event::Answered)).await;
+        });
+        receiver
+    }
+
+    /// Starts a new conversation in a chat: the model no longer sees the earlier messages.
+    pub async fn reset(&self, channel: &Channel) -> Result<()> {
+        Ok(self.store.reset_chat(&channel.user_id, channel.resource_id.as_deref(), &channel.chat_key).await?)
+    }
+
+    /// The messages of a chat's current conversation older than `before_id`, newest first.
+    pub async fn messages(&self, channel: &Channel, before_id: Option<&str>, limit: i64) -> Result<Vec<MessageRecord>> {
+        let chat = self.chat(channel).await?;
+        Ok(self.store.conversation_messages(&chat, before_id, limit).await?)
+    }
+
+    /// A user's usage of the last `days` UTC days, today first, with empty days filled in.
+    pub async fn usage(&self, user_id: &str, days: u32) -> Result<Vec<UsageRecord>> {
+        let today = OffsetDateTime::now_utc().date();
+        let count = i64::from(days.max(1));
+        let stored = self.store.usage_since(user_id, &day_name(today - time::Duration::days(count - 1))).await?;
+        let filled = (0..count)
+            .map(|back| {
+                let day = day_name(today - time::Duration::days(back));
+                let record = stored.iter().find(|record| record.day == day).cloned();
+                record.unwrap_or(UsageRecord { day, ..Default::default() })
+            })
+            .collect();
+        Ok(filled)
+    }
+
+    /// The daily quota in tokens (0: none), and when today's count starts again.
+    pub fn daily_quota(&self) -> (u64, OffsetDateTime) {
+        (self.settings.daily_quota, next_midnight())
+    }
+
+    /// Whether a user in managed mode has spent today's quota.
+    pub async fn quota_spent(&self, user_id: &str) -> Result<bool> {
+        if self.settings.daily_quota == 0 {
+            return Ok(false);
+        }
+        let spent = self.store.managed_tokens(user_id, &today()).await?;
+        Ok(u64::try_from(spent).unwrap_or_default() >= self.settings.daily_quota)
+    }
+
+    /// Why the user's assistant cannot answer now, in their language, with what to do; `None`
+    /// when it can.
+    pub async fn ai_warning(&self, user_id: &str) -> Result<Option<String>> {
+        let route = match self.profiles.ai_route(user_id).await {
+            Ok(route) => route,
+            Err(Error::FailedPrecondition(warning)) => return Ok(Some(warning)),
+            Err(err) => return Err(err),
+        };
+        if route.mode == AiMode::Managed && self.quota_spent(user_id).await? {
+            return Ok(Some(say(&route.language_code, &self.quota_phrase())));
+        }
+        Ok(None)
+    }
+
+    /// The user's AI mode now.
+    pub async fn ai_mode(&self, user_id: &str) -> Result<Option<AiMode>> {
+        Ok(AiMode::from_stored(&self.profiles.get(user_id).await?.ai_mode))
+    }
+
+    fn quota_phrase(&self) -> Phrase<'static> {
+        let resets_in = (next_midnight() - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO);
+        Phrase::DailyQuotaSpent { quota: self.settings.daily_quota, resets_in }
+    }
+
+    async fn chat(&self, channel: &Channel) -> Result<ChatRecord> {
+        let resource = channel.resource_id.as_deref();
+        Ok(self.store.chat(&channel.user_id, resource, &channel.chat_key, now_millis()).await?)
+    }
+
+    async fn answer(
+        &self,
+        channel: &Channel,
+        inbound: &Inbound,
+        events: Option<&mpsc::Sender<Result<Event>>>,
+    ) -> Result<Answer> {
+        let chat = self.chat(channel).await?;
+        // A redelivery waits here for the first delivery's answer, then finds it stored.
+        let _turn = match &inbound.external_id {
+            Some(id) => Some(self.in_flight.lock(format!("{}\n{id}", chat.id)).await),
+            None => None,
+        };
+        let new = NewMessage {
+            chat: &chat,
+            text: &inbound.text,
+            external_id: inbound.external_id.as_deref(),
+            sender_id: &inbound.sender_id,
+            sender_name: &inbound.sender_name,
+            now: now_millis(),
+        };
+        let (question, _) = self.store.insert_message(&new).await?;
+        if let Some(events) = events {
+            let _ = events.send(Ok(Event::Question(question.clone()))).await;
+        }
+        if let Some(reply_id) = &question.reply_id {
+            let reply = self.store.message(reply_id).await?.ok_or_else(|| Error::Internal("a lost reply".into()))?;
+            return Ok(Answer { question, reply, redelivered: true });
+        }
+        match self.ask(channel, &chat, &question, events).await {
+            Ok(reply) => {
+                let question = MessageRecord { reply_id: Some(reply.id.clone()), ..question };
+                Ok(Answer { question, reply, redelivered: false })
+            }
+            Err(failure) => {
+                let detail = match &failure.error {
+                    Error::Internal(_) => "internal error; it has been logged, try again later".to_owned(),
+                    other => other.to_string(),
+                };
+                if let Err(err) = self.store.record_failure(&question.id, failure.reason, &detail).await {
+                    tracing::error!(error = %err, "a failed answer could not be recorded");
+                }
+                Err(failure.error)
+            }
+        }
+    }
+
+    /// Asks the model for the reply to `question` and stores it.
+    async fn ask(
+        &self,
+        channel: &Channel,
+        chat: &ChatRecord,
+        question: &MessageRecord,
+        events: Option<&mpsc::Sender<Result<Event>>>,
+    ) -> Result<MessageRecord, Failure> {
+        let route = self.profiles.ai_route(&channel.user_id).await?;
+        if route.mode == AiMode::Managed && self.quota_spent(&channel.user_id).await? {
+            let told = say(&route.language_code, &self.quota_phrase());
+            return Err(Failure::new("DAILY_QUOTA_SPENT", Error::QuotaSpent(told)));
+        }
+        let history = self.store.history(&chat.id, question.conversation, &question.id, HISTORY_ROWS).await?;
+        let system_prompt = match channel.system_prompt.trim() {
+            "" => &self.settings.default_system_prompt,
+            own => own,
+        };
+        let turns = memory::turns(system_prompt, &history, &question.text, self.settings.history_budget);
+        let replied = match events {
+            None => self.ai.reply(&route.target, &turns).await,
+            Some(events) => self.stream_reply(&route, &turns, events).await,
+        };
+        let reply = match replied {
+            Ok(reply) => reply,
+            Err(err) => {
+                self.count(&channel.user_id, &route, None).await;
+                return Err(self.refusal(&channel.user_id, &route, err).await);
+            }
+        };
+        let stored = self
+            .store
+            .insert_reply(&NewReply {
+                question,
+                chat_id: &chat.id,
+                text: &reply.text,
+                prompt_tokens: i64::from(reply.prompt_tokens),
+                completion_tokens: i64::from(reply.completion_tokens),
+                now: now_millis(),
+            })
+            .await
+            .map_err(Error::from)?;
+        self.count(&channel.user_id, &route, Some(&reply)).await;
+        Ok(stored)
+    }
+
+    async fn stream_reply(
+        &self,
+        route: &AiRoute,
+        turns: &[crate::ai::Turn],
+        events: &mpsc::Sender<Result<Event>>,
+    ) -> Result<Reply, AiError> {
+        let mut pieces = self.ai.reply_stream(&route.target, turns).await?;
+        while let Some(piece) = pieces.next().await {
+            match piece? {
+                Piece::Delta(text) => {
+                    let _ = events.send(Ok(Event::Delta(text))).await;
+                }
+                Piece::Done(reply) => return Ok(reply),
+            }
+        }
+        Err(AiError::Unavailable("the reply stream ended early".into()))
+    }
+
+    /// Adds one request to the user's usage of today; `reply` is `None` for a failed one.
+    async fn count(&self, user_id: &str, route: &AiRoute, reply: Option<&Reply>) {
+        let (prompt, completion) =
+            reply.map_or((0, 0), |reply| (i64::from(reply.prompt_tokens), i64::from(reply.completion_tokens)));
+        let usage = UsageRecord {
+            day: today(),
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            managed_tokens: if route.mode == AiMode::Managed { prompt + completion } else { 0 },
+            request_count: 1,
+            estimated: i64::from(reply.is_some_and(|reply| reply.estimated)),
+        };
+        if let Err(err) = self.store.add_usage(user_id, &usage).await {
+            tracing::error!(error = %err, user_id, "usage could not be counted");
+        }
+    }
+
+    /// What the person is told when the model gave no reply.
+    async fn refusal(&self, user_id: &str, route: &AiRoute, err: AiError) -> Failure {
+        let own = route.mode == AiMode::Byok;
+        let tell = |phrase: &Phrase<'_>| say(&route.language_code, phrase);
+        match err {
+            AiError::KeyRejected(detail) => {
+                if own {
+                    if let Err(err) = self.profiles.reject_openai_key(user_id).await {
+                        tracing::error!(error = %err, "a rejected key could not be marked");
+                    }
+                    Failure::new("KEY_REJECTED", Error::FailedPrecondition(tell(&Phrase::OwnKeyRejected)))
+                } else {
+                    tracing::error!(%detail, "the model's server rejected the platform's key (OPENAI_API_KEY)");
+                    Failure::new("KEY_REJECTED", Error::FailedPrecondition(tell(&Phrase::PlatformKeyRejected)))
+                }
+            }
+            AiError::QuotaSpent(detail) => {
+                tracing::warn!(%detail, own, "the key's quota is spent");
+                let phrase = if own { Phrase::OwnQuotaSpent } else { Phrase::PlatformQuotaSpent };
+                Failure::new("KEY_QUOTA_SPENT", Error::QuotaSpent(tell(&phrase)))
+            }
+            AiError::Refused(detail) => {
+                Failure::new("MODEL_REFUSED", Error::FailedPrecondition(tell(&Phrase::ModelRefused(&detail))))
+            }
+            AiError::Unavailable(detail) => {
+                tracing::warn!(%detail, "no reply from the model");
+                Failure::new("MODEL_UNAVAILABLE", Error::Unavailable(tell(&Phrase::ModelUnavailable)))
+            }
+        }
+    }
+}
+
+/// A person's message: required, at most [`MAX_MESSAGE_CHARS`] characters.
+pub fn message_text(field: &'static str, text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::invalid(field, "the message is empty; write something to the assistant"));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(Error::invalid(
+            field,
+            format!("the message is longer than {MAX_MESSAGE_CHARS} characters; split it into shorter ones"),
+        ));
+    }
+    Ok(())
+}
+
+/// The longest message a person may send.
+pub const MAX_MESSAGE_CHARS: usize = 32768;
+
+/// A UTC day as stored: "YYYY-MM-DD".
+fn day_name(date: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+}
+
+fn today() -> String {
+    day_name(OffsetDateTime::now_utc().date())
+}
+
+/// The next midnight UTC, when daily counts start again.
+fn next_midnight() -> OffsetDateTime {
+    let tomorrow = OffsetDateTime::now_utc().date().next_day().unwrap_or(time::Date::MAX);
+    tomorrow.midnight().assume_utc()
+}
