@@ -138,6 +138,8 @@ enum Failure {
 /// Asks OpenAI-compatible servers for replies.
 #[derive(Clone, Debug)]
 pub struct AiClient {
+    /// One HTTP client for every call, so that connections (and TLS sessions) are reused.
+    http: reqwest::Client,
     /// The longest a reply may take, retries included.
     deadline: Duration,
     /// The longest one attempt may take.
@@ -153,13 +155,13 @@ impl Default for AiClient {
 impl AiClient {
     /// A client giving each reply `deadline` in all and each attempt `attempt_timeout`.
     pub fn new(deadline: Duration, attempt_timeout: Duration) -> Self {
-        Self { deadline, attempt_timeout }
+        Self { http: reqwest::Client::new(), deadline, attempt_timeout }
     }
 
     /// The model's reply to `turns`.
     pub async fn reply(&self, target: &Target, turns: &[Turn]) -> Result<Reply, AiError> {
         let request = chat_request(target, turns, false)?;
-        let client = client(target);
+        let client = client(&self.http, target);
         let response = self
             .with_retries(|| {
                 let (client, request) = (client.clone(), request.clone());
@@ -184,7 +186,7 @@ impl AiClient {
         turns: &[Turn],
     ) -> Result<ReceiverStream<Result<Piece, AiError>>, AiError> {
         let request = chat_request(target, turns, true)?;
-        let client = client(target);
+        let client = client(&self.http, target);
         let mut chunks = self
             .with_retries(|| {
                 let (client, request) = (client.clone(), request.clone());
@@ -230,7 +232,7 @@ impl AiClient {
 
     /// Checks a key against its server's models endpoint.
     pub async fn check_key(&self, target: &Target) -> Result<(), AiError> {
-        let client = client(target);
+        let client = client(&self.http, target);
         self.with_retries(|| {
             let client = client.clone();
             async move { client.models().list().await }
@@ -270,11 +272,12 @@ impl AiClient {
     }
 }
 
-/// A client for `target` without the library's own retries: [`AiClient`] retries, within its
-/// deadline, so that one reply never waits on two retry policies.
-fn client(target: &Target) -> Client<OpenAIConfig> {
+/// A client for `target` on the shared HTTP client, without the library's own retries:
+/// [`AiClient`] retries, within its deadline, so that one reply never waits on two retry
+/// policies.
+fn client(http: &reqwest::Client, target: &Target) -> Client<OpenAIConfig> {
     let config = OpenAIConfig::new().with_api_key(target.api_key.clone()).with_api_base(target.base_url.clone());
-    Client::with_config(config).with_http_service(ReqwestService::default())
+    Client::build(http.clone(), config).with_http_service(ReqwestService::new(http.clone()))
 }
 
 fn chat_request(target: &Target, turns: &[Turn], stream: bool) -> Result<CreateChatCompletionRequest, AiError> {
