@@ -24,12 +24,15 @@ use tonic::{Request, transport::Channel};
 
 const EDGE_TOKEN: &str = "converse-load-edge-credential-0123456789";
 
+/// How long the whole load took, and each message's latency.
+type Outcome = (Duration, Vec<Duration>);
+
 /// The load: once its resource starts, it sends every message and hands back the latencies.
 struct Load {
     messages: usize,
     concurrency: usize,
     chats: usize,
-    done: Mutex<Option<oneshot::Sender<(Duration, Vec<Duration>)>>>,
+    done: Mutex<Option<oneshot::Sender<Outcome>>>,
 }
 
 impl Provider for Load {
