@@ -12,8 +12,8 @@ use assistchat_edge_client::{
     EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceErrorAction, ResourceStart, Session,
 };
 use assistchat_proto::v1::{
-    CreateResourceRequest, GetResourceRequest, PauseResourceRequest, RegisterRequest, Resource, ResourceState,
-    StartBotRequest, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
+    ChannelUser, CreateResourceRequest, GetResourceRequest, PauseResourceRequest, RegisterRequest, Resource,
+    ResourceState, StartBotRequest, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
     resource_service_client::ResourceServiceClient,
 };
 use tempfile::TempDir;
@@ -56,6 +56,15 @@ impl Provider for Echo {
             return;
         }
         session.ready("Echoing.", Vec::new());
+        // Every run hands core the same message: after the first, core answers from its store.
+        let sender = ChannelUser { id: "person-1".into(), ..Default::default() };
+        match session.converse("chat-1", sender, "message-1", "hello").await {
+            Ok(answer) => self.log.lock().unwrap().push(format!("reply {} {}", answer.reply_text, answer.redelivered)),
+            Err(status) => self.log.lock().unwrap().push(format!("converse failed {status:?}")),
+        }
+        if let Err(status) = session.reset_conversation("chat-1").await {
+            self.log.lock().unwrap().push(format!("reset failed {status:?}"));
+        }
         session.cancelled().await;
         self.log.lock().unwrap().push(format!("stop {}", start.name));
     }
@@ -136,6 +145,9 @@ async fn a_provider_runs_stops_and_survives_a_core_restart() {
     let mut config = Config::with_defaults(dir.path().to_path_buf());
     config.edge_token = Some(EDGE_TOKEN.into());
     config.edge_heartbeat = Duration::from_millis(200);
+    let model = assistchat_fakes::FakeOpenAi::start().await;
+    config.openai_api_key = Some("sk-edge-client-test".into());
+    config.openai_base_url = model.base_url();
     let mut core = Core::start(config).await;
     let channel = core.channel().await;
 
@@ -190,6 +202,7 @@ async fn a_provider_runs_stops_and_survives_a_core_restart() {
     state_becomes(&channel, &session, &resource.id, ResourceState::Ready).await;
     until(&log, "start Main secret-token-1", 1).await;
     assert!(*attached.borrow(), "the client says it is attached");
+    until(&log, "reply You said: hello false", 1).await;
 
     let failing = ResourceServiceClient::new(channel.clone())
         .create_resource(authed(create("Broken", r#"{"fail_with": "No such account."}"#, "secret-token-2"), &session))
@@ -222,6 +235,11 @@ async fn a_provider_runs_stops_and_survives_a_core_restart() {
     state_becomes(&channel, &session, &resource.id, ResourceState::Ready).await;
     let starts_after = count(&log, "start Main secret-token-1");
     assert_eq!(starts_after, starts_before + 1, "started once more after the restart: {:?}", log.lock().unwrap());
+    // Later runs sent the same message again: answered from the store, the model asked once.
+    // (A call cut short by core's stop is the run's own business.)
+    until(&log, "reply You said: hello true", 1).await;
+    assert_eq!(count(&log, "reply You said: hello false"), 1);
+    assert_eq!(model.chat_calls(), 1);
 
     let _ = stop_edge.send(());
     edge.await.unwrap();
