@@ -255,7 +255,7 @@ impl Conversations {
             sender_name: &inbound.sender_name,
             now: now_millis(),
         };
-        let (question, _) = self.store.insert_message(&new).await?;
+        let question = self.store.insert_message(&new).await?;
         if let Some(events) = events {
             let _ = events.send(Ok(Event::Question(question.clone()))).await;
         }

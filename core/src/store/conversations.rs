@@ -118,9 +118,9 @@ impl Store {
         Ok(find().fetch_one(self.pool()).await?)
     }
 
-    /// Stores a person's message. Returns it and whether it is new: a message whose external id
-    /// the chat has seen is not stored again, and the stored one is returned.
-    pub async fn insert_message(&self, new: &NewMessage<'_>) -> Result<(MessageRecord, bool), StoreError> {
+    /// Stores a person's message and returns it; a message whose external id the chat has seen
+    /// is not stored again, and the stored one is returned.
+    pub async fn insert_message(&self, new: &NewMessage<'_>) -> Result<MessageRecord, StoreError> {
         let inserted: Option<MessageRecord> = sqlx::query_as(&format!(
             "INSERT INTO messages (id, chat_id, conversation, role, text, sender_id, sender_name, external_id, \
              reply_id, failure_reason, failure_detail, attempt_count, prompt_tokens, completion_tokens, create_time) \
@@ -138,16 +138,14 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         if let Some(message) = inserted {
-            return Ok((message, true));
+            return Ok(message);
         }
-        let seen =
-            sqlx::query_as(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND external_id = $2"))
-                .bind(&new.chat.id)
-                .bind(new.external_id)
-                .fetch_optional(self.pool())
-                .await?
-                .ok_or_else(|| StoreError::Corrupt("a message conflicted with none".into()))?;
-        Ok((seen, false))
+        sqlx::query_as(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND external_id = $2"))
+            .bind(&new.chat.id)
+            .bind(new.external_id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a message conflicted with none".into()))
     }
 
     /// A message by id.
