@@ -210,7 +210,7 @@ impl BotService for BotApi {
         let caller = caller(&self.accounts, &request).await?;
         let request = request.into_inner();
         let inbound = chat::inbound(&caller.user_id, request.text, request.client_message_id)?;
-        let answer = self.conversations.converse(&Channel::browser(&caller.user_id), &inbound).await?;
+        let answer = self.conversations.converse(Channel::browser(&caller.user_id), inbound).await?;
         Ok(Response::new(SendChatMessageResponse {
             user_message: Some(chat::message(answer.question)),
             reply: Some(chat::message(answer.reply)),

@@ -149,9 +149,14 @@ impl Conversations {
         Self { store, profiles, ai, settings, in_flight: in_flight::InFlight::default() }
     }
 
-    /// Stores `inbound`, asks the model and stores its reply.
-    pub async fn converse(&self, channel: &Channel, inbound: &Inbound) -> Result<Answer> {
-        self.answer(channel, inbound, None).await
+    /// Stores `inbound`, asks the model and stores its reply. The answer is finished and stored
+    /// even when the caller goes away meanwhile (an edge that crashed), so that the redelivery
+    /// finds it instead of asking the model again.
+    pub async fn converse(self: &Arc<Self>, channel: Channel, inbound: Inbound) -> Result<Answer> {
+        let this = self.clone();
+        tokio::spawn(async move { this.answer(&channel, &inbound, None).await })
+            .await
+            .map_err(|err| Error::Internal(format!("an answer's task failed: {err}")))?
     }
 
     /// [`Self::converse`] with the reply streamed as it is generated. The answer is finished

@@ -194,7 +194,7 @@ impl EdgeService for EdgeApi {
             sender_id: sender.id,
             sender_name,
         };
-        let answer = self.conversations.converse(&channel, &inbound).await?;
+        let answer = self.conversations.converse(channel, inbound).await?;
         Ok(Response::new(ConverseResponse { reply_text: answer.reply.text, redelivered: answer.redelivered }))
     }
 

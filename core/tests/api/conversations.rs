@@ -265,9 +265,19 @@ async fn a_redelivered_message_is_answered_once(backend: Backend) {
     assert_eq!((b.reply_text.as_str(), c.reply_text.as_str()), (a.reply_text.as_str(), a.reply_text.as_str()));
     assert_eq!((a.redelivered, b.redelivered, c.redelivered), (false, true, true));
     assert_eq!(fake.chat_calls(), 1, "one model call in total");
+    // A caller that gives up (an edge that crashed) does not cut the answer short: the
+    // redelivery finds it stored.
+    let mut hasty = as_edge(converse(&run.resource.id, "chat-1", "update-8", "quick?"));
+    hasty.set_timeout(Duration::from_millis(100));
+    assert_eq!(edge.clone().converse(hasty).await.unwrap_err().code(), Code::Cancelled);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = as_edge(converse(&run.resource.id, "chat-1", "update-8", "quick?"));
+    let again = edge.clone().converse(again).await.unwrap().into_inner();
+    assert_eq!((again.reply_text.as_str(), again.redelivered), ("You said: quick?", true));
+    assert_eq!(fake.chat_calls(), 2);
     // The same id in the browser chat is a different channel's message.
     say(&app, &run.session.token, "are you there?", "update-7").await.unwrap();
-    assert_eq!(fake.chat_calls(), 2);
+    assert_eq!(fake.chat_calls(), 3);
 }
 
 async fn edges_converse_for_the_resources_they_run(backend: Backend) {
