@@ -1,0 +1,107 @@
+//! The `telegram` provider: each started resource is one bot, checked with getMe and then served
+//! by long polling until core stops it.
+
+use std::time::Duration;
+
+use assistchat_edge_client::{Provider, ProviderHello, ResourceErrorAction, ResourceStart, Session};
+use assistchat_proto::v1::{ResourceInfoItem, ResourceInfoKind};
+use teloxide::{ApiError, Bot, RequestError, prelude::Requester};
+
+use crate::{polling, settings};
+
+/// How long one getUpdates call waits for updates on Telegram's side.
+pub const POLL_SECONDS: u32 = 25;
+
+/// Serves users' Telegram bots.
+pub struct Telegram {
+    /// Telegram's Bot API, or a self-hosted Bot API server.
+    api_url: url::Url,
+    /// One HTTP client for every bot, so a thousand bots share connections and memory.
+    http: reqwest::Client,
+}
+
+impl Telegram {
+    /// The provider, calling the Bot API at `api_url` (such as "https://api.telegram.org").
+    pub fn new(api_url: &str) -> anyhow::Result<Self> {
+        let api_url: url::Url = api_url.trim_end_matches('/').parse().map_err(|err| {
+            anyhow::anyhow!("ASSISTCHAT_TELEGRAM_API_URL is not a URL ({err}); use https://api.telegram.org")
+        })?;
+        // Long polls hold a request open for POLL_SECONDS: the client waits a little longer.
+        let http = teloxide::net::default_reqwest_settings()
+            .timeout(Duration::from_secs(u64::from(POLL_SECONDS) + 10))
+            .build()?;
+        Ok(Self { api_url, http })
+    }
+
+    fn bot(&self, token: &str) -> Bot {
+        Bot::with_client(token, self.http.clone()).set_api_url(self.api_url.clone())
+    }
+}
+
+impl Provider for Telegram {
+    fn hello(&self) -> ProviderHello {
+        ProviderHello {
+            name: "telegram".into(),
+            display_name: "Telegram".into(),
+            description: "A Telegram bot of yours, made with @BotFather, answering with the assistant.".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            settings_schema_json: settings::schema(),
+            secret_fields: vec!["bot_token".into()],
+            identity_fields: vec!["bot_token".into()],
+        }
+    }
+
+    async fn run(&self, start: ResourceStart, session: Session) {
+        let Ok(settings) = settings::Settings::parse(&start.settings_json) else {
+            let detail = "The settings are not what this edge understands. Edit and save the resource again.";
+            return session.error(detail, "SETTINGS_UNREADABLE", ResourceErrorAction::FixSettings);
+        };
+        let Some(token) = start.secrets.get("bot_token").filter(|token| !token.is_empty()) else {
+            let detail = "No bot token is set. Paste the token @BotFather gave you.";
+            return session.error(detail, "TOKEN_MISSING", ResourceErrorAction::FixSettings);
+        };
+        let bot = self.bot(token);
+        session.starting("Checking the token with Telegram.");
+        let me = loop {
+            let checked = tokio::select! {
+                checked = bot.get_me() => checked,
+                () = session.cancelled() => return,
+            };
+            match checked {
+                Ok(me) => break me,
+                Err(RequestError::Api(ApiError::InvalidToken)) => {
+                    let detail = "Telegram rejected the token. Copy it again from @BotFather (/mybots → API Token), \
+                                  or make a new one with /revoke, and save it here.";
+                    return session.error(detail, "TOKEN_REJECTED", ResourceErrorAction::FixSettings);
+                }
+                Err(err) => {
+                    session.error(
+                        &format!("Telegram cannot be reached ({err}). Trying again by itself."),
+                        "TELEGRAM_UNREACHABLE",
+                        ResourceErrorAction::None,
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        () = session.cancelled() => return,
+                    }
+                }
+            }
+        };
+        let username = me.username.clone().unwrap_or_default();
+        let info = vec![
+            ResourceInfoItem {
+                key: "username".into(),
+                label: "Bot".into(),
+                value: format!("@{username}"),
+                kind: ResourceInfoKind::Text.into(),
+            },
+            ResourceInfoItem {
+                key: "link".into(),
+                label: "Open in Telegram".into(),
+                value: format!("https://t.me/{username}"),
+                kind: ResourceInfoKind::Link.into(),
+            },
+        ];
+        polling::serve(bot, me.user.id, username, settings, info, &session).await;
+    }
+}

@@ -1,0 +1,281 @@
+//! The Telegram edge end to end: a real core, the edge process's provider over real gRPC, a fake
+//! Telegram Bot API and a fake OpenAI API on loopback. People write to the bot in the fake
+//! Telegram and read what it sends back.
+
+use std::time::Duration;
+
+use assistchat_core::{Application, Config};
+use assistchat_edge_client::{EdgeClient, EdgeConfig};
+use assistchat_edge_telegram::Telegram;
+use assistchat_fakes::{
+    FakeOpenAi,
+    telegram::{Failure, FakeTelegram, GroupText},
+};
+use assistchat_proto::v1::{
+    CreateResourceRequest, GetResourceRequest, RegisterRequest, Resource, ResourceErrorAction, ResourceState,
+    StartBotRequest, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
+    resource_service_client::ResourceServiceClient,
+};
+use tempfile::TempDir;
+use tonic::{Request, transport::Channel};
+
+const EDGE_TOKEN: &str = "telegram-edge-test-credential-0123456789";
+const BOT_TOKEN: &str = "7000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Core, the fakes, one signed-up user whose bot is on, and the edge on its own runtime (so
+/// that killing it closes its sockets as a crash does).
+struct World {
+    channel: Channel,
+    core_url: String,
+    session: String,
+    telegram: FakeTelegram,
+    model: FakeOpenAi,
+    edge: Option<std::sync::mpsc::Sender<()>>,
+    _dir: TempDir,
+}
+
+impl World {
+    async fn start() -> Self {
+        let model = FakeOpenAi::start().await;
+        let telegram = FakeTelegram::start().await;
+        let dir = TempDir::new().unwrap();
+        let mut config = Config::with_defaults(dir.path().to_path_buf());
+        config.edge_token = Some(EDGE_TOKEN.into());
+        config.edge_heartbeat = Duration::from_millis(200);
+        config.openai_api_key = Some("sk-telegram-test".into());
+        config.openai_base_url = model.base_url();
+        let app = Application::build(config).await.unwrap();
+        let core_url = format!("http://{}", app.local_addr());
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let channel = Channel::from_shared(core_url.clone()).unwrap().connect().await.unwrap();
+        let registered = AuthServiceClient::new(channel.clone())
+            .register(RegisterRequest {
+                email: "ann@example.com".into(),
+                password: "a long enough passphrase".into(),
+                display_name: "Ann".into(),
+                language_code: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let session = registered.session.unwrap().token;
+        BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, &session)).await.unwrap();
+        let mut world = Self { channel, core_url, session, telegram, model, edge: None, _dir: dir };
+        world.start_edge();
+        world
+    }
+
+    fn start_edge(&mut self) {
+        let config = EdgeConfig {
+            core_url: self.core_url.clone(),
+            edge_token: EDGE_TOKEN.into(),
+            instance_id: Some("telegram-1".into()),
+        };
+        let provider = Telegram::new(&self.telegram.api_url()).unwrap();
+        let (kill, killed) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            runtime.spawn(async move {
+                EdgeClient::new(&config, provider).unwrap().run_until(std::future::pending()).await
+            });
+            let _ = killed.recv();
+            runtime.shutdown_background();
+        });
+        self.edge = Some(kill);
+    }
+
+    fn kill_edge(&mut self) {
+        let _ = self.edge.take().unwrap().send(());
+    }
+
+    /// Creates an active telegram resource, retrying while the edge is still attaching.
+    async fn connect(&self, token: &str, settings: &str) -> Resource {
+        let mut last = None;
+        for _ in 0..100 {
+            let resource = Resource {
+                provider: "telegram".into(),
+                name: "My bot".into(),
+                meta_json: settings.into(),
+                secrets: [("bot_token".to_owned(), token.to_owned())].into(),
+                ..Default::default()
+            };
+            let request = authed(CreateResourceRequest { resource: Some(resource) }, &self.session);
+            match ResourceServiceClient::new(self.channel.clone()).create_resource(request).await {
+                Ok(created) => return created.into_inner().resource.unwrap(),
+                Err(status) => {
+                    last = Some(status);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        panic!("the resource was never created: {last:?}");
+    }
+
+    async fn state_becomes(&self, id: &str, want: ResourceState) -> Resource {
+        let mut last = None;
+        for _ in 0..400 {
+            let request = authed(GetResourceRequest { id: id.into() }, &self.session);
+            let resource = ResourceServiceClient::new(self.channel.clone()).get_resource(request).await.unwrap();
+            let resource = resource.into_inner().resource.unwrap();
+            if resource.state() == want {
+                return resource;
+            }
+            last = Some(resource);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("never {want:?}: {last:?}");
+    }
+
+    /// What the model was sent last, as (role, text).
+    fn last_prompt(&self) -> Vec<(String, String)> {
+        let request = self.model.requests().pop().expect("the model was asked");
+        request
+            .messages()
+            .iter()
+            .map(|m| (m["role"].as_str().unwrap().to_owned(), m["content"].as_str().unwrap_or_default().to_owned()))
+            .collect()
+    }
+}
+
+fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn people_get_the_assistants_answers_in_the_same_chat() {
+    let world = World::start().await;
+    world.telegram.add_bot(BOT_TOKEN, "ann_helper_bot");
+    let resource = world.connect(BOT_TOKEN, "{}").await;
+    let ready = world.state_becomes(&resource.id, ResourceState::Ready).await;
+    let info: Vec<_> = ready.status_info.iter().map(|item| item.value.as_str()).collect();
+    assert!(info.contains(&"@ann_helper_bot") && info.contains(&"https://t.me/ann_helper_bot"), "{info:?}");
+
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "hello bot");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;
+    assert_eq!((sent[0].chat_id, sent[0].text.as_str()), (501, "You said: hello bot"));
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "and more");
+    world.telegram.wait_for_sent(BOT_TOKEN, 2, WAIT).await;
+    let users: Vec<_> = world.last_prompt().into_iter().filter(|(role, _)| role == "user").map(|(_, t)| t).collect();
+    assert_eq!(users, ["hello bot", "and more"], "the chat's memory");
+    assert!(world.telegram.chat_action_count(BOT_TOKEN, 501) >= 1, "typing was shown");
+
+    // /reset forgets; /start and /help are answered without the model.
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "/reset");
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "/help");
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "fresh");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 5, WAIT).await;
+    assert!(sent[2].text.contains("forgot"), "{sent:?}");
+    assert!(sent[3].text.contains("/reset"), "{sent:?}");
+    assert_eq!(sent[4].text, "You said: fresh");
+    assert_eq!(world.last_prompt().len(), 2, "only the system prompt and the new message");
+    assert_eq!(world.model.chat_calls(), 3);
+
+    // Not text: a short answer, no model call. A long reply is split between words.
+    world.telegram.send_photo(BOT_TOKEN, 501, 501, "zoe", None);
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 6, WAIT).await;
+    assert!(sent[5].text.contains("text"), "{sent:?}");
+    world.model.set_reply("word ".repeat(1500));
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "tell me a lot");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 8, WAIT).await;
+    assert_eq!(sent.len(), 8, "7500 characters in two messages: {:?}", sent.len());
+    assert!(sent[6..].iter().all(|piece| piece.text.chars().count() <= 4096 && !piece.text.ends_with("wor")));
+    assert_eq!(world.model.chat_calls(), 4);
+
+    // In a group, only messages for the bot are answered, as replies.
+    world.model.set_reply("Group answer.");
+    let group = |text: &'static str| GroupText {
+        chat_id: -9001,
+        title: "Team",
+        from_user_id: 777,
+        from_username: "max",
+        text,
+        reply_to: None,
+    };
+    world.telegram.send_group_text(BOT_TOKEN, group("just chatting"));
+    world.telegram.send_group_text(BOT_TOKEN, group("@ann_helper_bot what time is it?"));
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 9, WAIT).await;
+    assert_eq!((sent[8].chat_id, sent[8].text.as_str()), (-9001, "Group answer."));
+    assert!(sent[8].reply_to.is_some(), "answered as a reply");
+    assert_eq!(world.model.chat_calls(), 5, "the message not for the bot never reached the model");
+}
+
+#[tokio::test]
+async fn only_allowed_people_reach_the_model() {
+    let world = World::start().await;
+    world.telegram.add_bot(BOT_TOKEN, "private_helper_bot");
+    let resource = world.connect(BOT_TOKEN, r#"{"allowed_users": ["@Zoe_Smith", "1234"]}"#).await;
+    world.state_becomes(&resource.id, ResourceState::Ready).await;
+    world.telegram.send_text(BOT_TOKEN, 66, 66, "mallory", "let me in");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;
+    assert!(sent[0].text.contains("private"), "{sent:?}");
+    world.telegram.send_text(BOT_TOKEN, 67, 67, "zoe_smith", "hi");
+    world.telegram.send_text(BOT_TOKEN, 1234, 1234, "someone", "hi too");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 3, WAIT).await;
+    assert_eq!(sent.len(), 3);
+    assert_eq!(world.model.chat_calls(), 2, "the refused person never reached the model");
+}
+
+#[tokio::test]
+async fn a_rejected_token_and_a_second_poller_show_on_the_resource() {
+    let world = World::start().await;
+    // Telegram does not know this token.
+    let resource = world.connect("7000002:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsXX", "{}").await;
+    let failed = world.state_becomes(&resource.id, ResourceState::Error).await;
+    assert!(failed.state_detail.contains("Telegram rejected the token"), "{failed:?}");
+    assert_eq!(failed.state_action(), ResourceErrorAction::FixSettings);
+
+    // Another program polls the same bot: 409, shown with what to do, and then it recovers.
+    world.telegram.add_bot(BOT_TOKEN, "busy_bot");
+    let busy = world.connect(BOT_TOKEN, "{}").await;
+    world.state_becomes(&busy.id, ResourceState::Ready).await;
+    world.telegram.fail_always(BOT_TOKEN, "getUpdates", Failure::Conflict);
+    // A message ends the long poll under way; the next poll meets the conflict.
+    world.telegram.send_text(BOT_TOKEN, 5, 5, "zoe", "first");
+    let conflict = world.state_becomes(&busy.id, ResourceState::Error).await;
+    assert!(conflict.state_detail.contains("409"), "{conflict:?}");
+    assert_eq!(conflict.state_action(), ResourceErrorAction::Reconnect);
+    world.telegram.stop_failing(BOT_TOKEN, "getUpdates");
+    world.state_becomes(&busy.id, ResourceState::Ready).await;
+
+    // Telegram asks to slow down: the edge waits and then answers.
+    world.telegram.fail_next(BOT_TOKEN, "getUpdates", Failure::TooManyRequests { retry_after_secs: 1 });
+    world.telegram.send_text(BOT_TOKEN, 5, 5, "zoe", "still there?");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 2, WAIT).await;
+    assert_eq!(sent[1].text, "You said: still there?");
+}
+
+#[tokio::test]
+async fn an_edge_crash_loses_no_message_and_answers_none_twice() {
+    let mut world = World::start().await;
+    world.telegram.add_bot(BOT_TOKEN, "sturdy_bot");
+    let resource = world.connect(BOT_TOKEN, "{}").await;
+    world.state_becomes(&resource.id, ResourceState::Ready).await;
+    // The model is slow: the edge dies while core is answering.
+    world.model.set_delay(Duration::from_millis(1500));
+    world.telegram.send_text(BOT_TOKEN, 9, 9, "zoe", "do not lose me");
+    for _ in 0..100 {
+        if world.model.chat_calls() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(world.model.chat_calls(), 1, "core is answering");
+    world.kill_edge();
+    assert_eq!(world.telegram.pending_updates(BOT_TOKEN).len(), 1, "not confirmed before the answer");
+    world.start_edge();
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;
+    assert_eq!(sent[0].text, "You said: do not lose me");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(world.telegram.sent(BOT_TOKEN).len(), 1, "answered once");
+    assert_eq!(world.model.chat_calls(), 1, "the model was asked once");
+    for _ in 0..100 {
+        if world.telegram.pending_updates(BOT_TOKEN).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the update was never confirmed");
+}
