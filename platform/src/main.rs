@@ -1,6 +1,6 @@
 //! `assistchat`: the whole platform in one process, for a first start with no set-up: core on an
-//! SQLite file in the data directory, and the web edge, talking gRPC over loopback exactly as
-//! they do as separate processes.
+//! SQLite file in the data directory, the web edge and the Telegram edge, talking gRPC over
+//! loopback exactly as they do as separate processes.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -9,7 +9,7 @@ use assistchat_core::telemetry;
 use clap::Parser;
 use tokio::sync::watch;
 
-/// AssistChat: core and the web edge in one process.
+/// AssistChat: core, the web edge and the Telegram edge in one process.
 #[derive(Parser)]
 #[command(name = "assistchat", version, about)]
 struct Cli {
@@ -19,16 +19,21 @@ struct Cli {
     /// The web edge's settings; its core URL is ignored, since core runs here.
     #[command(flatten)]
     web: assistchat_edge_web::Config,
+    /// The Telegram edge's settings.
+    #[command(flatten)]
+    telegram: assistchat_edge_telegram::TelegramSettings,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Cli { mut core, mut web } = Cli::parse();
+    let Cli { mut core, mut web, telegram } = Cli::parse();
     telemetry::init(core.log_format);
     // The web edge calls core from loopback on behalf of browsers: believe its forwarded address.
     if core.trusted_proxies.is_empty() {
         core.trusted_proxies = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
     }
+    // The edges here attach with a credential of this process's own unless one is set.
+    let edge_token = core.edge_token.get_or_insert_with(random_credential).clone();
     let core_app = assistchat_core::Application::build(core).await.context("core could not start")?;
     web.core_url = format!("http://{}", core_app.local_addr());
     let web_app = assistchat_edge_web::Application::build(web).await.context("web edge could not start")?;
@@ -38,13 +43,29 @@ async fn main() -> anyhow::Result<()> {
     let wait = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
+    let edge = assistchat_edge_client::EdgeConfig {
+        core_url: format!("http://{}", core_app.local_addr()),
+        edge_token,
+        instance_id: Some("telegram-builtin".into()),
+    };
+    let provider = assistchat_edge_telegram::Telegram::new(&telegram.telegram_api_url)?;
+    let telegram_edge = assistchat_edge_client::EdgeClient::new(&edge, provider)?;
     let core_task = tokio::spawn(core_app.run_until_stopped(wait(stopped.clone())));
+    let telegram_task = tokio::spawn(telegram_edge.run_until(wait(stopped.clone())));
     let web_task = tokio::spawn(web_app.run_until_stopped(wait(stopped)));
     shutdown_signal().await;
     let _ = stop.send(true);
     web_task.await?.context("web edge stopped with an error")?;
+    telegram_task.await?;
     core_task.await?.context("core stopped with an error")?;
     Ok(())
+}
+
+/// A fresh edge credential: 32 random bytes in hex.
+fn random_credential() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the system's random source works");
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Completes on Ctrl-C or SIGTERM.

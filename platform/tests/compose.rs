@@ -21,6 +21,7 @@ fn binaries() -> BTreeMap<&'static str, BTreeSet<String>> {
     BTreeMap::from([
         ("assistchat-core", env_names::<assistchat_core::Config>()),
         ("assistchat-edge-web", env_names::<assistchat_edge_web::Config>()),
+        ("assistchat-edge-telegram", env_names::<assistchat_edge_telegram::Config>()),
     ])
 }
 
