@@ -13,6 +13,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("js/chat.js", "text/javascript; charset=utf-8", include_str!("../static/js/chat.js")),
     ("js/qr.js", "text/javascript; charset=utf-8", include_str!("../static/js/qr.js")),
     ("js/resources.js", "text/javascript; charset=utf-8", include_str!("../static/js/resources.js")),
+    ("js/resources_telegram.js", "text/javascript; charset=utf-8", include_str!("../static/js/resources_telegram.js")),
 ];
 
 /// `GET /static/{*path}`.

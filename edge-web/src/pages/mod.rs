@@ -10,6 +10,7 @@ pub mod qr;
 pub mod resource;
 pub mod resources;
 pub mod settings_form;
+pub mod telegram;
 pub mod usage;
 
 use axum::{
@@ -39,6 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route("/chat", get(chat::show).post(chat::send))
         .route("/chat/reset", post(chat::reset))
         .route("/resources", get(resources::list).post(resources::create))
+        // A static segment wins over `{id}` in axum's router, and resource ids are hex.
+        .route(telegram::PATH, get(telegram::show).post(telegram::connect))
         .route("/resources/{id}", get(resource::show).post(resource::update))
         .route("/resources/{id}/{action}", post(resource::act))
         .route("/qr", get(qr::qr_page).post(qr::make).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))

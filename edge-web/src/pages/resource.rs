@@ -184,7 +184,8 @@ pub async fn update(
 }
 
 /// `POST /resources/{id}/activate`, `.../pause` and `.../delete` (which needs the confirmation
-/// ticked, or asks for it).
+/// ticked, or asks for it). Activate and pause go back to the Telegram page when its form says
+/// `back=/resources/telegram`, else to the resource's page.
 pub async fn act(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -201,6 +202,10 @@ pub async fn act(
         _ => return page_error(visitor.lang, AppError::NotFound),
     };
     match set_active(&state, &visitor.meta, id.clone(), active).await {
+        // The Telegram page's buttons ask to come back to it; any other `back` is ignored.
+        Ok(_) if form_field(&fields, "back") == super::telegram::PATH => {
+            Redirect::to(super::telegram::PATH).into_response()
+        }
         Ok(_) => Redirect::to(&format!("/resources/{id}")).into_response(),
         Err(err) => page_error(visitor.lang, err),
     }

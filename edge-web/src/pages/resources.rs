@@ -50,7 +50,7 @@ pub fn state_detail<'a>(page: &Page, view: &StateView<'a>) -> &'a str {
 }
 
 /// What the user can do about a resource in error, if anything is known.
-fn action_text(page: &Page, view: &StateView) -> Option<&'static str> {
+pub fn action_text(page: &Page, view: &StateView) -> Option<&'static str> {
     let action = (view.state == ResourceState::Error).then_some(view.action).and_then(action_name)?;
     Some(page.t(&format!("action.{action}")))
 }
@@ -67,17 +67,24 @@ pub fn state_line(page: &Page, view: &StateView) -> Markup {
 
 /// `body` with what `static/js/resources.js` needs: the words it shows, in the page's language.
 pub fn live(page: &Page, body: Markup) -> Markup {
+    html! {
+        div #live data-labels=(live_labels(page, &[])) { (body) }
+        script src="/static/js/resources.js" defer {}
+    }
+}
+
+/// The words the live scripts show, as a JSON object by message key: the states, the reasons
+/// and actions the catalogue explains, the bot's switch, and the `extra` keys.
+pub fn live_labels(page: &Page, extra: &[&str]) -> String {
     let states = ["ready", "pending", "error", "paused", "unknown"].map(|s| format!("state.{s}"));
     let keys = states
         .into_iter()
         .chain(REASONS.map(|r| format!("reason.{r}")))
         .chain(ACTIONS.map(|a| format!("action.{a}")))
-        .chain(["bot.on", "bot.off", "bot.start", "bot.stop"].map(String::from));
+        .chain(["bot.on", "bot.off", "bot.start", "bot.stop"].map(String::from))
+        .chain(extra.iter().map(|key| (*key).to_owned()));
     let labels: Map<String, Value> = keys.map(|key| (key.clone(), Value::String(page.t(&key).into()))).collect();
-    html! {
-        div #live data-labels=(Value::Object(labels).to_string()) { (body) }
-        script src="/static/js/resources.js" defer {}
-    }
+    Value::Object(labels).to_string()
 }
 
 /// A connect form as it was submitted, to show again with its error.
@@ -134,6 +141,9 @@ async fn render(state: &AppState, visitor: &Visitor, draft: Option<Draft>) -> Re
             }
         }
         h2 { (page.t("resources.add")) }
+        p.telegram-link {
+            a href=(super::telegram::PATH) { (page.t("resources.telegram_link")) } " — " (page.t("resources.telegram_text"))
+        }
         @if providers.is_empty() { (notice("info", page.t("resources.no_providers"))) }
         @for provider in &providers {
             (connect_card(&page, provider, draft.as_ref().filter(|d| d.provider == provider.name)))

@@ -71,27 +71,39 @@ fn hint(page: &Page, setting: &Setting, mask: Option<&str>) -> Option<Markup> {
 }
 
 /// The id of the place for an error, and `"true"` when the control is at fault.
-type Aria = (String, Option<&'static str>);
+pub type Aria = (String, Option<&'static str>);
 
 /// What a field's label says: its control's name, its title and whether it is required.
-struct Head<'a>(&'a str, &'a str, bool);
+pub struct Head<'a>(pub &'a str, pub &'a str, pub bool);
 
 /// A labelled field with its hint and the place for its error.
 fn field(
     page: &Page,
     form_id: &str,
-    Head(name, title, required): Head,
+    head: Head,
     error: Option<&AppError>,
     hint: Option<Markup>,
     control: impl FnOnce(Aria) -> Markup,
 ) -> Markup {
+    labelled(page, form_id, head, error.map(|err| error_message(page, err)), hint, control)
+}
+
+/// A labelled field with its hint and the place for its error message, shown when there is one.
+pub fn labelled(
+    page: &Page,
+    form_id: &str,
+    Head(name, title, required): Head,
+    message: Option<String>,
+    hint: Option<Markup>,
+    control: impl FnOnce(Aria) -> Markup,
+) -> Markup {
     let error_id = format!("{form_id}-{}-error", name.replace('.', "-"));
-    let message = error.map(|err| error_message(page, err));
+    let invalid = message.is_some().then_some("true");
     html! {
         label {
             (title)
             @if required { " " abbr.required title=(page.t("form.required")) { "*" } }
-            (control((error_id.clone(), error.is_some().then_some("true"))))
+            (control((error_id.clone(), invalid)))
             @if let Some(hint) = hint { small { (hint) } }
         }
         p.field-error id=(error_id) role="alert" hidden[message.is_none()] { @if let Some(message) = message { (message) } }
