@@ -12,3 +12,4 @@ mod pages;
 mod qr;
 mod resource_pages;
 mod resources;
+mod telegram_page;

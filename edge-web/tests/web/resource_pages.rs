@@ -16,14 +16,14 @@ use crate::{
 
 impl User {
     /// The HTML of a page; fails on any status but 200.
-    async fn page(&self, web: &TestWeb, path: &str) -> String {
+    pub async fn page(&self, web: &TestWeb, path: &str) -> String {
         let response = self.client.get(web.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         response.text().await.unwrap()
     }
 
     /// Posts a form with the CSRF token; returns the status, the Location and the body.
-    async fn post_form(&self, web: &TestWeb, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+    pub async fn post_form(&self, web: &TestWeb, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
         let mut form = vec![("csrf", self.csrf.as_str())];
         form.extend_from_slice(fields);
         let response = self.client.post(web.url(path)).form(&form).send().await.unwrap();

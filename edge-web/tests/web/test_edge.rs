@@ -1,5 +1,6 @@
 //! The test provider, on the shared edge client: it answers each start with ready (after a
-//! delay when asked to) or with the error its settings ask for, and keeps every start it got.
+//! delay when asked to) or with the error its settings ask for, or as a test's own answerer
+//! says, and keeps every start it got.
 
 use std::{
     sync::{Arc, Mutex},
@@ -46,11 +47,40 @@ pub fn hello(provider: &str) -> ProviderHello {
     }
 }
 
+/// What the test provider answers a start with.
+pub enum Answer {
+    /// Ready, reporting these items.
+    Ready(Vec<ResourceInfoItem>),
+    /// This error, with its reason's code; the user is to fix the settings.
+    Error { detail: String, reason: String },
+}
+
+/// How the test provider answers each start.
+pub type Answerer = fn(&ResourceStart) -> Answer;
+
+/// The usual answer: the error the settings' `fail_with` asks for, else ready with the account
+/// (`@` and the resource's name).
+pub fn answer(start: &ResourceStart) -> Answer {
+    let settings: serde_json::Value = serde_json::from_str(&start.settings_json).unwrap();
+    if let Some(detail) = settings.get("fail_with").and_then(|value| value.as_str()) {
+        return Answer::Error { detail: detail.into(), reason: "TOKEN_REJECTED".into() };
+    }
+    let account = ResourceInfoItem {
+        key: "account".into(),
+        label: "Account".into(),
+        value: format!("@{}", start.name.to_lowercase().replace(' ', "_")),
+        kind: ResourceInfoKind::Text.into(),
+    };
+    Answer::Ready(vec![account])
+}
+
 /// The provider's code.
 struct TestProvider {
     hello: ProviderHello,
     /// How long a start takes to answer.
     delay: Duration,
+    /// How it answers.
+    answer: Answerer,
     starts: Arc<Mutex<Vec<ResourceStart>>>,
 }
 
@@ -65,18 +95,13 @@ impl Provider for TestProvider {
             () = tokio::time::sleep(self.delay) => {}
             () = session.cancelled() => return,
         }
-        let settings: serde_json::Value = serde_json::from_str(&start.settings_json).unwrap();
-        if let Some(detail) = settings.get("fail_with").and_then(|value| value.as_str()) {
-            return session.error(detail, "TOKEN_REJECTED", ResourceErrorAction::FixSettings);
+        match (self.answer)(&start) {
+            Answer::Error { detail, reason } => session.error(&detail, &reason, ResourceErrorAction::FixSettings),
+            Answer::Ready(items) => {
+                session.ready("Connected.", items);
+                session.cancelled().await;
+            }
         }
-        let account = ResourceInfoItem {
-            key: "account".into(),
-            label: "Account".into(),
-            value: format!("@{}", start.name.to_lowercase().replace(' ', "_")),
-            kind: ResourceInfoKind::Text.into(),
-        };
-        session.ready("Connected.", vec![account]);
-        session.cancelled().await;
     }
 }
 
@@ -96,8 +121,13 @@ impl TestEdge {
     /// Attaches with this hello, answering each start `delay` after it came; returns once core
     /// has welcomed it.
     pub async fn attach_with(core_url: &str, hello: ProviderHello, delay: Duration) -> Self {
+        Self::attach_answering(core_url, hello, delay, answer).await
+    }
+
+    /// Like [`TestEdge::attach_with`], answering each start as `answer` says.
+    pub async fn attach_answering(core_url: &str, hello: ProviderHello, delay: Duration, answer: Answerer) -> Self {
         let starts = Arc::new(Mutex::new(Vec::new()));
-        let provider = TestProvider { hello, delay, starts: starts.clone() };
+        let provider = TestProvider { hello, delay, answer, starts: starts.clone() };
         let config = EdgeConfig { core_url: core_url.into(), edge_token: EDGE_TOKEN.into(), instance_id: None };
         let client = EdgeClient::new(&config, provider).unwrap();
         let mut attached = client.attached();
