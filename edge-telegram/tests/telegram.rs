@@ -32,6 +32,8 @@ struct World {
     telegram: FakeTelegram,
     model: FakeOpenAi,
     edge: Option<std::sync::mpsc::Sender<()>>,
+    core: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    config: Config,
     _dir: TempDir,
 }
 
@@ -45,9 +47,7 @@ impl World {
         config.edge_heartbeat = Duration::from_millis(200);
         config.openai_api_key = Some("sk-telegram-test".into());
         config.openai_base_url = model.base_url();
-        let app = Application::build(config).await.unwrap();
-        let core_url = format!("http://{}", app.local_addr());
-        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let (core, core_url) = start_core(&mut config).await;
         let channel = Channel::from_shared(core_url.clone()).unwrap().connect().await.unwrap();
         let registered = AuthServiceClient::new(channel.clone())
             .register(RegisterRequest {
@@ -61,7 +61,8 @@ impl World {
             .into_inner();
         let session = registered.session.unwrap().token;
         BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, &session)).await.unwrap();
-        let mut world = Self { channel, core_url, session, telegram, model, edge: None, _dir: dir };
+        let mut world =
+            Self { channel, core_url, session, telegram, model, edge: None, core: Some(core), config, _dir: dir };
         world.start_edge();
         world
     }
@@ -83,6 +84,16 @@ impl World {
             runtime.shutdown_background();
         });
         self.edge = Some(kill);
+    }
+
+    /// Stops core and starts it again on the same address and database, as an operator does.
+    async fn restart_core(&mut self) {
+        let (stop, task) = self.core.take().unwrap();
+        let _ = stop.send(());
+        task.await.unwrap();
+        let (core, _) = start_core(&mut self.config).await;
+        self.core = Some(core);
+        self.channel = Channel::from_shared(self.core_url.clone()).unwrap().connect().await.unwrap();
     }
 
     fn kill_edge(&mut self) {
@@ -136,6 +147,21 @@ impl World {
             .map(|m| (m["role"].as_str().unwrap().to_owned(), m["content"].as_str().unwrap_or_default().to_owned()))
             .collect()
     }
+}
+
+/// Core on `config`, which is then set to listen on the same address again next time.
+async fn start_core(config: &mut Config) -> ((tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>), String) {
+    let app = Application::build(config.clone()).await.unwrap();
+    config.listen = app.local_addr().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        app.run_until_stopped(async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    ((stop, task), format!("http://{}", config.listen))
 }
 
 fn authed<T>(message: T, token: &str) -> Request<T> {
@@ -278,4 +304,39 @@ async fn an_edge_crash_loses_no_message_and_answers_none_twice() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the update was never confirmed");
+}
+
+#[tokio::test]
+async fn a_paused_bot_answers_nothing_and_a_restarted_core_gets_answers_again() {
+    let mut world = World::start().await;
+    world.telegram.add_bot(BOT_TOKEN, "pausable_bot");
+    let resource = world.connect(BOT_TOKEN, "{}").await;
+    world.state_becomes(&resource.id, ResourceState::Ready).await;
+
+    let pause = assistchat_proto::v1::PauseResourceRequest { id: resource.id.clone() };
+    ResourceServiceClient::new(world.channel.clone()).pause_resource(authed(pause, &world.session)).await.unwrap();
+    world.state_becomes(&resource.id, ResourceState::Paused).await;
+    // Polling ends at once: nothing more is taken from Telegram or answered.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    world.telegram.send_text(BOT_TOKEN, 3, 3, "zoe", "anyone?");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(world.telegram.sent(BOT_TOKEN).is_empty());
+    assert_eq!(world.telegram.pending_updates(BOT_TOKEN).len(), 1, "the message waits at Telegram");
+
+    // Activated again, the waiting message is answered.
+    let activate = assistchat_proto::v1::ActivateResourceRequest { id: resource.id.clone() };
+    ResourceServiceClient::new(world.channel.clone())
+        .activate_resource(authed(activate, &world.session))
+        .await
+        .unwrap();
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;
+    assert_eq!(sent[0].text, "You said: anyone?");
+
+    // Core restarts under the edge: it attaches again by itself and answers again.
+    world.restart_core().await;
+    world.state_becomes(&resource.id, ResourceState::Ready).await;
+    world.telegram.send_text(BOT_TOKEN, 3, 3, "zoe", "back?");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 2, WAIT).await;
+    assert_eq!(sent[1].text, "You said: back?");
+    assert_eq!(world.telegram.sent(BOT_TOKEN).len(), 2, "nothing answered twice");
 }
