@@ -1,14 +1,17 @@
 //! The Telegram provider edge: a separate process that attaches to core as provider `telegram`
 //! and answers in users' Telegram bots, many bots in one process, each its own task.
 //!
-//! Layout: [`provider`] checks a bot's token and hands it to [`polling`], which receives updates
-//! with its own offset and answers through core; [`settings`] is a resource's settings schema,
-//! [`split`] cuts long replies, [`words`] is what the bot says by itself.
+//! Layout: [`provider`] checks a bot's token and hands it to [`polling`] (getUpdates with its own
+//! offset) or [`webhook`] (Telegram posts to this edge); both give each update to [`chatbot`],
+//! which answers it through core. [`settings`] is a resource's settings schema, [`split`] cuts
+//! long replies, [`words`] is what the bot says by itself.
 
+pub mod chatbot;
 pub mod polling;
 pub mod provider;
 pub mod settings;
 pub mod split;
+pub mod webhook;
 pub mod words;
 
 pub use provider::Telegram;
@@ -40,4 +43,37 @@ pub struct TelegramSettings {
     /// Telegram's Bot API, or a self-hosted Bot API server.
     #[arg(long, env = "ASSISTCHAT_TELEGRAM_API_URL", default_value = "https://api.telegram.org")]
     pub telegram_api_url: String,
+
+    /// The public https base URL at which Telegram reaches this edge's webhook server; unset
+    /// means the bots poll Telegram instead.
+    #[arg(long, env = "ASSISTCHAT_TELEGRAM_PUBLIC_URL")]
+    pub telegram_public_url: Option<String>,
+
+    /// host:port the webhook server listens on, behind the public URL.
+    #[arg(long, env = "ASSISTCHAT_TELEGRAM_LISTEN", default_value = "127.0.0.1:8090")]
+    pub telegram_listen: String,
+}
+
+impl TelegramSettings {
+    /// The provider these settings describe; in webhook mode, its webhook server is started
+    /// too, and runs until the process ends.
+    pub async fn provider(&self) -> anyhow::Result<Telegram> {
+        let Some(public_url) = self.telegram_public_url.as_deref().filter(|url| !url.is_empty()) else {
+            return Telegram::new(&self.telegram_api_url);
+        };
+        let (provider, router) = Telegram::with_webhooks(&self.telegram_api_url, public_url)?;
+        let listener = tokio::net::TcpListener::bind(&self.telegram_listen).await.map_err(|err| {
+            anyhow::anyhow!(
+                "cannot listen on {} ({err}); set ASSISTCHAT_TELEGRAM_LISTEN to a free host:port",
+                self.telegram_listen
+            )
+        })?;
+        tracing::info!(listen = %self.telegram_listen, public_url, "Telegram webhooks served");
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, router).await {
+                tracing::error!(error = %err, "the webhook server stopped");
+            }
+        });
+        Ok(provider)
+    }
 }

@@ -7,7 +7,11 @@ use assistchat_edge_client::{Provider, ProviderHello, ResourceErrorAction, Resou
 use assistchat_proto::v1::{ResourceInfoItem, ResourceInfoKind};
 use teloxide::{ApiError, Bot, RequestError, prelude::Requester};
 
-use crate::{polling, settings};
+use crate::{
+    chatbot::Chatbot,
+    polling, settings,
+    webhook::{self, Webhooks},
+};
 
 /// How long one getUpdates call waits for updates on Telegram's side.
 pub const POLL_SECONDS: u32 = 25;
@@ -18,6 +22,8 @@ pub struct Telegram {
     api_url: url::Url,
     /// One HTTP client for every bot, so a thousand bots share connections and memory.
     http: reqwest::Client,
+    /// The webhook paths, when Telegram can reach this edge; `None` means long polling.
+    webhooks: Option<std::sync::Arc<Webhooks>>,
 }
 
 impl Telegram {
@@ -30,7 +36,22 @@ impl Telegram {
         let http = teloxide::net::default_reqwest_settings()
             .timeout(Duration::from_secs(u64::from(POLL_SECONDS) + 10))
             .build()?;
-        Ok(Self { api_url, http })
+        Ok(Self { api_url, http, webhooks: None })
+    }
+
+    /// The provider receiving updates by webhook under `public_url` (such as
+    /// "https://bots.example.com"), and the router that must serve them there.
+    pub fn with_webhooks(api_url: &str, public_url: &str) -> anyhow::Result<(Self, axum::Router)> {
+        let public_url: url::Url = public_url.parse().map_err(|err| {
+            anyhow::anyhow!("ASSISTCHAT_TELEGRAM_PUBLIC_URL is not a URL ({err}); use https://your.host")
+        })?;
+        anyhow::ensure!(
+            public_url.scheme() == "https",
+            "ASSISTCHAT_TELEGRAM_PUBLIC_URL must be https: Telegram calls webhooks over HTTPS only"
+        );
+        let (webhooks, router) = Webhooks::new(public_url);
+        let provider = Self { webhooks: Some(webhooks), ..Self::new(api_url)? };
+        Ok((provider, router))
     }
 
     fn bot(&self, token: &str) -> Bot {
@@ -102,6 +123,10 @@ impl Provider for Telegram {
                 kind: ResourceInfoKind::Link.into(),
             },
         ];
-        polling::serve(bot, me.user.id, username, settings, info, &session).await;
+        let chatbot = Chatbot::new(bot, me.user.id, &username, settings, &session);
+        match &self.webhooks {
+            None => polling::serve(&chatbot, info).await,
+            Some(webhooks) => webhook::serve(&chatbot, webhooks.register(&start.resource_id), info).await,
+        }
     }
 }

@@ -33,12 +33,23 @@ struct World {
     model: FakeOpenAi,
     edge: Option<std::sync::mpsc::Sender<()>>,
     core: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    /// In webhook mode, where the edge's webhook server listens.
+    webhook_server: Option<std::net::SocketAddr>,
     config: Config,
     _dir: TempDir,
 }
 
 impl World {
     async fn start() -> Self {
+        Self::start_in(false).await
+    }
+
+    /// The world with the edge in webhook mode, its server on a loopback port.
+    async fn with_webhooks() -> Self {
+        Self::start_in(true).await
+    }
+
+    async fn start_in(webhooks: bool) -> Self {
         let model = FakeOpenAi::start().await;
         let telegram = FakeTelegram::start().await;
         let dir = TempDir::new().unwrap();
@@ -61,8 +72,19 @@ impl World {
             .into_inner();
         let session = registered.session.unwrap().token;
         BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, &session)).await.unwrap();
-        let mut world =
-            Self { channel, core_url, session, telegram, model, edge: None, core: Some(core), config, _dir: dir };
+        let webhook_server = webhooks.then(|| "127.0.0.1:0".parse().unwrap());
+        let mut world = Self {
+            channel,
+            core_url,
+            session,
+            telegram,
+            model,
+            edge: None,
+            core: Some(core),
+            webhook_server,
+            config,
+            _dir: dir,
+        };
         world.start_edge();
         world
     }
@@ -73,10 +95,26 @@ impl World {
             edge_token: EDGE_TOKEN.into(),
             instance_id: Some("telegram-1".into()),
         };
-        let provider = Telegram::new(&self.telegram.api_url()).unwrap();
+        let (provider, server) = match self.webhook_server {
+            None => (Telegram::new(&self.telegram.api_url()).unwrap(), None),
+            Some(address) => {
+                let (provider, router) =
+                    Telegram::with_webhooks(&self.telegram.api_url(), "https://bots.example.test/").unwrap();
+                let listener = std::net::TcpListener::bind(address).unwrap();
+                listener.set_nonblocking(true).unwrap();
+                self.webhook_server = Some(listener.local_addr().unwrap());
+                (provider, Some((listener, router)))
+            }
+        };
         let (kill, killed) = std::sync::mpsc::channel::<()>();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+            if let Some((listener, router)) = server {
+                runtime.spawn(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                    axum::serve(listener, router).await.unwrap();
+                });
+            }
             runtime.spawn(async move {
                 EdgeClient::new(&config, provider).unwrap().run_until(std::future::pending()).await
             });
@@ -339,4 +377,74 @@ async fn a_paused_bot_answers_nothing_and_a_restarted_core_gets_answers_again() 
     let sent = world.telegram.wait_for_sent(BOT_TOKEN, 2, WAIT).await;
     assert_eq!(sent[1].text, "You said: back?");
     assert_eq!(world.telegram.sent(BOT_TOKEN).len(), 2, "nothing answered twice");
+}
+
+/// A private text message as Telegram posts it to a webhook.
+fn posted_update(update_id: i64, text: &str) -> String {
+    serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_700_000_000,
+            "chat": {"id": 42, "type": "private", "first_name": "Zoe"},
+            "from": {"id": 42, "is_bot": false, "first_name": "Zoe", "language_code": "en"},
+            "text": text
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn webhooks_take_only_telegrams_signed_posts_and_answer_each_once() {
+    let world = World::with_webhooks().await;
+    world.telegram.add_bot(BOT_TOKEN, "hooked_bot");
+    let resource = world.connect(BOT_TOKEN, "{}").await;
+    let ready = world.state_becomes(&resource.id, ResourceState::Ready).await;
+    let path = format!("/telegram/{}", resource.id);
+    let webhook = world.telegram.webhook(BOT_TOKEN).unwrap_or_else(|| {
+        panic!("no webhook: {:?}", world.telegram.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>())
+    });
+    assert_eq!(webhook.url, format!("https://bots.example.test{path}"));
+    assert!(ready.status_info.iter().any(|item| item.value == webhook.url), "{:?}", ready.status_info);
+    let secret = webhook.secret_token.expect("a secret is set");
+    assert!(secret.len() >= 32);
+
+    let server = format!("http://{}{path}", world.webhook_server.unwrap());
+    let http = reqwest::Client::new();
+    let post = |secret: Option<&str>, body: String| {
+        let mut request = http.post(&server).header("content-type", "application/json").body(body);
+        if let Some(secret) = secret {
+            request = request.header("x-telegram-bot-api-secret-token", secret);
+        }
+        request.send()
+    };
+    for forged in [None, Some("not-the-secret")] {
+        let response = post(forged, posted_update(1, "forged")).await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    assert_eq!(world.model.chat_calls(), 0, "a forged post has no effect");
+
+    let response = post(Some(&secret), posted_update(2, "hello hook")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let sent = world.telegram.sent(BOT_TOKEN);
+    assert_eq!((sent.len(), sent[0].text.as_str()), (1, "You said: hello hook"), "answered before acknowledged");
+    // Telegram delivers the same update again: acknowledged, not answered twice.
+    let response = post(Some(&secret), posted_update(2, "hello hook")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(world.telegram.sent(BOT_TOKEN).len(), 1);
+    assert_eq!(world.model.chat_calls(), 1);
+
+    // Paused: the path is gone.
+    let pause = assistchat_proto::v1::PauseResourceRequest { id: resource.id.clone() };
+    ResourceServiceClient::new(world.channel.clone()).pause_resource(authed(pause, &world.session)).await.unwrap();
+    world.state_becomes(&resource.id, ResourceState::Paused).await;
+    let mut status = 0;
+    for _ in 0..50 {
+        status = post(Some(&secret), posted_update(3, "late")).await.unwrap().status().as_u16();
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 404);
 }

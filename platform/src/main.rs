@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         edge_token,
         instance_id: Some("telegram-builtin".into()),
     };
-    let provider = assistchat_edge_telegram::Telegram::new(&telegram.telegram_api_url)?;
+    let provider = telegram.provider().await?;
     let telegram_edge = assistchat_edge_client::EdgeClient::new(&edge, provider)?;
     let core_task = tokio::spawn(core_app.run_until_stopped(wait(stopped.clone())));
     let telegram_task = tokio::spawn(telegram_edge.run_until(wait(stopped.clone())));

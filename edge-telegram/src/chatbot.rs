@@ -1,0 +1,215 @@
+//! Answering one Telegram update: who may talk, commands, the model's reply through core, and
+//! sending it back in pieces Telegram accepts. Used alike by long polling and by webhooks.
+
+use std::{collections::HashSet, sync::Mutex, time::Duration};
+
+use assistchat_edge_client::Session;
+use assistchat_proto::v1::ChannelUser;
+use teloxide::{
+    Bot, RequestError,
+    payloads::SendMessageSetters,
+    prelude::Requester,
+    types::{ChatAction, ChatId, Message, MessageId, ReplyParameters, Update, UpdateKind, UserId},
+};
+use tonic::Code;
+
+use crate::{
+    settings::Settings,
+    split::{MAX_MESSAGE_CHARS, split},
+    words::{Line, say},
+};
+
+/// How often the typing action is repeated while the model works (Telegram shows it for 5 s).
+const TYPING_EVERY: Duration = Duration::from_secs(4);
+/// Attempts to send one piece of a reply when Telegram asks to slow down.
+const SEND_ATTEMPTS: u32 = 3;
+
+/// One bot and what it needs to answer.
+pub struct Chatbot<'a> {
+    pub(crate) bot: Bot,
+    /// The bot's own user id, to see replies to it in groups.
+    bot_id: UserId,
+    /// "@username", lower case, to see mentions in groups.
+    mention: String,
+    settings: Settings,
+    pub(crate) session: &'a Session,
+    /// Updates whose reply was sent but which Telegram has not been told to forget yet: a
+    /// redelivery of one of them is not answered again.
+    pub(crate) delivered: Mutex<HashSet<u32>>,
+}
+
+/// Why an update is left for Telegram to deliver again.
+pub struct Later;
+
+impl<'a> Chatbot<'a> {
+    /// The bot `bot` (whose own user is `bot_id` and @username `username`) answering for the
+    /// resource of `session`.
+    pub fn new(bot: Bot, bot_id: UserId, username: &str, settings: Settings, session: &'a Session) -> Self {
+        Self {
+            bot,
+            bot_id,
+            mention: format!("@{}", username.to_lowercase()),
+            settings,
+            session,
+            delivered: Mutex::default(),
+        }
+    }
+}
+
+impl Chatbot<'_> {
+    /// Answers one update; `Err` leaves it for Telegram to deliver again.
+    pub async fn handle(&self, update: &Update) -> Result<(), Later> {
+        let UpdateKind::Message(message) = &update.kind else {
+            return Ok(());
+        };
+        if self.delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&update.id.0) {
+            return Ok(());
+        }
+        let Some(person) = message.from.as_ref().filter(|user| !user.is_bot) else {
+            return Ok(());
+        };
+        let in_group = !message.chat.is_private();
+        if in_group && self.settings.groups_mentions_only && !self.addressed(message) {
+            return Ok(());
+        }
+        let language = person.language_code.as_deref();
+        let reply_to = in_group.then_some(message.id);
+        let chat = message.chat.id;
+        if !self.settings.allows(person.id.0, person.username.as_deref()) {
+            self.send(update, chat, say(language, Line::NotAllowed), reply_to).await;
+            return Ok(());
+        }
+        let Some(text) = message.text() else {
+            self.send(update, chat, say(language, Line::TextOnly), reply_to).await;
+            return Ok(());
+        };
+        let chat_key = chat.0.to_string();
+        let said = match self.command(text) {
+            Some(Command::Start) => Line::Greeting,
+            Some(Command::Help) => Line::Help,
+            Some(Command::Reset) => {
+                if let Err(status) = self.session.reset_conversation(&chat_key).await {
+                    tracing::warn!(%status, "core could not reset a conversation");
+                    return Err(Later);
+                }
+                Line::Forgotten
+            }
+            Some(Command::ForAnotherBot) => return Ok(()),
+            None => return self.answer(update, message, person, text, reply_to).await,
+        };
+        self.send(update, chat, say(language, said), reply_to).await;
+        Ok(())
+    }
+
+    /// Asks core for the reply to a person's text and sends it.
+    async fn answer(
+        &self,
+        update: &Update,
+        message: &Message,
+        person: &teloxide::types::User,
+        text: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<(), Later> {
+        let chat = message.chat.id;
+        let chat_key = chat.0.to_string();
+        let sender = ChannelUser {
+            id: person.id.0.to_string(),
+            display_name: person.full_name(),
+            username: person.username.clone().unwrap_or_default(),
+        };
+        let typing = tokio::spawn(typing(self.bot.clone(), chat));
+        let answered = self.session.converse(&chat_key, sender, &update.id.0.to_string(), text).await;
+        typing.abort();
+        let reply = match answered {
+            Ok(answer) => answer.reply_text,
+            // Core's words for the person: no usable key, a spent quota, a model that is down.
+            Err(status)
+                if std::error::Error::source(&status).is_none()
+                    && matches!(
+                        status.code(),
+                        Code::FailedPrecondition | Code::ResourceExhausted | Code::Unavailable
+                    ) =>
+            {
+                status.message().to_owned()
+            }
+            Err(status) => {
+                tracing::warn!(%status, "core did not take a message; it stays with Telegram");
+                return Err(Later);
+            }
+        };
+        self.send(update, chat, &reply, reply_to).await;
+        Ok(())
+    }
+
+    /// Whether a group message is for this bot: it mentions the bot, replies to it, or is a
+    /// command addressed to it.
+    fn addressed(&self, message: &Message) -> bool {
+        let replies_to_bot = message
+            .reply_to_message()
+            .and_then(|replied| replied.from.as_ref())
+            .is_some_and(|from| from.id == self.bot_id);
+        let text = message.text().unwrap_or_default().to_lowercase();
+        replies_to_bot || text.contains(&self.mention)
+    }
+
+    /// The bot command `text` starts with, if it is one this bot knows.
+    fn command(&self, text: &str) -> Option<Command> {
+        let word = text.split_whitespace().next()?.strip_prefix('/')?;
+        let (name, target) = match word.split_once('@') {
+            Some((name, target)) => (name, Some(target.to_lowercase())),
+            None => (word, None),
+        };
+        if target.is_some_and(|target| format!("@{target}") != self.mention) {
+            return Some(Command::ForAnotherBot);
+        }
+        match name.to_lowercase().as_str() {
+            "start" => Some(Command::Start),
+            "help" => Some(Command::Help),
+            "reset" | "new" => Some(Command::Reset),
+            _ => None,
+        }
+    }
+
+    /// Sends `text` in pieces Telegram accepts, the first replying to `reply_to`; a failure
+    /// other than "slow down" is logged and dropped (the person may have blocked the bot).
+    async fn send(&self, update: &Update, chat: ChatId, text: &str, reply_to: Option<MessageId>) {
+        for (index, piece) in split(text, MAX_MESSAGE_CHARS).into_iter().enumerate() {
+            for attempt in 1..=SEND_ATTEMPTS {
+                let mut request = self.bot.send_message(chat, piece.clone());
+                if let Some(message_id) = reply_to.filter(|_| index == 0) {
+                    request = request.reply_parameters(ReplyParameters::new(message_id).allow_sending_without_reply());
+                }
+                match request.await {
+                    Ok(_) => break,
+                    Err(RequestError::RetryAfter(seconds)) if attempt < SEND_ATTEMPTS => {
+                        tokio::time::sleep(seconds.duration()).await;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "a reply could not be sent");
+                        break;
+                    }
+                }
+            }
+        }
+        self.delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(update.id.0);
+    }
+}
+
+/// A command the bot answers by itself.
+enum Command {
+    Start,
+    Help,
+    Reset,
+    /// A command addressed to another bot in the same group.
+    ForAnotherBot,
+}
+
+/// Shows "typing..." until aborted. Best effort: a refusal costs nothing.
+async fn typing(bot: Bot, chat: ChatId) {
+    loop {
+        if let Err(err) = bot.send_chat_action(chat, ChatAction::Typing).await {
+            tracing::debug!(error = %err, "the typing action was refused");
+        }
+        tokio::time::sleep(TYPING_EVERY).await;
+    }
+}

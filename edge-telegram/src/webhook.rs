@@ -1,0 +1,205 @@
+//! Webhook mode: when the edge has a public URL, Telegram posts each bot's updates to it instead
+//! of being polled. Each running resource has its own path and secret; a request without the
+//! secret Telegram was given gets 401 and has no effect, and a request is acknowledged only
+//! once its update is handled, so Telegram delivers again what was not.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use assistchat_edge_client::ResourceErrorAction;
+use assistchat_proto::v1::{ResourceInfoItem, ResourceInfoKind};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    routing::post,
+};
+use teloxide::{
+    payloads::SetWebhookSetters,
+    prelude::Requester,
+    types::{AllowedUpdate, Update},
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::chatbot::Chatbot;
+
+/// The header Telegram sends the webhook's secret in.
+const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+/// Updates queued for one bot before Telegram is asked to come back later.
+const QUEUE: usize = 64;
+/// How often Telegram's view of a webhook (its last error, the updates waiting) is checked.
+const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long to wait before setting a webhook Telegram refused again.
+const RETRY_SET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An update handed to its bot's task, with where to say whether it was handled.
+pub type Delivery = (Update, oneshot::Sender<bool>);
+
+/// The webhook paths of the running bots.
+pub struct Webhooks {
+    /// This edge's public base URL, such as "https://bots.example.com".
+    public_url: url::Url,
+    routes: Mutex<HashMap<String, Route>>,
+}
+
+struct Route {
+    secret: String,
+    deliveries: mpsc::Sender<Delivery>,
+}
+
+/// A bot's webhook while it runs; dropping it makes its path answer 404.
+pub struct Registration {
+    webhooks: Arc<Webhooks>,
+    resource_id: String,
+    /// The URL to give Telegram.
+    pub url: url::Url,
+    /// The secret to give Telegram, checked on every request.
+    pub secret: String,
+    /// The bot's updates, as Telegram posts them.
+    pub deliveries: mpsc::Receiver<Delivery>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.webhooks.routes.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.resource_id);
+    }
+}
+
+impl Webhooks {
+    /// Webhooks under `public_url`, and the router to serve them.
+    pub fn new(public_url: url::Url) -> (Arc<Self>, Router) {
+        let webhooks = Arc::new(Self { public_url, routes: Mutex::default() });
+        let router = Router::new().route("/telegram/{resource_id}", post(receive)).with_state(webhooks.clone());
+        (webhooks, router)
+    }
+
+    /// Opens the webhook path of a resource, with a fresh secret.
+    pub fn register(self: &Arc<Self>, resource_id: &str) -> Registration {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the system's random source works");
+        let secret: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        let (sender, deliveries) = mpsc::channel(QUEUE);
+        let route = Route { secret: secret.clone(), deliveries: sender };
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(resource_id.to_owned(), route);
+        let url = self.public_url.join(&format!("telegram/{resource_id}")).expect("a path joins any base URL");
+        Registration { webhooks: self.clone(), resource_id: resource_id.to_owned(), url, secret, deliveries }
+    }
+}
+
+/// Serves the bot by webhook until core stops the resource: sets the webhook with its secret,
+/// answers what Telegram posts, and checks with getWebhookInfo that deliveries arrive (a webhook
+/// that silently never fires shows on the resource with Telegram's last error).
+pub async fn serve(chatbot: &Chatbot<'_>, mut registration: Registration, info: Vec<ResourceInfoItem>) {
+    let session = chatbot.session;
+    loop {
+        let set = chatbot
+            .bot
+            .set_webhook(registration.url.clone())
+            .secret_token(registration.secret.clone())
+            .allowed_updates([AllowedUpdate::Message]);
+        let outcome = tokio::select! {
+            outcome = set => outcome,
+            () = session.cancelled() => return,
+        };
+        let Err(err) = outcome else { break };
+        let detail = format!(
+            "Telegram refused the webhook {} ({err}). Check ASSISTCHAT_TELEGRAM_PUBLIC_URL; trying again by itself.",
+            registration.url
+        );
+        session.error(&detail, "WEBHOOK_REFUSED", ResourceErrorAction::None);
+        tokio::select! {
+            () = tokio::time::sleep(RETRY_SET) => {}
+            () = session.cancelled() => return,
+        }
+    }
+    let set_at = unix_now();
+    let mut check = tokio::time::interval(CHECK_EVERY);
+    let mut shown: Option<Option<String>> = None;
+    loop {
+        tokio::select! {
+            delivery = registration.deliveries.recv() => {
+                let Some((update, handled)) = delivery else { return };
+                let _ = handled.send(chatbot.handle(&update).await.is_ok());
+            }
+            _ = check.tick() => {
+                let Ok(webhook) = chatbot.bot.get_webhook_info().await else { continue };
+                let failing = webhook
+                    .last_error_message
+                    .filter(|_| webhook.pending_update_count > 0)
+                    .filter(|_| webhook.last_error_date.is_some_and(|date| date.timestamp() >= set_at));
+                // Only a change is reported: a thousand bots need not write every minute.
+                if shown.as_ref() == Some(&failing) {
+                    continue;
+                }
+                shown = Some(failing.clone());
+                match failing {
+                    Some(error) => {
+                        let detail = format!(
+                            "Telegram cannot deliver messages to this edge: \"{error}\"; {} are waiting. Check that \
+                             {} reaches this edge (ASSISTCHAT_TELEGRAM_PUBLIC_URL, ASSISTCHAT_TELEGRAM_LISTEN).",
+                            webhook.pending_update_count, registration.url
+                        );
+                        session.error(&detail, "WEBHOOK_FAILING", ResourceErrorAction::None);
+                    }
+                    None => {
+                        let mut items = info.clone();
+                        items.push(ResourceInfoItem {
+                            key: "webhook".into(),
+                            label: "Webhook".into(),
+                            value: registration.url.to_string(),
+                            kind: ResourceInfoKind::Copyable.into(),
+                        });
+                        session.ready("Receiving messages by webhook.", items);
+                    }
+                }
+            }
+            () = session.cancelled() => return,
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_secs()).unwrap_or(i64::MAX)
+}
+
+async fn receive(
+    State(webhooks): State<Arc<Webhooks>>,
+    Path(resource_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let deliveries = {
+        let routes = webhooks.routes.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(route) = routes.get(&resource_id) else {
+            return StatusCode::NOT_FOUND;
+        };
+        let presented = headers.get(SECRET_HEADER).map(|value| value.as_bytes()).unwrap_or_default();
+        if !same(presented, route.secret.as_bytes()) {
+            return StatusCode::UNAUTHORIZED;
+        }
+        route.deliveries.clone()
+    };
+    // An update this edge cannot read would be delivered again forever: take it and move on.
+    let Ok(update) = serde_json::from_slice::<Update>(&body) else {
+        tracing::warn!(resource_id, "an unreadable update from Telegram was dropped");
+        return StatusCode::OK;
+    };
+    let (handled, outcome) = oneshot::channel();
+    if deliveries.send((update, handled)).await.is_err() {
+        return StatusCode::NOT_FOUND;
+    }
+    match outcome.await {
+        Ok(true) => StatusCode::OK,
+        // Not handled now: Telegram delivers it again later.
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// Compares in time independent of where the values differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
