@@ -275,10 +275,15 @@ async fn only_allowed_people_reach_the_model() {
     world.telegram.send_text(BOT_TOKEN, 66, 66, "mallory", "let me in");
     let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;
     assert!(sent[0].text.contains("private"), "{sent:?}");
+    // Telegram refusing the typing action (shown while the model works) costs nobody their reply.
+    world.model.set_delay(Duration::from_millis(300));
+    world.telegram.fail_always(BOT_TOKEN, "sendChatAction", Failure::BadRequest("Bad Request: chat not found".into()));
     world.telegram.send_text(BOT_TOKEN, 67, 67, "zoe_smith", "hi");
     world.telegram.send_text(BOT_TOKEN, 1234, 1234, "someone", "hi too");
     let sent = world.telegram.wait_for_sent(BOT_TOKEN, 3, WAIT).await;
     assert_eq!(sent.len(), 3);
+    assert!(sent.iter().any(|reply| reply.chat_id == 67 && reply.text == "You said: hi"), "{sent:?}");
+    assert!(!world.telegram.calls("sendChatAction").is_empty(), "typing was tried");
     assert_eq!(world.model.chat_calls(), 2, "the refused person never reached the model");
 }
 
