@@ -32,6 +32,8 @@ const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 const QUEUE: usize = 64;
 /// How often Telegram's view of a webhook (its last error, the updates waiting) is checked.
 const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a stopping bot waits for Telegram to delete its webhook.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long to wait before setting a webhook Telegram refused again.
 const RETRY_SET: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -156,7 +158,13 @@ pub async fn serve(chatbot: &Chatbot<'_>, mut registration: Registration, info: 
                     }
                 }
             }
-            () = session.cancelled() => return,
+            () = session.cancelled() => {
+                // Stopped: the path goes now, and Telegram keeps the bot's updates (for a day)
+                // until a webhook is set again, instead of failing to deliver them here.
+                drop(registration);
+                let _ = tokio::time::timeout(STOP_GRACE, chatbot.bot.delete_webhook()).await;
+                return;
+            }
         }
     }
 }

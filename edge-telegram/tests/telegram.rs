@@ -439,7 +439,7 @@ async fn webhooks_take_only_telegrams_signed_posts_and_answer_each_once() {
     assert_eq!(world.telegram.sent(BOT_TOKEN).len(), 1);
     assert_eq!(world.model.chat_calls(), 1);
 
-    // Paused: the path is gone.
+    // Paused: the path is gone, and so is the webhook: Telegram keeps the updates meanwhile.
     let pause = assistchat_proto::v1::PauseResourceRequest { id: resource.id.clone() };
     ResourceServiceClient::new(world.channel.clone()).pause_resource(authed(pause, &world.session)).await.unwrap();
     world.state_becomes(&resource.id, ResourceState::Paused).await;
@@ -452,4 +452,11 @@ async fn webhooks_take_only_telegrams_signed_posts_and_answer_each_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, 404);
+    for _ in 0..50 {
+        if world.telegram.webhook(BOT_TOKEN).is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the webhook was left at Telegram, which would fail to deliver to it");
 }
