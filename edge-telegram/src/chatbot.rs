@@ -35,7 +35,7 @@ pub struct Chatbot<'a> {
     pub(crate) session: &'a Session,
     /// Updates whose reply was sent but which Telegram has not been told to forget yet: a
     /// redelivery of one of them is not answered again.
-    pub(crate) delivered: Mutex<HashSet<u32>>,
+    delivered: Mutex<HashSet<u32>>,
 }
 
 /// Why an update is left for Telegram to deliver again.
@@ -57,6 +57,11 @@ impl<'a> Chatbot<'a> {
 }
 
 impl Chatbot<'_> {
+    /// Forgets the updates below `id`: Telegram will not deliver them again.
+    pub fn forget_delivered_below(&self, id: u32) {
+        self.delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|seen| *seen >= id);
+    }
+
     /// Answers one update; `Err` leaves it for Telegram to deliver again.
     pub async fn handle(&self, update: &Update) -> Result<(), Later> {
         let UpdateKind::Message(message) = &update.kind else {

@@ -122,6 +122,6 @@ async fn handle_batch(chatbot: &Chatbot<'_>, updates: Vec<Update>) -> (Option<i3
     .await;
     let first_left = handled.into_iter().flatten().min();
     let confirm_below = first_left.unwrap_or(last + 1);
-    chatbot.delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|id| *id >= confirm_below);
+    chatbot.forget_delivered_below(confirm_below);
     (i32::try_from(confirm_below).ok(), first_left.is_none())
 }

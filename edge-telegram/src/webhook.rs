@@ -32,6 +32,8 @@ const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 const QUEUE: usize = 64;
 /// How often Telegram's view of a webhook (its last error, the updates waiting) is checked.
 const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// Recent updates remembered as answered, in case Telegram delivers one again.
+const REMEMBERED_UPDATES: u32 = 1000;
 /// How long a stopping bot waits for Telegram to delete its webhook.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long to wait before setting a webhook Telegram refused again.
@@ -125,6 +127,8 @@ pub async fn serve(chatbot: &Chatbot<'_>, mut registration: Registration, info: 
             delivery = registration.deliveries.recv() => {
                 let Some((update, handled)) = delivery else { return };
                 let _ = handled.send(chatbot.handle(&update).await.is_ok());
+                // Telegram delivers again only what was not acknowledged, soon: old ids can go.
+                chatbot.forget_delivered_below(update.id.0.saturating_sub(REMEMBERED_UPDATES));
             }
             _ = check.tick() => {
                 let Ok(webhook) = chatbot.bot.get_webhook_info().await else { continue };
