@@ -178,7 +178,10 @@ impl Conversations {
 
     /// The messages of a chat's current conversation older than `before_id`, newest first.
     pub async fn messages(&self, channel: &Channel, before_id: Option<&str>, limit: i64) -> Result<Vec<MessageRecord>> {
-        let chat = self.chat(channel).await?;
+        let resource = channel.resource_id.as_deref();
+        let Some(chat) = self.store.find_chat(&channel.user_id, resource, &channel.chat_key).await? else {
+            return Ok(Vec::new());
+        };
         Ok(self.store.conversation_messages(&chat, before_id, limit).await?)
     }
 
@@ -235,18 +238,14 @@ impl Conversations {
         Phrase::DailyQuotaSpent { quota: self.settings.daily_quota, resets_in }
     }
 
-    async fn chat(&self, channel: &Channel) -> Result<ChatRecord> {
-        let resource = channel.resource_id.as_deref();
-        Ok(self.store.chat(&channel.user_id, resource, &channel.chat_key, now_millis()).await?)
-    }
-
     async fn answer(
         &self,
         channel: &Channel,
         inbound: &Inbound,
         events: Option<&mpsc::Sender<Result<Event>>>,
     ) -> Result<Answer> {
-        let chat = self.chat(channel).await?;
+        let resource = channel.resource_id.as_deref();
+        let chat = self.store.chat(&channel.user_id, resource, &channel.chat_key, now_millis()).await?;
         // A redelivery waits here for the first delivery's answer, then finds it stored.
         let _turn = match &inbound.external_id {
             Some(id) => Some(self.in_flight.lock(format!("{}\n{id}", chat.id)).await),

@@ -87,11 +87,6 @@ impl Profiles {
         Self { store, keyring, platform, key_checker: AiClient::new(KEY_CHECK_DEADLINE, KEY_CHECK_DEADLINE / 2) }
     }
 
-    /// The platform's AI settings.
-    pub fn platform(&self) -> &PlatformAi {
-        &self.platform
-    }
-
     /// The profile of `user_id`.
     pub async fn get(&self, user_id: &str) -> Result<ProfileRecord> {
         self.store
@@ -163,11 +158,20 @@ impl Profiles {
 
     /// The user's own OpenAI key in clear, for calling the model; `None` when not set.
     pub async fn openai_key(&self, user_id: &str) -> Result<Option<String>> {
-        let profile = self.get(user_id).await?;
-        let Some(sealed) = profile.openai_key_sealed else {
+        self.open_key(&self.get(user_id).await?)
+    }
+
+    /// The own key of a profile already read, in clear.
+    fn open_key(&self, profile: &ProfileRecord) -> Result<Option<String>> {
+        let Some(sealed) = &profile.openai_key_sealed else {
             return Ok(None);
         };
-        Ok(Some(self.keyring.open(&sealed, &OPENAI_KEY.associated_data(user_id))?))
+        Ok(Some(self.keyring.open(sealed, &OPENAI_KEY.associated_data(&profile.user_id))?))
+    }
+
+    /// The server a user's own key is used with: theirs, or the platform's.
+    fn own_base_url<'a>(&'a self, profile: &'a ProfileRecord) -> &'a str {
+        if profile.openai_base_url.is_empty() { &self.platform.base_url } else { &profile.openai_base_url }
     }
 
     /// Where the user's replies come from: the platform's key, base URL and model in managed
@@ -185,13 +189,9 @@ impl Profiles {
         if profile.openai_key_state == "rejected" {
             return Err(refuse(Phrase::OwnKeyRejected));
         }
-        let api_key = self.openai_key(user_id).await?.ok_or_else(|| refuse(Phrase::OwnKeyMissing))?;
-        let or_platform = |own: &str, platform: &str| if own.is_empty() { platform.to_owned() } else { own.to_owned() };
-        let target = Target {
-            api_key,
-            base_url: or_platform(&profile.openai_base_url, &platform.base_url),
-            model: or_platform(&profile.openai_model, &platform.model),
-        };
+        let api_key = self.open_key(&profile)?.ok_or_else(|| refuse(Phrase::OwnKeyMissing))?;
+        let model = if profile.openai_model.is_empty() { &platform.model } else { &profile.openai_model };
+        let target = Target { api_key, base_url: self.own_base_url(&profile).to_owned(), model: model.clone() };
         Ok(AiRoute { target, mode: AiMode::Byok, language_code: profile.language_code })
     }
 
@@ -204,9 +204,8 @@ impl Profiles {
     /// Checks `key` against the models endpoint of the base URL the user's own key is used
     /// with.
     async fn check_key(&self, profile: &ProfileRecord, key: &str) -> (KeyCheck, String) {
-        let base_url =
-            if profile.openai_base_url.is_empty() { &self.platform.base_url } else { &profile.openai_base_url };
-        let target = Target { api_key: key.to_owned(), base_url: base_url.clone(), model: String::new() };
+        let base_url = self.own_base_url(profile);
+        let target = Target { api_key: key.to_owned(), base_url: base_url.to_owned(), model: String::new() };
         let language = &profile.language_code;
         match self.key_checker.check_key(&target).await {
             Ok(()) => (KeyCheck::Accepted, say(language, &Phrase::KeyAccepted(base_url))),
@@ -222,7 +221,7 @@ impl Profiles {
     /// Checks the user's stored own key now and keeps the outcome in the profile.
     pub async fn test_openai_key(&self, user_id: &str) -> Result<(KeyCheck, String, ProfileRecord)> {
         let profile = self.get(user_id).await?;
-        let Some(key) = self.openai_key(user_id).await? else {
+        let Some(key) = self.open_key(&profile)? else {
             return Ok((KeyCheck::Missing, say(&profile.language_code, &Phrase::KeyMissing), profile));
         };
         let (check, detail) = self.check_key(&profile, &key).await;

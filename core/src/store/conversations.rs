@@ -83,8 +83,25 @@ pub struct NewReply<'a> {
 const MESSAGE_COLUMNS: &str = "id, conversation, role, text, reply_id, failure_reason, failure_detail, create_time";
 
 impl Store {
-    /// The chat `chat_key` of a resource (or of the browser, `resource_id` `None`), created on
-    /// first use.
+    /// The chat `chat_key` of a resource (or of the browser, `resource_id` `None`), if it was
+    /// ever used.
+    pub async fn find_chat(
+        &self,
+        user_id: &str,
+        resource_id: Option<&str>,
+        chat_key: &str,
+    ) -> Result<Option<ChatRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, conversation FROM chats WHERE user_id = $1 AND COALESCE(resource_id, '') = $2 AND chat_key = $3",
+        )
+        .bind(user_id)
+        .bind(resource_id.unwrap_or_default())
+        .bind(chat_key)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The chat `chat_key` of a resource (or of the browser), created on first use.
     pub async fn chat(
         &self,
         user_id: &str,
@@ -92,16 +109,7 @@ impl Store {
         chat_key: &str,
         now: i64,
     ) -> Result<ChatRecord, StoreError> {
-        let find = || {
-            sqlx::query_as::<_, ChatRecord>(
-                "SELECT id, conversation FROM chats \
-                 WHERE user_id = $1 AND COALESCE(resource_id, '') = $2 AND chat_key = $3",
-            )
-            .bind(user_id)
-            .bind(resource_id.unwrap_or_default())
-            .bind(chat_key)
-        };
-        if let Some(chat) = find().fetch_optional(self.pool()).await? {
+        if let Some(chat) = self.find_chat(user_id, resource_id, chat_key).await? {
             return Ok(chat);
         }
         sqlx::query(
@@ -115,7 +123,10 @@ impl Store {
         .bind(now)
         .execute(self.pool())
         .await?;
-        Ok(find().fetch_one(self.pool()).await?)
+        // Created here, or by a concurrent first message.
+        self.find_chat(user_id, resource_id, chat_key)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a chat conflicted with none".into()))
     }
 
     /// Stores a person's message and returns it; a message whose external id the chat has seen
