@@ -1,7 +1,11 @@
 //! Answering one Telegram update: who may talk, commands, the model's reply through core, and
 //! sending it back in pieces Telegram accepts. Used alike by long polling and by webhooks.
 
-use std::{collections::HashSet, sync::Mutex, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use assistchat_edge_client::Session;
 use assistchat_proto::v1::ChannelUser;
@@ -34,9 +38,13 @@ pub struct Chatbot<'a> {
     settings: Settings,
     pub(crate) session: &'a Session,
     /// Updates whose reply was sent but which Telegram has not been told to forget yet: a
-    /// redelivery of one of them is not answered again.
-    delivered: Mutex<HashSet<u32>>,
+    /// redelivery of one of them is not answered again. Shared by the bot's runs, since a run
+    /// stopped between sending a reply and confirming the update leaves it to the next one.
+    delivered: Delivered,
 }
+
+/// The updates of one bot answered but not yet confirmed to Telegram.
+pub type Delivered = Arc<Mutex<HashSet<u32>>>;
 
 /// Why an update is left for Telegram to deliver again.
 pub struct Later;
@@ -44,15 +52,15 @@ pub struct Later;
 impl<'a> Chatbot<'a> {
     /// The bot `bot` (whose own user is `bot_id` and @username `username`) answering for the
     /// resource of `session`.
-    pub fn new(bot: Bot, bot_id: UserId, username: &str, settings: Settings, session: &'a Session) -> Self {
-        Self {
-            bot,
-            bot_id,
-            mention: format!("@{}", username.to_lowercase()),
-            settings,
-            session,
-            delivered: Mutex::default(),
-        }
+    pub fn new(
+        bot: Bot,
+        bot_id: UserId,
+        username: &str,
+        settings: Settings,
+        session: &'a Session,
+        delivered: Delivered,
+    ) -> Self {
+        Self { bot, bot_id, mention: format!("@{}", username.to_lowercase()), settings, session, delivered }
     }
 }
 
@@ -176,27 +184,35 @@ impl Chatbot<'_> {
     }
 
     /// Sends `text` in pieces Telegram accepts, the first replying to `reply_to`; a failure
-    /// other than "slow down" is logged and dropped (the person may have blocked the bot).
+    /// other than "slow down" is logged and dropped (the person may have blocked the bot). A
+    /// reply once begun is finished and remembered even if the bot is stopped meanwhile, so that
+    /// the next run does not send it again.
     async fn send(&self, update: &Update, chat: ChatId, text: &str, reply_to: Option<MessageId>) {
-        for (index, piece) in split(text, MAX_MESSAGE_CHARS).into_iter().enumerate() {
-            for attempt in 1..=SEND_ATTEMPTS {
-                let mut request = self.bot.send_message(chat, piece.clone());
-                if let Some(message_id) = reply_to.filter(|_| index == 0) {
-                    request = request.reply_parameters(ReplyParameters::new(message_id).allow_sending_without_reply());
-                }
-                match request.await {
-                    Ok(_) => break,
-                    Err(RequestError::RetryAfter(seconds)) if attempt < SEND_ATTEMPTS => {
-                        tokio::time::sleep(seconds.duration()).await;
+        let (bot, delivered, id) = (self.bot.clone(), self.delivered.clone(), update.id.0);
+        let pieces = split(text, MAX_MESSAGE_CHARS);
+        let sending = tokio::spawn(async move {
+            for (index, piece) in pieces.into_iter().enumerate() {
+                for attempt in 1..=SEND_ATTEMPTS {
+                    let mut request = bot.send_message(chat, piece.clone());
+                    if let Some(message_id) = reply_to.filter(|_| index == 0) {
+                        request =
+                            request.reply_parameters(ReplyParameters::new(message_id).allow_sending_without_reply());
                     }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "a reply could not be sent");
-                        break;
+                    match request.await {
+                        Ok(_) => break,
+                        Err(RequestError::RetryAfter(seconds)) if attempt < SEND_ATTEMPTS => {
+                            tokio::time::sleep(seconds.duration()).await;
+                        }
+                        Err(err) => {
+                            tracing::warn!(error = %err, "a reply could not be sent");
+                            break;
+                        }
                     }
                 }
             }
-        }
-        self.delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(update.id.0);
+            delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id);
+        });
+        let _ = sending.await;
     }
 }
 

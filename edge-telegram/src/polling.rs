@@ -44,6 +44,10 @@ pub async fn serve(chatbot: &Chatbot<'_>, info: Vec<ResourceInfoItem>) {
         };
         let wait = match polled {
             Ok(updates) => {
+                // This poll carried the offset: Telegram has forgotten what lies below it.
+                if let Some(confirmed) = offset.and_then(|offset| u32::try_from(offset).ok()) {
+                    chatbot.forget_delivered_below(confirmed);
+                }
                 if in_error {
                     session.ready("Receiving messages.", info.clone());
                     in_error = false;
@@ -122,6 +126,5 @@ async fn handle_batch(chatbot: &Chatbot<'_>, updates: Vec<Update>) -> (Option<i3
     .await;
     let first_left = handled.into_iter().flatten().min();
     let confirm_below = first_left.unwrap_or(last + 1);
-    chatbot.forget_delivered_below(confirm_below);
     (i32::try_from(confirm_below).ok(), first_left.is_none())
 }

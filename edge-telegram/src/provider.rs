@@ -8,7 +8,7 @@ use assistchat_proto::v1::{ResourceInfoItem, ResourceInfoKind};
 use teloxide::{ApiError, Bot, RequestError, prelude::Requester};
 
 use crate::{
-    chatbot::Chatbot,
+    chatbot::{Chatbot, Delivered},
     polling, settings,
     webhook::{self, Webhooks},
 };
@@ -24,6 +24,8 @@ pub struct Telegram {
     http: reqwest::Client,
     /// The webhook paths, when Telegram can reach this edge; `None` means long polling.
     webhooks: Option<std::sync::Arc<Webhooks>>,
+    /// Each bot's updates answered but not yet confirmed, by bot id, kept across its runs.
+    delivered: std::sync::Mutex<std::collections::HashMap<u64, Delivered>>,
 }
 
 impl Telegram {
@@ -36,7 +38,7 @@ impl Telegram {
         let http = teloxide::net::default_reqwest_settings()
             .timeout(Duration::from_secs(u64::from(POLL_SECONDS) + 10))
             .build()?;
-        Ok(Self { api_url, http, webhooks: None })
+        Ok(Self { api_url, http, webhooks: None, delivered: Default::default() })
     }
 
     /// The provider receiving updates by webhook under `public_url` (such as
@@ -123,7 +125,11 @@ impl Provider for Telegram {
                 kind: ResourceInfoKind::Link.into(),
             },
         ];
-        let chatbot = Chatbot::new(bot, me.user.id, &username, settings, &session);
+        let delivered = {
+            let mut by_bot = self.delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            by_bot.entry(me.user.id.0).or_default().clone()
+        };
+        let chatbot = Chatbot::new(bot, me.user.id, &username, settings, &session, delivered);
         match &self.webhooks {
             None => polling::serve(&chatbot, info).await,
             Some(webhooks) => webhook::serve(&chatbot, webhooks.register(&start.resource_id), info).await,
