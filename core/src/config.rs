@@ -111,6 +111,65 @@ pub struct Config {
     /// detached and its resources are shown in error or moved.
     #[arg(long, env = "ASSISTCHAT_EDGE_HEARTBEAT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub edge_heartbeat: Duration,
+
+    /// The web edge's address as browsers reach it; sign-in providers send people back to
+    /// `<this>/auth/<provider>/callback`.
+    #[arg(long, env = "ASSISTCHAT_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+
+    /// "Sign in with Google": the OAuth client id from the Google Cloud console (Credentials, a
+    /// "Web application" client whose redirect URI is `<public URL>/auth/google/callback`).
+    #[arg(long, env = "ASSISTCHAT_GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+
+    /// The secret of that Google OAuth client.
+    #[arg(long, env = "ASSISTCHAT_GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub google_client_secret: Option<String>,
+
+    /// Google's OpenID Connect issuer, whose discovery document gives its endpoints.
+    #[arg(long, env = "ASSISTCHAT_GOOGLE_ISSUER_URL", default_value = GOOGLE_ISSUER)]
+    pub google_issuer_url: String,
+
+    /// More OpenID Connect sign-in providers (Keycloak, GitLab, ...), by id, comma-separated.
+    /// Each id `X` is configured by `ASSISTCHAT_OIDC_X_ISSUER_URL`, `ASSISTCHAT_OIDC_X_CLIENT_ID`,
+    /// `ASSISTCHAT_OIDC_X_CLIENT_SECRET` and optionally `ASSISTCHAT_OIDC_X_NAME` (its button's
+    /// name), with `X` upper-cased.
+    #[arg(long, env = "ASSISTCHAT_OIDC_PROVIDERS", value_delimiter = ',')]
+    pub oidc_providers: Vec<String>,
+
+    /// Providers configured in code, after Google and the ones above (for embedding and tests).
+    #[arg(skip)]
+    pub extra_identity_providers: Vec<IdentityProviderConfig>,
+}
+
+/// Google's OpenID Connect issuer.
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+
+/// One OpenID Connect sign-in provider.
+#[derive(Clone)]
+pub struct IdentityProviderConfig {
+    /// Its id in addresses (`/auth/<id>`): lower-case letters, digits and `-`.
+    pub id: String,
+    /// The name on its button.
+    pub display_name: String,
+    /// Its issuer; endpoints and keys come from `<issuer>/.well-known/openid-configuration`.
+    pub issuer_url: String,
+    /// The OAuth client id the platform was given.
+    pub client_id: String,
+    /// That client's secret.
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for IdentityProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityProviderConfig")
+            .field("id", &self.id)
+            .field("display_name", &self.display_name)
+            .field("issuer_url", &self.issuer_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The instructions given to the model where nobody set any.
@@ -141,7 +200,80 @@ impl Config {
             daily_token_quota: 200_000,
             history_token_budget: 4000,
             system_prompt: DEFAULT_SYSTEM_PROMPT.into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            google_client_id: None,
+            google_client_secret: None,
+            google_issuer_url: GOOGLE_ISSUER.into(),
+            oidc_providers: Vec::new(),
+            extra_identity_providers: Vec::new(),
         }
+    }
+
+    /// The sign-in providers configured: Google when its client id and secret are set, then
+    /// each of `ASSISTCHAT_OIDC_PROVIDERS` from the environment, then the extra ones.
+    pub fn identity_providers(&self) -> Result<Vec<IdentityProviderConfig>, String> {
+        self.identity_providers_from(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::identity_providers`] with the environment read through `env`.
+    fn identity_providers_from(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<IdentityProviderConfig>, String> {
+        let set = |value: &Option<String>| value.clone().filter(|value| !value.trim().is_empty());
+        let mut providers = Vec::new();
+        match (set(&self.google_client_id), set(&self.google_client_secret)) {
+            (Some(client_id), Some(client_secret)) => providers.push(IdentityProviderConfig {
+                id: "google".into(),
+                display_name: "Google".into(),
+                issuer_url: self.google_issuer_url.clone(),
+                client_id,
+                client_secret,
+            }),
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(
+                    "ASSISTCHAT_GOOGLE_CLIENT_SECRET is missing: Google sign-in needs the client id and its secret"
+                        .into(),
+                );
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "ASSISTCHAT_GOOGLE_CLIENT_ID is missing: Google sign-in needs the client id and its secret".into(),
+                );
+            }
+        }
+        for id in self.oidc_providers.iter().map(|id| id.trim()).filter(|id| !id.is_empty()) {
+            let prefix = format!("ASSISTCHAT_OIDC_{}_", id.to_uppercase().replace('-', "_"));
+            let required = |suffix: &str| {
+                env(&format!("{prefix}{suffix}")).filter(|value| !value.trim().is_empty()).ok_or_else(|| {
+                    format!(
+                        "{prefix}{suffix} is missing: sign-in provider {id:?} is listed in ASSISTCHAT_OIDC_PROVIDERS"
+                    )
+                })
+            };
+            providers.push(IdentityProviderConfig {
+                id: id.to_lowercase(),
+                display_name: env(&format!("{prefix}NAME"))
+                    .filter(|name| !name.trim().is_empty())
+                    .unwrap_or_else(|| id.to_owned()),
+                issuer_url: required("ISSUER_URL")?,
+                client_id: required("CLIENT_ID")?,
+                client_secret: required("CLIENT_SECRET")?,
+            });
+        }
+        providers.extend(self.extra_identity_providers.iter().cloned());
+        for (index, provider) in providers.iter().enumerate() {
+            let valid = !provider.id.is_empty()
+                && provider.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !valid {
+                return Err(format!("sign-in provider id {:?} must be lower-case letters, digits and -", provider.id));
+            }
+            if providers[..index].iter().any(|earlier| earlier.id == provider.id) {
+                return Err(format!("sign-in provider {:?} is configured twice", provider.id));
+            }
+        }
+        Ok(providers)
     }
 
     /// The platform's AI settings.
@@ -186,6 +318,12 @@ impl std::fmt::Debug for Config {
             .field("system_prompt", &self.system_prompt)
             .field("edge_token", &self.edge_token.as_ref().map(|_| "<redacted>"))
             .field("edge_heartbeat", &self.edge_heartbeat)
+            .field("public_url", &self.public_url)
+            .field("google_client_id", &self.google_client_id)
+            .field("google_client_secret", &self.google_client_secret.as_ref().map(|_| "<redacted>"))
+            .field("google_issuer_url", &self.google_issuer_url)
+            .field("oidc_providers", &self.oidc_providers)
+            .field("extra_identity_providers", &self.extra_identity_providers)
             .finish()
     }
 }
@@ -218,7 +356,41 @@ mod tests {
         config.secret_key = Some("c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=".into());
         config.openai_api_key = Some("sk-platform-key-abcd".into());
         config.edge_token = Some("edge-credential-0123456789abcdef0123".into());
-        let shown = format!("{config:?}{:?}", config.platform_ai());
+        config.google_client_id = Some("id.apps.googleusercontent.com".into());
+        config.google_client_secret = Some("GOCSPX-google-secret".into());
+        let shown = format!("{config:?}{:?}{:?}", config.platform_ai(), config.identity_providers_from(|_| None));
         assert!(!shown.contains("c2VjcmV0") && !shown.contains("sk-platform") && !shown.contains("edge-credential"));
+        assert!(!shown.contains("GOCSPX") && shown.contains("id.apps.googleusercontent.com"));
+    }
+
+    #[test]
+    fn google_needs_only_its_client_and_more_providers_are_one_block_each() {
+        let mut config = Config::with_defaults("d".into());
+        assert!(config.identity_providers_from(|_| None).unwrap().is_empty(), "nothing configured, no button");
+        config.google_client_id = Some("id".into());
+        let missing = config.identity_providers_from(|_| None).unwrap_err();
+        assert!(missing.contains("ASSISTCHAT_GOOGLE_CLIENT_SECRET"), "{missing}");
+        config.google_client_secret = Some("secret".into());
+        config.oidc_providers = vec!["work-sso".into()];
+        let env = |name: &str| match name {
+            "ASSISTCHAT_OIDC_WORK_SSO_ISSUER_URL" => Some("https://sso.example.com/realms/staff".to_owned()),
+            "ASSISTCHAT_OIDC_WORK_SSO_CLIENT_ID" => Some("assistchat".to_owned()),
+            "ASSISTCHAT_OIDC_WORK_SSO_CLIENT_SECRET" => Some("s".to_owned()),
+            "ASSISTCHAT_OIDC_WORK_SSO_NAME" => Some("Work SSO".to_owned()),
+            _ => None,
+        };
+        let providers = config.identity_providers_from(env).unwrap();
+        let shown: Vec<_> =
+            providers.iter().map(|p| (p.id.as_str(), p.display_name.as_str(), p.issuer_url.as_str())).collect();
+        assert_eq!(
+            shown,
+            [("google", "Google", GOOGLE_ISSUER), ("work-sso", "Work SSO", "https://sso.example.com/realms/staff")]
+        );
+        let missing =
+            config.identity_providers_from(|name| env(name).filter(|_| !name.ends_with("CLIENT_ID"))).unwrap_err();
+        assert!(missing.contains("ASSISTCHAT_OIDC_WORK_SSO_CLIENT_ID"), "{missing}");
+        config.oidc_providers = vec!["Google".into()];
+        let twice = config.identity_providers_from(|name| Some(name.to_owned())).unwrap_err();
+        assert!(twice.contains("twice"), "{twice}");
     }
 }

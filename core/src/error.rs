@@ -26,6 +26,10 @@ pub enum Error {
     /// `UNAUTHENTICATED`: no credentials, or credentials that are wrong, expired or revoked.
     #[error("{0}")]
     Unauthenticated(String),
+    /// `PERMISSION_DENIED`: the caller is known but what they brought is refused (a provider's
+    /// code or token that fails a check).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// `NOT_FOUND`: the object does not exist or belongs to someone else.
     #[error("{0}")]
     NotFound(String),
@@ -93,6 +97,7 @@ impl From<Error> for Status {
                 ErrorDetails::with_bad_request_violation(field, message),
             ),
             Error::Unauthenticated(message) => Status::unauthenticated(message),
+            Error::PermissionDenied(message) => Status::permission_denied(message),
             Error::NotFound(message) => Status::not_found(message),
             Error::AlreadyExists(message) => Status::already_exists(message),
             Error::FailedPrecondition(message) => Status::failed_precondition(message),

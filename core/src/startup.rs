@@ -26,7 +26,7 @@ use tracing::Level;
 
 use crate::{
     ai::AiClient,
-    auth::{self, Accounts, service::AuthApi},
+    auth::{self, Accounts, identities::Identities, service::AuthApi},
     bot::{manager::BotManager, service::BotApi},
     config::{Config, redact_url},
     conversations::{self, Conversations},
@@ -76,6 +76,9 @@ pub enum StartError {
         "ASSISTCHAT_EDGE_TOKEN must be at least {MIN_EDGE_TOKEN_LEN} characters; make one with `openssl rand -hex 32`"
     )]
     EdgeToken,
+    /// A sign-in provider's configuration is incomplete or wrong.
+    #[error("sign-in providers: {0}")]
+    IdentityProviders(String),
     /// The domain could not be set up.
     #[error("{0}")]
     Domain(#[from] Error),
@@ -94,6 +97,8 @@ pub struct Application {
     store: Store,
     /// The account domain, also swept for expired sessions.
     accounts: Arc<Accounts>,
+    /// Sign-in with identity providers, also swept for expired sign-ins.
+    identities: Arc<Identities>,
     /// The profile domain.
     profiles: Arc<Profiles>,
     /// The providers edges described.
@@ -116,12 +121,16 @@ impl Application {
         if config.edge_token.as_ref().is_some_and(|token| token.len() < MIN_EDGE_TOKEN_LEN) {
             return Err(StartError::EdgeToken);
         }
+        let identity_providers = config.identity_providers().map_err(StartError::IdentityProviders)?;
         let keyring = Arc::new(open_keyring(&config)?);
         let url = config.database_url();
         let store = Store::open(&url).await?;
         tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
 
         let accounts = Arc::new(Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?);
+        let identities = Identities::new(accounts.clone(), store.clone(), identity_providers, &config.public_url)
+            .map_err(StartError::IdentityProviders)?;
+        let identities = Arc::new(identities);
         let profiles = Arc::new(Profiles::new(store.clone(), keyring.clone(), config.platform_ai()));
         let registry = Arc::new(Registry::load(&store).await?);
         let resources = Arc::new(Resources::new(store.clone(), keyring, registry.clone()));
@@ -145,6 +154,7 @@ impl Application {
             local_addr,
             store,
             accounts,
+            identities,
             profiles,
             registry,
             resources,
@@ -175,7 +185,7 @@ impl Application {
         health.set_serving::<BotServiceServer<BotApi>>().await;
         health.set_serving::<EdgeServiceServer<EdgeApi>>().await;
         let trusted: Arc<[_]> = self.config.trusted_proxies.clone().into();
-        let auth_api = AuthApi::new(self.accounts.clone(), trusted.clone());
+        let auth_api = AuthApi::new(self.accounts.clone(), self.identities.clone(), trusted.clone());
         let qr_api = QrApi::new(self.config.qr_per_minute, trusted);
         let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone());
         let resource_api = ResourceApi::new(
@@ -210,7 +220,7 @@ impl Application {
             .layer(cors(&self.config.cors_origins))
             .layer(tonic_web::GrpcWebLayer::new());
 
-        let sweeper = tokio::spawn(sweep_sessions(self.accounts.clone()));
+        let sweeper = tokio::spawn(sweep_sessions(self.accounts.clone(), self.identities.clone()));
         let stopping = Arc::new(tokio::sync::Notify::new());
         let stopping_seen = stopping.clone();
         tracing::info!(address = %self.local_addr, "core listening (gRPC, gRPC-web, health, reflection)");
@@ -317,10 +327,15 @@ fn cors(origins: &[String]) -> CorsLayer {
         ])
 }
 
-async fn sweep_sessions(accounts: Arc<Accounts>) {
+async fn sweep_sessions(accounts: Arc<Accounts>, identities: Arc<Identities>) {
     let mut ticks = tokio::time::interval(auth::SWEEP_INTERVAL);
     loop {
         ticks.tick().await;
+        match identities.sweep_expired().await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "expired sign-ins deleted"),
+            Err(err) => tracing::warn!(error = %err, "sweeping expired sign-ins failed"),
+        }
         match accounts.sweep_expired_sessions().await {
             Ok(0) => {}
             Ok(swept) => tracing::info!(swept, "expired sessions deleted"),

@@ -4,6 +4,8 @@
 //! Layout: [`Accounts`] is the domain (no gRPC in it); [`service`] is the thin tonic layer.
 //! Password guessing is bounded by [`Throttle`]s per account and per client address.
 
+pub mod identities;
+pub mod oidc;
 pub mod service;
 
 use std::{net::IpAddr, time::Duration, time::Instant};
@@ -129,7 +131,7 @@ impl Accounts {
             ai_mode: crate::profile::DEFAULT_AI_MODE,
             create_time: now_millis(),
         };
-        match self.store.create_user(&user).await {
+        match self.store.create_user(&user, None).await {
             Err(StoreError::Conflict(_)) => {
                 return Err(Error::AlreadyExists("an account with this email exists already; sign in instead".into()));
             }
@@ -146,6 +148,14 @@ impl Accounts {
         password: &str,
         address: Option<IpAddr>,
     ) -> Result<(UserRecord, NewSession)> {
+        let user_id = self.check_password(email, password, address).await?;
+        tracing::info!(user_id = %user_id, "signed in");
+        self.sign_in(&user_id).await
+    }
+
+    /// The id of the account with this email, if `password` is its password; failures are
+    /// throttled per account and per client `address`.
+    async fn check_password(&self, email: &str, password: &str, address: Option<IpAddr>) -> Result<String> {
         let wrong = || Error::Unauthenticated("the email or password is wrong; check both and try again".into());
         // An address that is not an email cannot belong to an account: same answer as a wrong
         // password, so the reply tells nothing about which accounts exist.
@@ -166,7 +176,7 @@ impl Accounts {
             });
         }
         let credentials = self.store.credentials_by_email(email.as_str()).await?;
-        let stored_hash = credentials.as_ref().map(|c| c.password_hash.as_str());
+        let stored_hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
         if !self.hasher.verify(password, stored_hash).await? {
             self.account_failures.record(key, now);
             if let Some(addr) = address {
@@ -175,9 +185,7 @@ impl Accounts {
             tracing::info!("sign-in refused");
             return Err(wrong());
         }
-        let credentials = credentials.expect("a password matched, so the account exists");
-        tracing::info!(user_id = %credentials.id, "signed in");
-        self.sign_in(&credentials.id).await
+        Ok(credentials.expect("a password matched, so the account exists").id)
     }
 
     async fn sign_in(&self, user_id: &str) -> Result<(UserRecord, NewSession)> {
@@ -222,6 +230,7 @@ impl Accounts {
                 }
                 Ok(Caller { user_id: session.user_id, credential: Credential::Session(session.id) })
             }
+            TokenKind::IdentityLink => Err(invalid()),
             TokenKind::ApiToken => {
                 let token = self.store.api_token_by_hash(&hash).await?.ok_or_else(invalid)?;
                 if token.last_use_time.is_none_or(|last| now - last >= TOUCH_INTERVAL_MS) {
@@ -263,7 +272,16 @@ impl Accounts {
             return Err(Error::ResourceExhausted { message: "too many wrong current passwords".into(), retry_after });
         }
         let credentials = self.store.credentials_by_id(&caller.user_id).await?;
-        if !self.hasher.verify(current, credentials.as_ref().map(|c| c.password_hash.as_str())).await? {
+        let stored_hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
+        if stored_hash.is_none() && credentials.is_some() {
+            // An account made by an identity provider sets its first password.
+            if !current.is_empty() {
+                return Err(Error::invalid(
+                    "current_password",
+                    "this account has no password yet; leave the current password empty to set one",
+                ));
+            }
+        } else if !self.hasher.verify(current, stored_hash).await? {
             self.account_failures.record(key, now);
             return Err(Error::invalid(
                 "current_password",

@@ -4,31 +4,51 @@
 use std::{net::IpAddr, sync::Arc};
 
 use assistchat_proto::v1::{
-    ApiToken, ChangePasswordRequest, ChangePasswordResponse, CreateApiTokenRequest, CreateApiTokenResponse,
-    DeleteApiTokenRequest, DeleteApiTokenResponse, GetCurrentUserRequest, GetCurrentUserResponse, ListApiTokensRequest,
-    ListApiTokensResponse, LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RegisterRequest,
-    RegisterResponse, Session, User, auth_service_server::AuthService,
+    ApiToken, BeginIdentitySignInRequest, BeginIdentitySignInResponse, ChangePasswordRequest, ChangePasswordResponse,
+    CreateApiTokenRequest, CreateApiTokenResponse, DeleteApiTokenRequest, DeleteApiTokenResponse,
+    FinishIdentitySignInRequest, FinishIdentitySignInResponse, GetCurrentUserRequest, GetCurrentUserResponse,
+    IdentityLinkRequired, IdentityProvider, IdentitySignedIn, LinkIdentityWithPasswordRequest,
+    LinkIdentityWithPasswordResponse, LinkedIdentity, ListApiTokensRequest, ListApiTokensResponse,
+    ListIdentityProvidersRequest, ListIdentityProvidersResponse, ListSignInMethodsRequest, ListSignInMethodsResponse,
+    LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RegisterRequest, RegisterResponse, Session,
+    UnlinkIdentityRequest, UnlinkIdentityResponse, User, auth_service_server::AuthService,
+    finish_identity_sign_in_response::Outcome,
 };
 use tonic::{Request, Response, Status};
 
-use super::{Accounts, NewSession, Registration};
+use super::{
+    Accounts, NewSession, Registration,
+    identities::{Callback, Finished, Identities},
+};
 use crate::{
     rpc::{caller, client_address, timestamp},
-    store::{api_tokens::ApiTokenRecord, users::UserRecord},
+    store::{api_tokens::ApiTokenRecord, identities::IdentityRecord, users::UserRecord},
 };
 
 /// The gRPC face of [`Accounts`].
 pub struct AuthApi {
     /// The domain.
     accounts: Arc<Accounts>,
+    /// Sign-in with identity providers.
+    identities: Arc<Identities>,
     /// Peers whose `x-forwarded-for` is believed.
     trusted_proxies: Arc<[IpAddr]>,
 }
 
 impl AuthApi {
-    /// The service over `accounts`.
-    pub fn new(accounts: Arc<Accounts>, trusted_proxies: Arc<[IpAddr]>) -> Self {
-        Self { accounts, trusted_proxies }
+    /// The service over `accounts` and `identities`.
+    pub fn new(accounts: Arc<Accounts>, identities: Arc<Identities>, trusted_proxies: Arc<[IpAddr]>) -> Self {
+        Self { accounts, identities, trusted_proxies }
+    }
+
+    fn linked_identity(&self, record: IdentityRecord) -> LinkedIdentity {
+        LinkedIdentity {
+            provider_display_name: self.identities.display_name(&record.provider_id).to_owned(),
+            id: record.id,
+            provider_id: record.provider_id,
+            email: record.email,
+            create_time: Some(timestamp(record.create_time)),
+        }
     }
 }
 
@@ -141,5 +161,108 @@ impl AuthService for AuthApi {
         let caller = caller(&self.accounts, &request).await?;
         self.accounts.delete_api_token(&caller, &request.get_ref().id).await?;
         Ok(Response::new(DeleteApiTokenResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_identity_providers(
+        &self,
+        _request: Request<ListIdentityProvidersRequest>,
+    ) -> Result<Response<ListIdentityProvidersResponse>, Status> {
+        let identity_providers = self
+            .identities
+            .providers()
+            .iter()
+            .map(|provider| IdentityProvider { id: provider.id().into(), display_name: provider.display_name().into() })
+            .collect();
+        Ok(Response::new(ListIdentityProvidersResponse { identity_providers }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn begin_identity_sign_in(
+        &self,
+        request: Request<BeginIdentitySignInRequest>,
+    ) -> Result<Response<BeginIdentitySignInResponse>, Status> {
+        let link_to = if request.get_ref().link { Some(caller(&self.accounts, &request).await?) } else { None };
+        let begun = self.identities.begin(&request.get_ref().provider_id, link_to.as_ref()).await?;
+        Ok(Response::new(BeginIdentitySignInResponse {
+            authorization_url: begun.authorization_url,
+            state: begun.state,
+            expire_time: Some(timestamp(begun.expire_time)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn finish_identity_sign_in(
+        &self,
+        request: Request<FinishIdentitySignInRequest>,
+    ) -> Result<Response<FinishIdentitySignInResponse>, Status> {
+        // Only a link needs the caller; a sign-in may come with a stale session or none.
+        let signed_in = match request.metadata().get("authorization") {
+            Some(_) => caller(&self.accounts, &request).await.ok(),
+            None => None,
+        };
+        let input = request.get_ref();
+        let callback = Callback {
+            provider_id: &input.provider_id,
+            state: &input.state,
+            code: &input.code,
+            error: &input.error,
+            error_description: &input.error_description,
+            language_code: &input.language_code,
+        };
+        let outcome = match self.identities.finish(&callback, signed_in.as_ref()).await? {
+            Finished::SignedIn { user: record, session: new, created } => {
+                Outcome::SignedIn(IdentitySignedIn { user: Some(user(record)), session: Some(session(new)), created })
+            }
+            Finished::Linked(record) => Outcome::Linked(self.linked_identity(record)),
+            Finished::LinkRequired { email, provider_display_name, link_token, expire_time } => {
+                Outcome::LinkRequired(IdentityLinkRequired {
+                    email,
+                    provider_display_name,
+                    link_token,
+                    expire_time: Some(timestamp(expire_time)),
+                })
+            }
+        };
+        Ok(Response::new(FinishIdentitySignInResponse { outcome: Some(outcome) }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn link_identity_with_password(
+        &self,
+        request: Request<LinkIdentityWithPasswordRequest>,
+    ) -> Result<Response<LinkIdentityWithPasswordResponse>, Status> {
+        let address = client_address(&request, &self.trusted_proxies);
+        let input = request.into_inner();
+        let (record, new, linked) =
+            self.identities.link_with_password(&input.link_token, &input.password, address).await?;
+        Ok(Response::new(LinkIdentityWithPasswordResponse {
+            user: Some(user(record)),
+            session: Some(session(new)),
+            linked: Some(self.linked_identity(linked)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_sign_in_methods(
+        &self,
+        request: Request<ListSignInMethodsRequest>,
+    ) -> Result<Response<ListSignInMethodsResponse>, Status> {
+        let caller = caller(&self.accounts, &request).await?;
+        let methods = self.identities.sign_in_methods(&caller).await?;
+        Ok(Response::new(ListSignInMethodsResponse {
+            has_password: methods.has_password,
+            identities: methods.identities.into_iter().map(|record| self.linked_identity(record)).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn unlink_identity(
+        &self,
+        request: Request<UnlinkIdentityRequest>,
+    ) -> Result<Response<UnlinkIdentityResponse>, Status> {
+        let caller = caller(&self.accounts, &request).await?;
+        self.identities.unlink(&caller, &request.get_ref().id).await?;
+        Ok(Response::new(UnlinkIdentityResponse {}))
     }
 }

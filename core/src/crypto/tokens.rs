@@ -15,6 +15,9 @@ pub enum TokenKind {
     Session,
     /// A personal API token.
     ApiToken,
+    /// A single-use token that links an outside identity once the account's password is given;
+    /// it authenticates no call.
+    IdentityLink,
 }
 
 impl TokenKind {
@@ -22,12 +25,13 @@ impl TokenKind {
         match self {
             Self::Session => "acs_",
             Self::ApiToken => "acp_",
+            Self::IdentityLink => "acl_",
         }
     }
 
     /// The kind a presented token claims by its prefix.
     pub fn of(token: &str) -> Option<Self> {
-        [Self::Session, Self::ApiToken].into_iter().find(|kind| token.starts_with(kind.prefix()))
+        [Self::Session, Self::ApiToken, Self::IdentityLink].into_iter().find(|kind| token.starts_with(kind.prefix()))
     }
 }
 

@@ -5,11 +5,12 @@
 //! backends. Each backend keeps its own migrations in `migrations/<backend>/`, embedded into the
 //! binary and applied at start-up.
 //!
-//! Layout: one module per table group: [`users`], [`sessions`], [`api_tokens`], [`profiles`],
+//! Layout: one module per table group: [`users`], [`sessions`], [`api_tokens`], [`identities`], [`profiles`],
 //! [`providers`], [`resources`], [`conversations`], [`usage`]; [`secrets`] lists every sealed column for key rotation.
 
 pub mod api_tokens;
 pub mod conversations;
+pub mod identities;
 pub mod profiles;
 pub mod providers;
 pub mod resources;

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, identities::IdentityRecord};
 
 /// A new account and the first values of its profile.
 pub struct NewUser<'a> {
@@ -10,7 +10,8 @@ pub struct NewUser<'a> {
     pub id: &'a str,
     /// The normalised email.
     pub email: &'a str,
-    /// The argon2id PHC string of the password.
+    /// The argon2id PHC string of the password; empty for an account made by an identity
+    /// provider, which has none.
     pub password_hash: &'a str,
     /// The profile's display name.
     pub display_name: &'a str,
@@ -42,16 +43,17 @@ pub struct UserRecord {
 pub struct Credentials {
     /// The account's id.
     pub id: String,
-    /// The argon2id PHC string of the password.
-    pub password_hash: String,
+    /// The argon2id PHC string of the password; `None` when the account has no password.
+    pub password_hash: Option<String>,
 }
 
 const SELECT_USER: &str = "SELECT u.id, u.email, p.display_name, p.language_code, u.create_time \
      FROM users u JOIN profiles p ON p.user_id = u.id";
 
 impl Store {
-    /// Creates the account and its profile together; a taken email is [`StoreError::Conflict`].
-    pub async fn create_user(&self, user: &NewUser<'_>) -> Result<(), StoreError> {
+    /// Creates the account and its profile together, with the identity it was made by if any; a
+    /// taken email (or identity) is [`StoreError::Conflict`].
+    pub async fn create_user(&self, user: &NewUser<'_>, identity: Option<&IdentityRecord>) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("INSERT INTO users (id, email, password_hash, create_time) VALUES ($1, $2, $3, $4)")
             .bind(user.id)
@@ -71,6 +73,9 @@ impl Store {
         .bind(user.create_time)
         .execute(&mut *tx)
         .await?;
+        if let Some(identity) = identity {
+            Self::insert_identity_in(&mut tx, identity).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -83,7 +88,7 @@ impl Store {
 
     /// The sign-in credentials of the account with this normalised email.
     pub async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+        Ok(sqlx::query_as("SELECT id, NULLIF(password_hash, '') AS password_hash FROM users WHERE email = $1")
             .bind(email)
             .fetch_optional(self.pool())
             .await?)
@@ -91,7 +96,7 @@ impl Store {
 
     /// The sign-in credentials of the account with this id.
     pub async fn credentials_by_id(&self, id: &str) -> Result<Option<Credentials>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, password_hash FROM users WHERE id = $1")
+        Ok(sqlx::query_as("SELECT id, NULLIF(password_hash, '') AS password_hash FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?)

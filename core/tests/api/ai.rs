@@ -181,7 +181,7 @@ async fn targets_follow_the_users_mode_and_say_what_to_do_without_a_key() {
         ai_mode: "managed",
         create_time: 0,
     };
-    store.create_user(&user).await.unwrap();
+    store.create_user(&user, None).await.unwrap();
     let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
     let keyring = Arc::new(Keyring::from_keys(&key, &[]).unwrap());
     let fake = FakeOpenAi::start().await;

@@ -6,6 +6,7 @@ mod helpers;
 mod ai;
 mod auth;
 mod conversations;
+mod identities;
 mod process;
 mod profile;
 mod qr;

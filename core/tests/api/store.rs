@@ -87,15 +87,18 @@ async fn rotation_reseals_every_secret_under_the_new_key(backend: Backend) {
     let platform = assistchat_core::ai::PlatformAi { api_key: None, base_url: fake.base_url(), model: "m".into() };
     for (id, key) in [("u1", "sk-first-user-key-1111"), ("u2", "sk-second-user-key-2222")] {
         store
-            .create_user(&NewUser {
-                id,
-                email: &format!("{id}@example.com"),
-                password_hash: "x",
-                display_name: id,
-                language_code: "en",
-                ai_mode: "byok",
-                create_time: 0,
-            })
+            .create_user(
+                &NewUser {
+                    id,
+                    email: &format!("{id}@example.com"),
+                    password_hash: "x",
+                    display_name: id,
+                    language_code: "en",
+                    ai_mode: "byok",
+                    create_time: 0,
+                },
+                None,
+            )
             .await
             .unwrap();
         Profiles::new(store.clone(), old_ring.clone(), platform.clone()).set_openai_key(id, key).await.unwrap();
