@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::Context;
 use assistchat_core::telemetry;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser, parser::ValueSource};
 use tokio::sync::watch;
 
 /// AssistChat: core, the web edge and the Telegram edge in one process.
@@ -26,8 +26,14 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Cli { mut core, mut web, telegram } = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let Cli { mut core, mut web, telegram } = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     telemetry::init(core.log_format);
+    // Sign-in providers send browsers back to the web edge: here, where it listens, unless the
+    // public address was set.
+    if matches.value_source("public_url") == Some(ValueSource::DefaultValue) {
+        core.public_url = format!("http://{}", web.web_listen.replace("0.0.0.0", "127.0.0.1"));
+    }
     // The web edge calls core from loopback on behalf of browsers: believe its forwarded address.
     if core.trusted_proxies.is_empty() {
         core.trusted_proxies = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
