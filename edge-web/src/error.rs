@@ -123,6 +123,15 @@ impl AppError {
         }
     }
 
+    /// The gRPC code of a call to core that failed, whether core answered it or the call failed
+    /// on the way; `None` for the web edge's own errors.
+    pub fn grpc_code(&self) -> Option<Code> {
+        match self {
+            Self::Core(status) => Some(status.code()),
+            _ => None,
+        }
+    }
+
     /// Whether core refused the caller's credential (sign in again).
     pub fn is_unauthenticated(&self) -> bool {
         matches!(self, Self::Core(status) if status.code() == Code::Unauthenticated)

@@ -20,6 +20,16 @@ pub const SESSION_COOKIE: &str = "assistchat_session";
 pub const SECURE_SESSION_COOKIE: &str = "__Host-assistchat_session";
 /// The cookie that remembers a signed-out visitor's language choice.
 pub const LANG_COOKIE: &str = "assistchat_lang";
+/// The cookie that holds the `state` of a sign-in begun with an identity provider, over plain
+/// HTTP.
+pub const SIGN_IN_STATE_COOKIE: &str = "assistchat_sign_in";
+/// The same cookie over HTTPS: the prefix makes browsers refuse it unless it is Secure.
+pub const SECURE_SIGN_IN_STATE_COOKIE: &str = "__Secure-assistchat_sign_in";
+/// The only path the sign-in state cookie is sent to: the provider's way back,
+/// `/auth/<provider>/callback`.
+pub const SIGN_IN_STATE_PATH: &str = "/auth";
+/// How long a begun sign-in may take, in seconds: core keeps its state for ten minutes too.
+pub const SIGN_IN_STATE_MAX_AGE_SECS: i64 = 600;
 /// The header scripts send the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -142,6 +152,31 @@ impl Visitor {
         cookie
     }
 
+    /// The name of the sign-in state cookie for this request's scheme.
+    pub fn sign_in_state_cookie_name(&self) -> &'static str {
+        if self.secure { SECURE_SIGN_IN_STATE_COOKIE } else { SIGN_IN_STATE_COOKIE }
+    }
+
+    /// The short-lived cookie that remembers which sign-in with an identity provider this browser
+    /// began (`value`), so that only this browser can finish it.
+    pub fn sign_in_state_cookie(&self, value: String) -> Cookie<'static> {
+        Cookie::build((self.sign_in_state_cookie_name(), value))
+            .http_only(true)
+            // Lax: the provider sends the browser back with a top-level GET from its own site.
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .path(SIGN_IN_STATE_PATH)
+            .max_age(cookie::time::Duration::seconds(SIGN_IN_STATE_MAX_AGE_SECS))
+            .build()
+    }
+
+    /// A cookie that removes the sign-in state cookie.
+    pub fn removed_sign_in_state_cookie(&self) -> Cookie<'static> {
+        let mut cookie = self.sign_in_state_cookie(String::new());
+        cookie.make_removal();
+        cookie
+    }
+
     /// The cookie that remembers a language choice for a year.
     pub fn lang_cookie(&self, lang: Lang) -> Cookie<'static> {
         Cookie::build((LANG_COOKIE, lang.code()))
@@ -162,7 +197,8 @@ fn time_year() -> cookie::time::Duration {
     cookie::time::Duration::days(365)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Whether `a` and `b` are equal, in a time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -1,6 +1,8 @@
 //! Signing in and out: `/login`, `/register`, `POST /logout`, and the language switcher.
 
-use assistchat_proto::v1::{LoginRequest, LogoutRequest, RegisterRequest, Session, UpdateProfileRequest};
+use assistchat_proto::v1::{
+    IdentityProvider, LoginRequest, LogoutRequest, RegisterRequest, Session, UpdateProfileRequest,
+};
 use axum::{
     Form,
     extract::State,
@@ -10,7 +12,10 @@ use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{Page, notice, page_error};
+use super::{
+    identity::{self, Problem},
+    layout::{Page, notice, page_error},
+};
 use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
 
 /// The fields of the sign-in form.
@@ -57,11 +62,12 @@ pub struct LangForm {
     lang: String,
 }
 
-fn login_body(page: &Page, email: &str, error: Option<&str>) -> Markup {
+fn login_body(page: &Page, email: &str, error: Markup, providers: &[IdentityProvider]) -> Markup {
     html! {
         section.auth {
             h1 { (page.t("login.title")) }
-            @if let Some(error) = error { (notice("error", error)) }
+            (error)
+            (identity::buttons(page, providers))
             form method="post" action="/login" {
                 label { (page.t("field.email")) input type="email" name="email" value=(email) required autocomplete="username"; }
                 label { (page.t("field.password")) input type="password" name="password" required autocomplete="current-password"; }
@@ -72,11 +78,12 @@ fn login_body(page: &Page, email: &str, error: Option<&str>) -> Markup {
     }
 }
 
-fn register_body(page: &Page, form: &RegisterForm, error: Option<&str>) -> Markup {
+fn register_body(page: &Page, form: &RegisterForm, error: Option<&str>, providers: &[IdentityProvider]) -> Markup {
     html! {
         section.auth {
             h1 { (page.t("register.title")) }
             @if let Some(error) = error { (notice("error", error)) }
+            (identity::buttons(page, providers))
             form method="post" action="/register" {
                 label { (page.t("field.display_name")) input type="text" name="display_name" value=(form.display_name) required maxlength="100" autocomplete="name"; }
                 label { (page.t("field.email")) input type="email" name="email" value=(form.email) required autocomplete="username"; }
@@ -90,7 +97,7 @@ fn register_body(page: &Page, form: &RegisterForm, error: Option<&str>) -> Marku
 }
 
 /// The browser signed in with `session`, on to the dashboard.
-fn signed_in(visitor: &Visitor, jar: CookieJar, session: Option<Session>) -> Response {
+pub(super) fn signed_in(visitor: &Visitor, jar: CookieJar, session: Option<Session>) -> Response {
     let token = session.unwrap_or_default().token;
     (jar.add(visitor.session_cookie(token)), Redirect::to("/")).into_response()
 }
@@ -99,7 +106,10 @@ fn signed_in(visitor: &Visitor, jar: CookieJar, session: Option<Session>) -> Res
 pub async fn login_page(State(state): State<AppState>, visitor: Visitor) -> Response {
     match Page::load(&state, &visitor, "/login").await {
         Ok(page) if page.user.is_some() => Redirect::to("/").into_response(),
-        Ok(page) => page.render("login.title", login_body(&page, "", None)).into_response(),
+        Ok(page) => {
+            let providers = identity::providers(&state, &visitor).await;
+            page.render("login.title", login_body(&page, "", html! {}, &providers)).into_response()
+        }
         Err(err) => page_error(visitor.lang, err),
     }
 }
@@ -126,7 +136,9 @@ pub async fn login(
                 err.user_message(visitor.lang)
             };
             let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/login" };
-            (err.status(), page.render("login.title", login_body(&page, &form.email, Some(&message)))).into_response()
+            let providers = identity::providers(&state, &visitor).await;
+            let body = login_body(&page, &form.email, notice("error", &message), &providers);
+            (err.status(), page.render("login.title", body)).into_response()
         }
     }
 }
@@ -135,9 +147,22 @@ pub async fn login(
 pub async fn register_page(State(state): State<AppState>, visitor: Visitor) -> Response {
     match Page::load(&state, &visitor, "/register").await {
         Ok(page) if page.user.is_some() => Redirect::to("/").into_response(),
-        Ok(page) => page.render("register.title", register_body(&page, &RegisterForm::default(), None)).into_response(),
+        Ok(page) => {
+            let providers = identity::providers(&state, &visitor).await;
+            page.render("register.title", register_body(&page, &RegisterForm::default(), None, &providers))
+                .into_response()
+        }
         Err(err) => page_error(visitor.lang, err),
     }
+}
+
+/// The sign-in page telling why a sign-in with an identity provider did not finish, with the
+/// status that says so.
+pub(super) async fn login_with_problem(state: &AppState, visitor: &Visitor, problem: &Problem) -> Response {
+    let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/login" };
+    let providers = identity::providers(state, visitor).await;
+    let body = login_body(&page, "", problem.notice(visitor.lang), &providers);
+    (problem.status(), page.render("login.title", body)).into_response()
 }
 
 /// `POST /register`: creates the account, signs it in and goes to the dashboard.
@@ -162,7 +187,8 @@ pub async fn register(
             }
             let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/register" };
             let form = RegisterForm { password: String::new(), ..form };
-            let body = register_body(&page, &form, Some(&err.user_message(visitor.lang)));
+            let providers = identity::providers(&state, &visitor).await;
+            let body = register_body(&page, &form, Some(&err.user_message(visitor.lang)), &providers);
             (err.status(), page.render("register.title", body)).into_response()
         }
     }

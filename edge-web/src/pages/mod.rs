@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod bot;
 pub mod chat;
+pub mod identity;
 pub mod index;
 pub mod layout;
 pub mod profile;
@@ -10,6 +11,7 @@ pub mod qr;
 pub mod resource;
 pub mod resources;
 pub mod settings_form;
+pub mod sign_in_methods;
 pub mod telegram;
 pub mod usage;
 
@@ -27,6 +29,9 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(index::index))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/register", get(auth::register_page).post(auth::register))
+        .route("/auth/link", post(identity::link_with_password))
+        .route("/auth/{provider}", get(identity::begin))
+        .route("/auth/{provider}/callback", get(identity::callback))
         .route("/logout", post(auth::logout))
         .route("/lang", post(auth::switch_language))
         .route("/profile", get(profile::profile_page).post(profile::update_personal))
@@ -36,6 +41,9 @@ pub fn routes() -> Router<AppState> {
         .route("/profile/key/test", post(profile::test_key))
         .route("/profile/tokens", post(profile::create_token))
         .route("/profile/tokens/{id}/delete", post(profile::delete_token))
+        .route("/profile/password", post(sign_in_methods::set_password))
+        .route("/profile/identities/{id}/link", post(identity::begin_link))
+        .route("/profile/identities/{id}/unlink", post(sign_in_methods::unlink))
         .route("/bot", post(bot::toggle))
         .route("/chat", get(chat::show).post(chat::send))
         .route("/chat/reset", post(chat::reset))

@@ -18,7 +18,9 @@ use serde::Deserialize;
 use super::{
     auth::CsrfForm,
     bot,
+    identity::Problem,
     layout::{Page, notice, page_error},
+    sign_in_methods::{self, Methods},
     usage,
 };
 use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
@@ -81,6 +83,8 @@ pub struct TokenForm {
 pub struct Saved {
     /// Set after a successful change.
     pub saved: Option<String>,
+    /// The id of the provider just linked to the account.
+    pub linked: Option<String>,
 }
 
 /// What to show above the profile after an action.
@@ -91,6 +95,10 @@ enum Outcome {
     Saved,
     /// A change failed.
     Failed(AppError),
+    /// A sign-in with an identity provider, or a change of the sign-in methods, did not finish.
+    Problem(Problem),
+    /// The provider with this id was just linked.
+    Linked(String),
     /// A token was created: shown once.
     NewToken(String),
     /// The own key was saved, but its server could not be reached to check it: why.
@@ -116,8 +124,27 @@ const KEY_LEN: std::ops::RangeInclusive<usize> = 8..=512;
 
 /// `GET /profile`.
 pub async fn profile_page(State(state): State<AppState>, visitor: Visitor, Query(saved): Query<Saved>) -> Response {
-    let outcome = if saved.saved.is_some() { Outcome::Saved } else { Outcome::None };
+    let outcome = match saved {
+        Saved { linked: Some(provider), .. } => Outcome::Linked(provider),
+        Saved { saved: Some(_), .. } => Outcome::Saved,
+        Saved { .. } => Outcome::None,
+    };
     render(&state, &visitor, outcome).await
+}
+
+/// Back to the profile after a change, with the notice that it was saved.
+pub(super) fn saved() -> Response {
+    Redirect::to("/profile?saved=1").into_response()
+}
+
+/// The profile with `problem` above it.
+pub(super) async fn show_problem(state: &AppState, visitor: &Visitor, problem: Problem) -> Response {
+    render(state, visitor, Outcome::Problem(problem)).await
+}
+
+/// The profile with `err` above it.
+pub(super) async fn show_error(state: &AppState, visitor: &Visitor, err: AppError) -> Response {
+    render(state, visitor, Outcome::Failed(err)).await
 }
 
 async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Response {
@@ -133,8 +160,10 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Respon
     };
     let status = match &outcome {
         Outcome::Failed(err) | Outcome::KeyRefused { error: err, .. } => err.status(),
+        Outcome::Problem(problem) => problem.status(),
         _ => StatusCode::OK,
     };
+    let methods = Methods::load(state, visitor).await;
     let bot = bot::status(state, visitor).await;
     let usage = usage::load(state, visitor).await;
     let body = html! {
@@ -142,6 +171,10 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Respon
         @match &outcome {
             Outcome::Saved => (notice("ok", page.t("profile.saved"))),
             Outcome::Failed(err) => (notice("error", &err.user_message(page.lang))),
+            Outcome::Problem(problem) => (problem.notice(page.lang)),
+            Outcome::Linked(provider) => @if let Some(name) = methods.as_ref().and_then(|m| m.linked_name(provider)) {
+                (notice("ok", &page.lang.format("methods.linked_notice", &[("provider", name)])))
+            },
             Outcome::NewToken(token) => div.notice.ok.token-once {
                 p { (page.t("tokens.created")) }
                 code #new-token { (token) }
@@ -150,6 +183,7 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Respon
             Outcome::None | Outcome::KeyUnchecked(_) | Outcome::KeyRefused { .. } | Outcome::KeyTested { .. } => {},
         }
         (personal_section(&page, profile))
+        @if let Some(methods) = &methods { (sign_in_methods::section(&page, methods)) }
         (ai_section(&page, profile, &outcome))
         (usage::card(&page, &usage))
         @if let Some(bot) = &bot { (bot::switch(&page, bot, "/profile")) }
@@ -308,7 +342,7 @@ pub fn format_time(time: &prost_types::Timestamp) -> String {
 }
 
 /// Runs `change` after the CSRF check; then back to the profile, or the profile with the error.
-async fn change<F, Fut>(state: &AppState, visitor: &Visitor, csrf: &str, change: F) -> Response
+pub(super) async fn change<F, Fut>(state: &AppState, visitor: &Visitor, csrf: &str, change: F) -> Response
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<(), tonic::Status>>,
@@ -317,7 +351,7 @@ where
         return page_error(visitor.lang, err);
     }
     match change().await {
-        Ok(()) => Redirect::to("/profile?saved=1").into_response(),
+        Ok(()) => saved(),
         Err(status) if status.code() == tonic::Code::Unauthenticated => crate::error::to_login(),
         Err(status) => render(state, visitor, Outcome::Failed(status.into())).await,
     }

@@ -28,6 +28,12 @@ impl TestWeb {
     /// OpenAI base URL is a fake's (see [`TestWeb::openai`]), so that no key check or reply
     /// leaves the machine; `configure` may point it elsewhere.
     pub async fn start_with(configure: impl FnOnce(&mut assistchat_core::Config)) -> Self {
+        Self::start_on("127.0.0.1:0", configure).await
+    }
+
+    /// Like [`TestWeb::start_with`], with the web edge listening on `web_listen`: for a public
+    /// address that core must know before it starts (see [`free_port`]).
+    pub async fn start_on(web_listen: &str, configure: impl FnOnce(&mut assistchat_core::Config)) -> Self {
         let data_dir = TempDir::new().unwrap();
         let openai = FakeOpenAi::start().await;
         let mut config = assistchat_core::Config::with_defaults(data_dir.path().into());
@@ -39,7 +45,7 @@ impl TestWeb {
         tokio::spawn(core.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        let mut web = Self::web_only(&format!("http://{core_addr}")).await;
+        let mut web = Self::web_only_on(&format!("http://{core_addr}"), web_listen).await;
         web.core_addr = Some(core_addr);
         web.openai = Some(openai);
         web.stops.push(core_stop);
@@ -49,7 +55,13 @@ impl TestWeb {
 
     /// The web edge alone, with core expected at `core_url`.
     pub async fn web_only(core_url: &str) -> Self {
-        let web = assistchat_edge_web::Application::build(Config::with_core(core_url)).await.expect("web starts");
+        Self::web_only_on(core_url, "127.0.0.1:0").await
+    }
+
+    /// The web edge alone on `web_listen`, with core expected at `core_url`.
+    pub async fn web_only_on(core_url: &str, web_listen: &str) -> Self {
+        let config = Config { web_listen: web_listen.into(), ..Config::with_core(core_url) };
+        let web = assistchat_edge_web::Application::build(config).await.expect("web starts");
         let addr = web.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(web.run_until_stopped(async {
@@ -112,6 +124,12 @@ impl Drop for TestWeb {
             let _ = stop.send(());
         }
     }
+}
+
+/// A loopback port free a moment ago: bound, read and let go, for a server whose address must
+/// be known before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A string unique within this test run.

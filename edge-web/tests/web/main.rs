@@ -12,4 +12,5 @@ mod pages;
 mod qr;
 mod resource_pages;
 mod resources;
+mod sign_in_with_google;
 mod telegram_page;
