@@ -78,12 +78,12 @@ pub fn section(page: &Page, methods: &Methods) -> Markup {
             h2 { (page.t("methods.title")) }
             ul.methods {
                 li #method-password data-set=(methods.has_password) {
-                    strong { (page.t("field.password")) } ": "
+                    strong { (page.t("field.password")) } " — "
                     @if methods.has_password { (page.t("methods.password_set")) } @else { (page.t("methods.password_none")) }
                 }
                 @for identity in &methods.identities {
                     li.identity data-provider=(identity.provider_id) {
-                        strong { (identity.provider_display_name) } ": " span.email { (identity.email) }
+                        strong { (identity.provider_display_name) } " — " span.email { (identity.email) }
                         @if let Some(time) = &identity.create_time {
                             " " small { (page.lang.format("methods.linked_at", &[("date", &format_time(time))])) }
                         }

@@ -186,6 +186,13 @@ async fn a_newcomer_signs_up_with_google_and_comes_back_to_the_same_account() {
     let russian = client.get(platform.web.url("/login")).header(header::ACCEPT_LANGUAGE, "ru").send().await;
     assert!(russian.unwrap().text().await.unwrap().contains("Войти через Google"));
 
+    // Behind an HTTPS proxy the state cookie is Secure, with the prefix that makes browsers insist.
+    let https = platform.web.browser().get(platform.web.url("/auth/google")).header("x-forwarded-proto", "https");
+    let https = https.send().await.unwrap();
+    assert_eq!(https.status(), StatusCode::SEE_OTHER);
+    let secure = set_cookie(&https, "__Secure-assistchat_sign_in=").expect("the secure state cookie");
+    assert!(secure.contains("Secure") && secure.contains("HttpOnly") && secure.contains("Path=/auth"), "{secure}");
+
     let landed = platform.sign_in(&client).await;
     assert_signed_in(&landed);
     let removed = set_cookie(&landed, "assistchat_sign_in=").expect("the state cookie is removed");
@@ -228,6 +235,13 @@ async fn a_refused_consent_ends_signed_out_on_the_login_page() {
     assert_refused(back, StatusCode::FORBIDDEN, "You did not allow Google to share your account").await;
     assert!(!platform.is_signed_in(&client).await);
     assert_eq!(platform.token_requests(), 0);
+
+    // In Russian too.
+    let start =
+        client.get(platform.web.url("/auth/google")).header(header::ACCEPT_LANGUAGE, "ru").send().await.unwrap();
+    let callback = platform.callback_url(&client, start).await;
+    let back = client.get(callback).header(header::ACCEPT_LANGUAGE, "ru").send().await.unwrap();
+    assert_refused(back, StatusCode::FORBIDDEN, "Вы не разрешили Google передать нам данные аккаунта").await;
 }
 
 #[tokio::test]
@@ -398,7 +412,7 @@ async fn a_google_account_with_the_email_of_a_password_account_is_linked_with_it
     assert_signed_in(&linked);
     assert_eq!(platform.account(&client).await, (alice_id.clone(), "Alice".to_owned()));
     let profile = platform.page(&client, "/profile").await;
-    assert!(profile.contains("<strong>Google</strong>: <span class=\"email\">alice@example.com</span>"), "{profile}");
+    assert!(profile.contains("<strong>Google</strong> — <span class=\"email\">alice@example.com</span>"), "{profile}");
 
     // The token is spent; the next Google sign-in goes straight in.
     let spent = platform.web.browser().post(platform.web.url("/auth/link")).form(&form(PASSWORD)).send().await.unwrap();
