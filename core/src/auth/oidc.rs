@@ -169,7 +169,7 @@ impl OidcProvider {
         let claims: CoreUserInfoClaims = request.request_async(&self.http).await.map_err(|err| {
             tracing::warn!(provider = %self.id(), error = %err, "userinfo failed");
             Error::Unavailable(format!(
-                "{} did not say which email address you use ({err}); try again in a minute",
+                "{} did not say which email address you use; try again in a minute",
                 self.display_name()
             ))
         })?;
