@@ -13,3 +13,4 @@ mod qr;
 mod resource_pages;
 mod resources;
 mod telegram_page;
+mod zoom_page;
