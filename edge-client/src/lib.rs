@@ -6,16 +6,18 @@
 //! exponential backoff and jitter.
 //!
 //! Layout: [`config`] holds the settings every edge takes; [`provider`] the trait and what a
-//! running resource gets; [`client`] the attach loop; [`backoff`] the reconnect delays.
+//! running resource gets; [`client`] the attach loop; [`backoff`] the reconnect delays;
+//! [`shutdown`] when an edge process is asked to stop.
 
 pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod provider;
+pub mod shutdown;
 
 pub use assistchat_proto::v1::{
     ChannelUser, ConverseResponse, ResourceErrorAction, ResourceInfoItem, ResourceInfoKind, ResourceStopReason,
 };
 pub use client::EdgeClient;
 pub use config::EdgeConfig;
-pub use provider::{Provider, ProviderHello, ResourceStart, Session};
+pub use provider::{Provider, ProviderHello, ResourceStart, Session, words_for_person};

@@ -8,7 +8,7 @@ use assistchat_proto::v1::{
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Status, metadata::MetadataValue, transport::Channel};
+use tonic::{Code, Request, Status, metadata::MetadataValue, transport::Channel};
 
 /// What a provider tells core about itself (the hello, less the instance id).
 #[derive(Clone, Debug, Default)]
@@ -189,6 +189,15 @@ impl Session {
         self.core.client().reset_conversation(self.core.request(request)).await?;
         Ok(())
     }
+}
+
+/// Core's words for the person who wrote, when a conversation call failed in a way they should
+/// hear about (no usable key, a spent quota, a model that is down); `None` when the failure is
+/// the edge's or the network's, and the message should be left for a later try.
+pub fn words_for_person(status: &Status) -> Option<&str> {
+    let from_core = std::error::Error::source(status).is_none();
+    let for_people = matches!(status.code(), Code::FailedPrecondition | Code::ResourceExhausted | Code::Unavailable);
+    (from_core && for_people).then(|| status.message())
 }
 
 /// How long a conversation call may take: the model's retries take up to about a minute.

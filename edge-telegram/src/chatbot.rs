@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use assistchat_edge_client::Session;
+use assistchat_edge_client::{Session, words_for_person};
 use assistchat_proto::v1::ChannelUser;
 use teloxide::{
     Bot, RequestError,
@@ -15,7 +15,6 @@ use teloxide::{
     prelude::Requester,
     types::{ChatAction, ChatId, Message, MessageId, ReplyParameters, Update, UpdateKind, UserId},
 };
-use tonic::Code;
 
 use crate::{
     settings::Settings,
@@ -135,20 +134,13 @@ impl Chatbot<'_> {
         typing.abort();
         let reply = match answered {
             Ok(answer) => answer.reply_text,
-            // Core's words for the person: no usable key, a spent quota, a model that is down.
-            Err(status)
-                if std::error::Error::source(&status).is_none()
-                    && matches!(
-                        status.code(),
-                        Code::FailedPrecondition | Code::ResourceExhausted | Code::Unavailable
-                    ) =>
-            {
-                status.message().to_owned()
-            }
-            Err(status) => {
-                tracing::warn!(%status, "core did not take a message; it stays with Telegram");
-                return Err(Later);
-            }
+            Err(status) => match words_for_person(&status) {
+                Some(words) => words.to_owned(),
+                None => {
+                    tracing::warn!(%status, "core did not take a message; it stays with Telegram");
+                    return Err(Later);
+                }
+            },
         };
         self.send(update, chat, &reply, reply_to).await;
         Ok(())

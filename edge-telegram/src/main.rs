@@ -13,21 +13,6 @@ async fn main() -> anyhow::Result<()> {
     let edge = EdgeConfig { core_url: config.core_url, edge_token: config.edge_token, instance_id: config.instance_id };
     let client = EdgeClient::new(&edge, provider)?;
     tracing::info!(instance_id = client.instance_id(), "telegram edge starting");
-    client.run_until(shutdown()).await;
+    client.run_until(assistchat_edge_client::shutdown::requested()).await;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signals");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

@@ -13,7 +13,9 @@ const FILES: &[(&str, &str, &str)] = &[
     ("js/chat.js", "text/javascript; charset=utf-8", include_str!("../static/js/chat.js")),
     ("js/qr.js", "text/javascript; charset=utf-8", include_str!("../static/js/qr.js")),
     ("js/resources.js", "text/javascript; charset=utf-8", include_str!("../static/js/resources.js")),
+    ("js/resources_channel.js", "text/javascript; charset=utf-8", include_str!("../static/js/resources_channel.js")),
     ("js/resources_telegram.js", "text/javascript; charset=utf-8", include_str!("../static/js/resources_telegram.js")),
+    ("js/resources_zoom.js", "text/javascript; charset=utf-8", include_str!("../static/js/resources_zoom.js")),
 ];
 
 /// `GET /static/{*path}`.

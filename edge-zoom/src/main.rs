@@ -1,30 +1,17 @@
-//! The Zoom Team Chat provider edge: a separate process, a gRPC client of core. For now it connects to core and reports whether core is serving.
+//! `assistchat-edge-zoom`: attaches to core and serves every Zoom resource core starts on it,
+//! until stopped (Ctrl-C or SIGTERM).
 
-use anyhow::Context;
+use assistchat_edge_client::EdgeClient;
+use assistchat_edge_zoom::Config;
 use clap::Parser;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
-
-/// Settings of this edge.
-#[derive(Parser)]
-#[command(version, about)]
-struct Config {
-    /// The core's gRPC address.
-    #[arg(long, env = "ASSISTCHAT_CORE_URL", default_value = "http://127.0.0.1:50051")]
-    core_url: String,
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_target(false).init();
+    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())).init();
     let config = Config::parse();
-    let channel = tonic::transport::Endpoint::from_shared(config.core_url.clone())
-        .context("ASSISTCHAT_CORE_URL is not a URL such as http://127.0.0.1:50051")?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach core at {}; start it first", config.core_url))?;
-    let status = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await?.into_inner();
-    let serving = status.status() == ServingStatus::Serving;
-    tracing::info!(core = %config.core_url, serving, "connected to core");
-    anyhow::ensure!(serving, "core at {} answers but is not serving", config.core_url);
+    let provider = config.zoom.provider().await?;
+    let client = EdgeClient::new(&config.edge, provider)?;
+    tracing::info!(instance_id = client.instance_id(), "zoom edge starting");
+    client.run_until(assistchat_edge_client::shutdown::requested()).await;
     Ok(())
 }

@@ -4,14 +4,17 @@
 //! fake's base URL; nothing leaves the machine.
 //!
 //! Layout: [`openai`] fakes the OpenAI API; [`telegram`] fakes the Telegram Bot API; [`oidc`]
-//! fakes an OpenID Connect provider (sign-in with Google, say); `server` is the loopback HTTP
-//! server under every fake, whose handlers can hang up on the client.
+//! fakes an OpenID Connect provider (sign-in with Google, say); [`zoom`] fakes Zoom's OAuth token
+//! endpoint and Chatbot API; `server` is the loopback HTTP server under every fake, whose
+//! handlers can hang up on the client.
 
 pub mod oidc;
 pub mod openai;
 mod server;
 pub mod telegram;
+pub mod zoom;
 
 pub use oidc::FakeOidc;
 pub use openai::{Behaviour, FakeOpenAi, Recorded};
 pub use telegram::FakeTelegram;
+pub use zoom::FakeZoom;

@@ -1,6 +1,6 @@
 //! `assistchat`: the whole platform in one process, for a first start with no set-up: core on an
-//! SQLite file in the data directory, the web edge and the Telegram edge, talking gRPC over
-//! loopback exactly as they do as separate processes.
+//! SQLite file in the data directory, the web edge, the Telegram edge and the Zoom edge, talking
+//! gRPC over loopback exactly as they do as separate processes.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -9,7 +9,7 @@ use assistchat_core::telemetry;
 use clap::{CommandFactory, FromArgMatches, Parser, parser::ValueSource};
 use tokio::sync::watch;
 
-/// AssistChat: core, the web edge and the Telegram edge in one process.
+/// AssistChat: core, the web edge, the Telegram edge and the Zoom edge in one process.
 #[derive(Parser)]
 #[command(name = "assistchat", version, about)]
 struct Cli {
@@ -22,12 +22,15 @@ struct Cli {
     /// The Telegram edge's settings.
     #[command(flatten)]
     telegram: assistchat_edge_telegram::TelegramSettings,
+    /// The Zoom edge's settings.
+    #[command(flatten)]
+    zoom: assistchat_edge_zoom::ZoomSettings,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let matches = Cli::command().get_matches();
-    let Cli { mut core, mut web, telegram } = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    let Cli { mut core, mut web, telegram, zoom } = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     telemetry::init(core.log_format);
     // Sign-in providers send browsers back to the web edge: here, where it listens, unless the
     // public address was set.
@@ -49,20 +52,33 @@ async fn main() -> anyhow::Result<()> {
     let wait = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let edge = assistchat_edge_client::EdgeConfig {
+    let edge = |instance: &str| assistchat_edge_client::EdgeConfig {
         core_url: format!("http://{}", core_app.local_addr()),
-        edge_token,
-        instance_id: Some("telegram-builtin".into()),
+        edge_token: edge_token.clone(),
+        instance_id: Some(instance.into()),
     };
     let provider = telegram.provider().await?;
-    let telegram_edge = assistchat_edge_client::EdgeClient::new(&edge, provider)?;
+    let telegram_edge = assistchat_edge_client::EdgeClient::new(&edge("telegram-builtin"), provider)?;
+    // Zoom posts to this edge's own web server: a port taken by something else costs the Zoom
+    // channel only, not the platform.
+    let zoom_edge = match zoom.provider().await {
+        Ok(provider) => Some(assistchat_edge_client::EdgeClient::new(&edge("zoom-builtin"), provider)?),
+        Err(err) => {
+            tracing::warn!(error = %err, "the Zoom edge did not start; Zoom chatbots stay offline");
+            None
+        }
+    };
     let core_task = tokio::spawn(core_app.run_until_stopped(wait(stopped.clone())));
     let telegram_task = tokio::spawn(telegram_edge.run_until(wait(stopped.clone())));
+    let zoom_task = zoom_edge.map(|edge| tokio::spawn(edge.run_until(wait(stopped.clone()))));
     let web_task = tokio::spawn(web_app.run_until_stopped(wait(stopped)));
     shutdown_signal().await;
     let _ = stop.send(true);
     web_task.await?.context("web edge stopped with an error")?;
     telegram_task.await?;
+    if let Some(zoom_task) = zoom_task {
+        zoom_task.await?;
+    }
     core_task.await?.context("core stopped with an error")?;
     Ok(())
 }

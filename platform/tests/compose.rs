@@ -22,6 +22,7 @@ fn binaries() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("assistchat-core", env_names::<assistchat_core::Config>()),
         ("assistchat-edge-web", env_names::<assistchat_edge_web::Config>()),
         ("assistchat-edge-telegram", env_names::<assistchat_edge_telegram::Config>()),
+        ("assistchat-edge-zoom", env_names::<assistchat_edge_zoom::Config>()),
     ])
 }
 

@@ -14,7 +14,7 @@ use super::layout::{Page, notice, page_error};
 use crate::{AppState, visitor::Visitor};
 
 /// The pages the switch may send the browser back to.
-const BACK: [&str; 4] = ["/", "/profile", "/resources", super::telegram::PATH];
+const BACK: [&str; 5] = ["/", "/profile", "/resources", super::telegram::PATH, super::zoom::PATH];
 
 /// The bot's status for a page; `None` when core could not say (the page shows the rest).
 pub async fn status(state: &AppState, visitor: &Visitor) -> Option<BotStatus> {

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod bot;
+pub mod channel;
 pub mod chat;
 pub mod identity;
 pub mod index;
@@ -14,6 +15,7 @@ pub mod settings_form;
 pub mod sign_in_methods;
 pub mod telegram;
 pub mod usage;
+pub mod zoom;
 
 use axum::{
     Router,
@@ -50,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/resources", get(resources::list).post(resources::create))
         // A static segment wins over `{id}` in axum's router, and resource ids are hex.
         .route(telegram::PATH, get(telegram::show).post(telegram::connect))
+        .route(zoom::PATH, get(zoom::show).post(zoom::connect))
         .route("/resources/{id}", get(resource::show).post(resource::update))
         .route("/resources/{id}/{action}", post(resource::act))
         .route("/qr", get(qr::qr_page).post(qr::make).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))

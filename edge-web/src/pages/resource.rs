@@ -184,8 +184,8 @@ pub async fn update(
 }
 
 /// `POST /resources/{id}/activate`, `.../pause` and `.../delete` (which needs the confirmation
-/// ticked, or asks for it). Activate and pause go back to the Telegram page when its form says
-/// `back=/resources/telegram`, else to the resource's page.
+/// ticked, or asks for it). Activate and pause go back to a channel's page when its form says
+/// `back=/resources/telegram` (or `/resources/zoom`), else to the resource's page.
 pub async fn act(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -201,12 +201,10 @@ pub async fn act(
         "delete" => return delete(&state, &visitor, id, &fields).await,
         _ => return page_error(visitor.lang, AppError::NotFound),
     };
+    // The channels' pages' buttons ask to come back to them; any other `back` is ignored.
+    let back = [super::telegram::PATH, super::zoom::PATH].into_iter().find(|path| form_field(&fields, "back") == *path);
     match set_active(&state, &visitor.meta, id.clone(), active).await {
-        // The Telegram page's buttons ask to come back to it; any other `back` is ignored.
-        Ok(_) if form_field(&fields, "back") == super::telegram::PATH => {
-            Redirect::to(super::telegram::PATH).into_response()
-        }
-        Ok(_) => Redirect::to(&format!("/resources/{id}")).into_response(),
+        Ok(_) => Redirect::to(&back.map_or_else(|| format!("/resources/{id}"), str::to_owned)).into_response(),
         Err(err) => page_error(visitor.lang, err),
     }
 }

@@ -144,6 +144,9 @@ async fn render(state: &AppState, visitor: &Visitor, draft: Option<Draft>) -> Re
         p.telegram-link {
             a href=(super::telegram::PATH) { (page.t("resources.telegram_link")) } " — " (page.t("resources.telegram_text"))
         }
+        p.zoom-link {
+            a href=(super::zoom::PATH) { (page.t("resources.zoom_link")) } " — " (page.t("resources.zoom_text"))
+        }
         @if providers.is_empty() { (notice("info", page.t("resources.no_providers"))) }
         @for provider in &providers {
             (connect_card(&page, provider, draft.as_ref().filter(|d| d.provider == provider.name)))

@@ -6,7 +6,7 @@
 //! The page loads `static/js/resources_telegram.js`, which follows `/api/bot/events` and updates
 //! each bot (marked `data-resource="<id>"`) in place; without it a reload shows the same.
 
-use assistchat_proto::v1::{ListResourcesRequest, Provider, Resource, ResourceDesiredState, ResourceState};
+use assistchat_proto::v1::Resource;
 use axum::{
     Form,
     extract::{Query, State},
@@ -19,18 +19,12 @@ use serde_json::{Map, Value};
 use tonic::Code;
 
 use super::{
-    bot,
+    channel::{Channel, info, list_entries},
     layout::{Page, notice, page_error},
-    resources::{Fields, action_text, form_field, live_labels, state_badge, state_detail},
+    resources::{Fields, form_field},
     settings_form::{self, Aria, Head},
 };
-use crate::{
-    AppState,
-    error::AppError,
-    i18n::has_message,
-    resource::{StateView, action_name, create_resource, providers},
-    visitor::Visitor,
-};
+use crate::{AppState, error::AppError, resource::create_resource, visitor::Visitor};
 
 /// The page's path.
 pub const PATH: &str = "/resources/telegram";
@@ -38,19 +32,21 @@ pub const PATH: &str = "/resources/telegram";
 /// The provider's name, as the Telegram edge says it in its hello.
 const PROVIDER: &str = "telegram";
 
+/// The page among the channels' pages: the reasons the Telegram edge gives whose words the
+/// catalogue has (as `telegram.reason.<code>`), so that they show in the page's language.
+const CHANNEL: Channel = Channel {
+    path: PATH,
+    provider: PROVIDER,
+    reasons: &["TOKEN_REJECTED", "TOKEN_MISSING", "TELEGRAM_CONFLICT", "TELEGRAM_UNREACHABLE", "SETTINGS_UNREADABLE"],
+    script: "resources_telegram.js",
+    list: "bots",
+};
+
 /// Where people get a bot token.
 const BOTFATHER: &str = "https://t.me/BotFather";
 
-/// The most bots listed; core serves at most this many in one page.
-const MAX_BOTS: i32 = 100;
-
 /// The most characters of instructions, as the provider's schema allows.
 const MAX_PROMPT_CHARS: u32 = 4000;
-
-/// The reasons the Telegram edge gives whose words the catalogue has (as
-/// `telegram.reason.<code>`), so that they show in the page's language.
-const REASONS: [&str; 5] =
-    ["TOKEN_REJECTED", "TOKEN_MISSING", "TELEGRAM_CONFLICT", "TELEGRAM_UNREACHABLE", "SETTINGS_UNREADABLE"];
 
 /// The form's controls, named as core's errors are renamed by [`crate::resource::field_name`].
 const NAME: &str = "name";
@@ -86,64 +82,20 @@ pub async fn show(State(state): State<AppState>, visitor: Visitor, Query(query):
 }
 
 async fn render(state: &AppState, visitor: &Visitor, connected: bool, draft: Option<Draft>) -> Response {
-    let page = match Page::load(state, visitor, "/resources").await {
-        Ok(page) if page.user.is_some() => page,
-        Ok(_) => return crate::error::to_login(),
-        Err(err) => return page_error(visitor.lang, err),
-    };
-    let loaded = async {
-        let provider = providers(state, &visitor.meta).await?.into_iter().find(|p| p.name == PROVIDER);
-        let request = ListResourcesRequest { page_size: MAX_BOTS, provider: PROVIDER.into(), ..Default::default() };
-        let bots = state.core.resources().list_resources(visitor.meta.request(request)).await?;
-        Ok::<_, AppError>((provider, bots.into_inner().resources))
-    };
-    let (provider, bots) = match loaded.await {
+    let loaded = match CHANNEL.load(state, visitor).await {
         Ok(loaded) => loaded,
-        Err(err) => return page_error(page.lang, err),
+        Err(response) => return response,
     };
-    let bot = bot::status(state, visitor).await;
     let status = draft.as_ref().map_or(StatusCode::OK, |d| d.error.status());
-    let body = html! {
-        p { a href="/resources" { "← " (page.t("resources.title")) } }
-        h1 { (page.t("telegram.title")) }
-        p { (page.t("telegram.text")) }
-        @if connected { (notice("ok", page.t("telegram.connected"))) }
-        (connector_notice(&page, provider.as_ref()))
-        @if let Some(bot) = &bot { (bot::switch(&page, bot, PATH)) }
-        (steps(&page))
-        section.card #bots {
-            h2 { (page.t("telegram.bots_title")) }
-            @if bots.is_empty() { p { (page.t("telegram.bots_empty")) } }
-            ul.resources.telegram-bots {
-                @for resource in &bots { (bot_item(&page, resource)) }
-            }
-        }
-        section.card #connect {
-            h2 { (page.t("telegram.connect_title")) }
-            @if provider.is_some() {
-                (connect_form(&page, draft.as_ref()))
-            } @else {
-                p { (page.t("telegram.connect_unavailable")) }
-            }
-        }
-    };
-    let extra: Vec<String> = REASONS.iter().map(|r| format!("telegram.reason.{r}")).collect();
-    let mut keys: Vec<&str> = extra.iter().map(String::as_str).collect();
-    keys.extend(["telegram.action.fix_settings", "resource.activate", "resource.pause"]);
-    let body = html! {
-        div #live data-labels=(live_labels(&page, &keys)) { (body) }
-        script src="/static/js/resources_telegram.js" defer {}
-    };
-    (status, page.render("telegram.title", body)).into_response()
-}
-
-/// Whether the Telegram connector runs: nothing when it does, else what that means.
-fn connector_notice(page: &Page, provider: Option<&Provider>) -> Markup {
-    match provider {
-        None => notice("error", page.t("telegram.not_running")),
-        Some(provider) if !provider.online => notice("error", page.t("telegram.offline")),
-        Some(_) => html! {},
-    }
+    let page = &loaded.page;
+    let body = CHANNEL.body(
+        &loaded,
+        connected,
+        steps(page),
+        |resource| bot_item(page, resource),
+        || connect_form(page, draft.as_ref()),
+    );
+    CHANNEL.render(page, status, body)
 }
 
 /// How to get a token from @BotFather.
@@ -161,24 +113,13 @@ fn steps(page: &Page) -> Markup {
     }
 }
 
-/// The value the edge reported under `key`, if any.
-fn info<'a>(resource: &'a Resource, key: &str) -> Option<&'a str> {
-    resource.status_info.iter().find(|item| item.key == key).map(|item| item.value.as_str()).filter(|v| !v.is_empty())
-}
-
 /// One bot: its name, live state, @username with its link, and activate or pause.
 fn bot_item(page: &Page, resource: &Resource) -> Markup {
-    let view = StateView::from(resource);
     let username = info(resource, "username");
     let link = info(resource, "link").filter(|link| link.starts_with("https://"));
-    let paused = resource.desired_state() == ResourceDesiredState::Paused;
-    let action = telegram_action(&view).map(|key| page.t(key)).or_else(|| action_text(page, &view));
-    let key = format!("telegram.reason.{}", view.reason);
-    let detail = if has_message(&key) { page.t(&key) } else { state_detail(page, &view) };
     html! {
         li.bot data-resource=(resource.id) {
-            a href=(format!("/resources/{}", resource.id)) { (resource.name) } " "
-            (state_badge(page, &view)) " "
+            (CHANNEL.heading(page, resource))
             span.account data-role="account" hidden[username.is_none() && link.is_none()] {
                 span data-role="username" { (username.unwrap_or_default()) } " "
                 a data-role="link" href=(link.unwrap_or("#")) rel="noopener noreferrer" target="_blank" hidden[link.is_none()] {
@@ -186,22 +127,10 @@ fn bot_item(page: &Page, resource: &Resource) -> Markup {
                 }
             }
             br;
-            span.state-detail data-role="detail" { (detail) } " "
-            strong.state-action data-role="action" hidden[action.is_none()] { (action.unwrap_or_default()) } " "
-            form.inline method="post" action=(format!("/resources/{}/{}", resource.id, if paused { "activate" } else { "pause" })) data-role="toggle" {
-                (page.csrf_field())
-                input type="hidden" name="back" value=(PATH);
-                button type="submit" .secondary[!paused] { (page.t(if paused { "resource.activate" } else { "resource.pause" })) }
-            }
+            (CHANNEL.state(page, resource))
+            (CHANNEL.toggle(page, resource))
         }
     }
-}
-
-/// The catalogue's key for what to do about an error where the generic words do not fit this
-/// page: the settings are not below but on the bot's own page.
-fn telegram_action(view: &StateView) -> Option<&'static str> {
-    let fix = view.state == ResourceState::Error && action_name(view.action) == Some("fix_settings");
-    fix.then_some("telegram.action.fix_settings")
 }
 
 /// Whether `entry` can be a Telegram user id or @username, as the provider's schema says.
@@ -212,11 +141,6 @@ fn plausible_user(entry: &str) -> bool {
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     digits || username
-}
-
-/// The entries of the allowed users: split at commas, spaces and line ends.
-fn allowed_entries(text: &str) -> Vec<&str> {
-    text.split(|c: char| c == ',' || c.is_whitespace()).filter(|entry| !entry.is_empty()).collect()
 }
 
 /// The control an error belongs to, or `None` for one shown above the form.
@@ -237,7 +161,7 @@ fn error_message(page: &Page, err: &AppError, draft: &Draft) -> String {
         Some(NAME) => page.t("resources.name_error").into(),
         Some(TOKEN) => page.t("telegram.error.bot_token").into(),
         Some(PROMPT) => page.t("telegram.error.system_prompt").into(),
-        Some(ALLOWED) => match allowed_entries(&draft.allowed_users).into_iter().find(|e| !plausible_user(e)) {
+        Some(ALLOWED) => match list_entries(&draft.allowed_users).into_iter().find(|e| !plausible_user(e)) {
             Some(entry) => page.lang.format("telegram.error.allowed_user", &[("entry", entry)]),
             None => page.t("telegram.error.allowed_users").into(),
         },
@@ -305,7 +229,7 @@ fn settings(fields: &Fields) -> Map<String, Value> {
     if !prompt.trim().is_empty() {
         settings.insert("system_prompt".into(), prompt.into());
     }
-    let allowed: Vec<Value> = allowed_entries(form_field(fields, ALLOWED)).into_iter().map(Value::from).collect();
+    let allowed: Vec<Value> = list_entries(form_field(fields, ALLOWED)).into_iter().map(Value::from).collect();
     if !allowed.is_empty() {
         settings.insert("allowed_users".into(), allowed.into());
     }
@@ -342,7 +266,7 @@ mod tests {
 
     #[test]
     fn allowed_users_split_at_commas_and_lines() {
-        assert_eq!(allowed_entries("@ann, 12345\r\nbob_smith,,\n"), ["@ann", "12345", "bob_smith"]);
+        assert_eq!(list_entries("@ann, 12345\r\nbob_smith,,\n"), ["@ann", "12345", "bob_smith"]);
     }
 
     #[test]

@@ -1,111 +1,16 @@
-// The Telegram page's live updates. Follows the bot's status (GET /api/bot/events) and updates,
-// in place, each bot marked data-resource="<id>": its state, what went wrong and what to do,
-// its @username and link as the connector reports them, and whether it offers Activate or
-// Pause; and the bot's switch. Without it the page is the same after a reload.
+// The Telegram page's live updates (see resources_channel.js): besides the state, each bot's
+// @username and link as the connector reports them.
 "use strict";
 
-(() => {
-  const root = document.getElementById("live");
-  if (!root || !window.EventSource) return;
-  const labels = JSON.parse(root.dataset.labels);
-
-  const info = (resource, key) => {
-    const item = (resource.status_info || []).find((entry) => entry.key === key);
-    return item && item.value ? item.value : "";
-  };
-
-  const detailText = (resource) =>
-    labels[`telegram.reason.${resource.state_reason}`] || labels[`reason.${resource.state_reason}`] || resource.state_detail;
-
-  const showState = (element, resource) => {
-    element.dataset.state = resource.state;
-    const badge = element.querySelector("[data-role=badge]");
-    if (badge) {
-      badge.className = `badge state-${resource.state}`;
-      badge.textContent = labels[`state.${resource.state}`] || resource.state;
-    }
-    const detail = element.querySelector("[data-role=detail]");
-    if (detail) detail.textContent = detailText(resource);
-    const action = element.querySelector("[data-role=action]");
-    if (action) {
-      const name = resource.state === "error" ? resource.state_action : null;
-      const text = name ? labels[`telegram.action.${name}`] || labels[`action.${name}`] : "";
-      action.textContent = text || "";
-      action.hidden = !text;
-    }
-  };
-
-  const showAccount = (element, resource) => {
-    const account = element.querySelector("[data-role=account]");
-    if (!account) return;
-    const username = info(resource, "username");
-    const link = info(resource, "link");
-    const safeLink = link.startsWith("https://") ? link : "";
-    account.querySelector("[data-role=username]").textContent = username;
-    const anchor = account.querySelector("[data-role=link]");
-    anchor.hidden = !safeLink;
-    anchor.href = safeLink || "#";
-    account.hidden = !username && !safeLink;
-  };
-
-  const showToggle = (element, resource) => {
-    const form = element.querySelector("form[data-role=toggle]");
-    if (!form) return;
-    const paused = resource.desired_state === "paused";
-    form.action = `/resources/${encodeURIComponent(resource.id)}/${paused ? "activate" : "pause"}`;
-    const button = form.querySelector("button");
-    button.textContent = labels[paused ? "resource.activate" : "resource.pause"];
-    button.classList.toggle("secondary", !paused);
-  };
-
-  const show = (resource) => {
-    if (resource.provider !== "telegram") return;
-    for (const element of document.querySelectorAll(`[data-resource="${CSS.escape(resource.id)}"]`)) {
-      showState(element, resource);
-      showAccount(element, resource);
-      showToggle(element, resource);
-    }
-  };
-
-  const counts = (resources) => {
-    const byState = { ready: 0, pending: 0, error: 0, paused: 0 };
-    for (const resource of resources.values()) if (resource.state in byState) byState[resource.state] += 1;
-    for (const element of document.querySelectorAll("[data-count]")) element.textContent = byState[element.dataset.count];
-  };
-
-  const showBot = (enabled) => {
-    const card = document.getElementById("bot");
-    if (!card || card.dataset.enabled === String(enabled)) return;
-    card.dataset.enabled = String(enabled);
-    card.querySelector("[data-role=bot-state]").textContent = labels[enabled ? "bot.on" : "bot.off"];
-    card.querySelector("input[name=enabled]").value = String(!enabled);
-    card.querySelector("button[type=submit]").textContent = labels[enabled ? "bot.stop" : "bot.start"];
-  };
-
-  // Every resource of the user, for the switch's counts; only Telegram bots are shown.
-  const known = new Map();
-  const events = new EventSource("/api/bot/events");
-  events.addEventListener("snapshot", (event) => {
-    const status = JSON.parse(event.data);
-    known.clear();
-    for (const resource of status.resources) {
-      known.set(resource.id, resource);
-      show(resource);
-    }
-    counts(known);
-    showBot(status.enabled);
-  });
-  events.addEventListener("resource_changed", (event) => {
-    const resource = JSON.parse(event.data);
-    known.set(resource.id, resource);
-    show(resource);
-    counts(known);
-  });
-  events.addEventListener("resource_deleted", (event) => {
-    const { id } = JSON.parse(event.data);
-    known.delete(id);
-    for (const element of document.querySelectorAll(`[data-resource="${CSS.escape(id)}"]`)) element.classList.add("deleted");
-    counts(known);
-  });
-  window.addEventListener("pagehide", () => events.close());
-})();
+window.followChannel("telegram", (element, resource, info) => {
+  const account = element.querySelector("[data-role=account]");
+  if (!account) return;
+  const username = info("username");
+  const link = info("link");
+  const safeLink = link.startsWith("https://") ? link : "";
+  account.querySelector("[data-role=username]").textContent = username;
+  const anchor = account.querySelector("[data-role=link]");
+  anchor.hidden = !safeLink;
+  anchor.href = safeLink || "#";
+  account.hidden = !username && !safeLink;
+});

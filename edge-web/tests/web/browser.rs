@@ -293,6 +293,18 @@ impl Browser {
         std::fs::write(path, png).map_err(io)
     }
 
+    /// Signs up `name` (with a fresh email) at the web edge `base_url`, and waits until signed in.
+    pub async fn sign_up(&self, base_url: &str, name: &str) -> Result<()> {
+        self.goto(&format!("{base_url}/register")).await?;
+        self.fill("input[name=display_name]", name).await?;
+        let email = format!("{}.{}@example.com", name.to_lowercase(), crate::helpers::uuid());
+        self.fill("input[name=email]", &email).await?;
+        self.fill("input[name=password]", "a long enough passphrase").await?;
+        self.submit_form("form[action='/register']").await?;
+        self.wait_for("form.logout").await?;
+        Ok(())
+    }
+
     /// Ends the WebDriver session and stops Chromium and chromedriver.
     ///
     /// Dropping a `Browser` does the same, but closing explicitly lets the

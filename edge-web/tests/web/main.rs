@@ -14,3 +14,4 @@ mod resource_pages;
 mod resources;
 mod sign_in_with_google;
 mod telegram_page;
+mod zoom_page;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::{
     browser::{Browser, run},
-    helpers::{TestWeb, uuid},
+    helpers::TestWeb,
     resources::User,
     test_edge::{Answer, TestEdge},
 };
@@ -138,7 +138,10 @@ async fn the_page_explains_botfather_in_both_languages_and_says_when_the_connect
     }
     let script = web.browser().get(web.url("/static/js/resources_telegram.js")).send().await.unwrap();
     assert_eq!(script.status(), 200);
-    assert!(script.text().await.unwrap().contains("/api/bot/events"));
+    assert!(script.text().await.unwrap().contains(r#"followChannel("telegram""#));
+    assert!(html.contains(r#"src="/static/js/resources_channel.js""#));
+    let shared = web.browser().get(web.url("/static/js/resources_channel.js")).send().await.unwrap();
+    assert!(shared.text().await.unwrap().contains("/api/bot/events"));
 }
 
 #[tokio::test]
@@ -294,15 +297,9 @@ async fn a_person_connects_a_bot_and_watches_it_become_ready_live() {
     let web = TestWeb::start_with_edges().await;
     // Slow to answer, so that the page shows "starting" before the live update.
     let _edge = telegram_edge(&web, Duration::from_secs(2)).await;
-    let email = format!("dora.{}@example.com", uuid());
 
     let result = run(&browser, "telegram", async {
-        browser.goto(&web.url("/register")).await?;
-        browser.fill("input[name=display_name]", "Dora").await?;
-        browser.fill("input[name=email]", &email).await?;
-        browser.fill("input[name=password]", "a long enough passphrase").await?;
-        browser.submit_form("form[action='/register']").await?;
-        browser.wait_for("form.logout").await?;
+        browser.sign_up(&web.url(""), "Dora").await?;
 
         browser.click("nav a[href='/resources']").await?;
         browser.click("a[href='/resources/telegram']").await?;

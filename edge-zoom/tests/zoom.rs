@@ -1,0 +1,406 @@
+//! The Zoom edge end to end: a real core, the edge's provider over real gRPC with its webhook
+//! server on a loopback port, a fake of Zoom's OAuth and Chatbot APIs and a fake OpenAI API.
+//! The tests play Zoom posting signed events to the webhook, and read what the chatbot sent.
+
+use std::time::Duration;
+
+use assistchat_core::{Application, Config};
+use assistchat_edge_client::{EdgeClient, EdgeConfig};
+use assistchat_edge_zoom::Zoom;
+use assistchat_fakes::{
+    FakeOpenAi,
+    zoom::{Endpoint, Failure, FakeZoom, SentMessage},
+};
+use assistchat_proto::v1::{
+    ActivateResourceRequest, CreateResourceRequest, GetResourceRequest, PauseResourceRequest, RegisterRequest,
+    Resource, ResourceErrorAction, ResourceState, StartBotRequest, auth_service_client::AuthServiceClient,
+    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
+};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tempfile::TempDir;
+use tonic::{Request, transport::Channel};
+
+const EDGE_TOKEN: &str = "zoom-edge-test-credential-0123456789";
+const CLIENT_ID: &str = "ZoomClient0123";
+const CLIENT_SECRET: &str = "ZoomSecret0123456789abcdef";
+const BOT_JID: &str = "v1bot_helper-a@xmpp.zoom.us";
+const ACCOUNT_ID: &str = "AcctZoom-42";
+/// The secret token of the test vectors below.
+const SECRET_TOKEN: &str = "zoom-webhook-secret-token-1234";
+const PUBLIC_URL: &str = "https://zoom.example.test";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Core, the fakes, one signed-up user whose bot is on, and the Zoom edge with its webhook
+/// server.
+struct World {
+    channel: Channel,
+    session: String,
+    zoom: FakeZoom,
+    model: FakeOpenAi,
+    /// Where the edge's webhook server listens.
+    webhooks: String,
+    http: reqwest::Client,
+    _core: tokio::sync::oneshot::Sender<()>,
+    _dir: TempDir,
+}
+
+impl World {
+    async fn start() -> Self {
+        let model = FakeOpenAi::start().await;
+        let zoom = FakeZoom::start().await;
+        zoom.add_app(CLIENT_ID, CLIENT_SECRET, BOT_JID);
+        let dir = TempDir::new().unwrap();
+        let mut config = Config::with_defaults(dir.path().to_path_buf());
+        config.edge_token = Some(EDGE_TOKEN.into());
+        config.edge_heartbeat = Duration::from_millis(200);
+        config.openai_api_key = Some("sk-zoom-test".into());
+        config.openai_base_url = model.base_url();
+        let app = Application::build(config).await.unwrap();
+        let core_url = format!("http://{}", app.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        let channel = Channel::from_shared(core_url.clone()).unwrap().connect().await.unwrap();
+        let registered = AuthServiceClient::new(channel.clone())
+            .register(RegisterRequest {
+                email: "ann@example.com".into(),
+                password: "a long enough passphrase".into(),
+                display_name: "Ann".into(),
+                language_code: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let session = registered.session.unwrap().token;
+        BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, &session)).await.unwrap();
+
+        let (provider, router) = Zoom::new(&zoom.base_url(), &zoom.base_url(), PUBLIC_URL).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let webhooks = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let edge = EdgeConfig { core_url, edge_token: EDGE_TOKEN.into(), instance_id: Some("zoom-1".into()) };
+        tokio::spawn(EdgeClient::new(&edge, provider).unwrap().run_until(std::future::pending()));
+        Self { channel, session, zoom, model, webhooks, http: reqwest::Client::new(), _core: stop, _dir: dir }
+    }
+
+    /// Creates an active zoom resource with these plain settings added to the required ones,
+    /// retrying while the edge is still attaching.
+    async fn connect(&self, client_secret: &str, extra: Value) -> Resource {
+        let mut settings = json!({"client_id": CLIENT_ID, "bot_jid": BOT_JID, "account_id": ACCOUNT_ID});
+        settings.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let mut last = None;
+        for _ in 0..100 {
+            let resource = Resource {
+                provider: "zoom".into(),
+                name: "Team helper".into(),
+                meta_json: settings.to_string(),
+                secrets: [
+                    ("client_secret".to_owned(), client_secret.to_owned()),
+                    ("webhook_secret_token".to_owned(), SECRET_TOKEN.to_owned()),
+                ]
+                .into(),
+                ..Default::default()
+            };
+            let request = authed(CreateResourceRequest { resource: Some(resource) }, &self.session);
+            match ResourceServiceClient::new(self.channel.clone()).create_resource(request).await {
+                Ok(created) => return created.into_inner().resource.unwrap(),
+                Err(status) => {
+                    last = Some(status);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        panic!("the resource was never created: {last:?}");
+    }
+
+    /// A ready chatbot with default settings but these.
+    async fn ready(&self, extra: Value) -> Resource {
+        let resource = self.connect(CLIENT_SECRET, extra).await;
+        self.state_becomes(&resource.id, ResourceState::Ready).await
+    }
+
+    async fn state_becomes(&self, id: &str, want: ResourceState) -> Resource {
+        let mut last = None;
+        for _ in 0..400 {
+            let request = authed(GetResourceRequest { id: id.into() }, &self.session);
+            let resource = ResourceServiceClient::new(self.channel.clone()).get_resource(request).await.unwrap();
+            let resource = resource.into_inner().resource.unwrap();
+            if resource.state() == want {
+                return resource;
+            }
+            last = Some(resource);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("never {want:?}: {last:?}");
+    }
+
+    /// Posts `body` to the resource's webhook path as Zoom would, signed as `signing` says;
+    /// returns the status and the body of the answer.
+    async fn post(&self, resource_id: &str, body: &str, signing: Signing) -> (u16, String) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let mut request = self
+            .http
+            .post(format!("{}/zoom/{resource_id}", self.webhooks))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body.to_owned());
+        let (timestamp, secret) = match signing {
+            Signing::Zoom => (now, SECRET_TOKEN),
+            Signing::OtherSecret => (now, "not-the-secret-token"),
+            Signing::Stale => (now - 6 * 60, SECRET_TOKEN),
+            Signing::None => (now, ""),
+        };
+        if signing != Signing::None {
+            request = request
+                .header("x-zm-request-timestamp", timestamp.to_string())
+                .header("x-zm-signature", zoom_signature(secret, timestamp, body));
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// Waits for `count` messages in the fake Zoom and returns them all.
+    async fn replies(&self, count: usize) -> Vec<SentMessage> {
+        let sent = self.zoom.wait_for_messages(count, WAIT).await;
+        assert!(sent.len() >= count, "{} of {count} replies came: {sent:?}", sent.len());
+        sent
+    }
+}
+
+/// How a test post is signed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    /// As Zoom signs it, now.
+    Zoom,
+    /// With another secret.
+    OtherSecret,
+    /// As Zoom signs it, six minutes ago.
+    Stale,
+    /// Not at all.
+    None,
+}
+
+/// `v0=` and the hex HMAC-SHA256 of `v0:{timestamp}:{body}`, computed here independently.
+fn zoom_signature(secret: &str, timestamp: u64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{timestamp}:{body}").as_bytes());
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A person (`user`) writing `text` to the chatbot at `timestamp` (Unix ms), in their own chat.
+fn written(user: &str, text: &str, timestamp: i64) -> Value {
+    json!({
+        "event": "bot_notification",
+        "payload": {
+            "accountId": ACCOUNT_ID,
+            "cmd": text,
+            "robotJid": BOT_JID,
+            "timestamp": timestamp,
+            "toJid": format!("{user}@xmpp.zoom.us"),
+            "userId": format!("{user}-id"),
+            "userJid": format!("{user}@xmpp.zoom.us"),
+            "userName": user,
+            "channelName": "",
+            "triggerId": format!("trigger-{timestamp}")
+        },
+        "event_ts": timestamp + 7
+    })
+}
+
+fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn the_url_validation_challenge_is_answered_with_the_secret_token() {
+    let world = World::start().await;
+    let resource = world.ready(json!({})).await;
+    let url = format!("{PUBLIC_URL}/zoom/{}", resource.id);
+    let reported: Vec<_> = resource.status_info.iter().map(|item| (item.key.as_str(), item.value.as_str())).collect();
+    assert_eq!(reported, [("webhook_url", url.as_str())]);
+
+    let challenge = r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1700000000000,"event":"endpoint.url_validation"}"#;
+    let (status, body) = world.post(&resource.id, challenge, Signing::Zoom).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    // Computed with: printf %s qgg8vlvZRS6UYooatFL8Aw | openssl dgst -sha256 -hmac zoom-webhook-secret-token-1234
+    let expected = "8b18062bb74b8b567c57d1755a4202977f105802699c9778ebbff7a1b23fee7b";
+    assert_eq!(answer, json!({"plainToken": "qgg8vlvZRS6UYooatFL8Aw", "encryptedToken": expected}));
+
+    // Only Zoom may ask: the same challenge with another signature gets nothing.
+    let (status, body) = world.post(&resource.id, challenge, Signing::OtherSecret).await;
+    assert_eq!(status, 401);
+    assert!(!body.contains(expected));
+}
+
+#[tokio::test]
+async fn a_signed_message_is_acknowledged_at_once_and_answered_once_where_it_was_written() {
+    let world = World::start().await;
+    let resource = world.ready(json!({})).await;
+    assert_eq!(world.zoom.tokens_issued(), 1, "the credentials were checked with a token");
+
+    // The model is slow: Zoom's post is acknowledged before the answer exists.
+    world.model.set_delay(Duration::from_millis(800));
+    let message = written("zoe", "hello bot", 1_700_000_000_123).to_string();
+    let (status, _) = world.post(&resource.id, &message, Signing::Zoom).await;
+    assert_eq!(status, 200);
+    assert!(world.zoom.messages().is_empty(), "acknowledged before answering");
+    let sent = world.replies(1).await;
+    assert_eq!(sent[0].text(), "You said: hello bot");
+    assert_eq!(sent[0].field("robot_jid"), Some(BOT_JID));
+    assert_eq!(sent[0].field("to_jid"), Some("zoe@xmpp.zoom.us"));
+    assert_eq!(sent[0].field("account_id"), Some(ACCOUNT_ID));
+    assert_eq!(sent[0].body["is_markdown_support"], true);
+    assert!(sent[0].body.get("reply_to").is_none(), "no thread in a person's own chat");
+    assert_eq!(sent[0].authorization, "Bearer zoom-chatbot-token-1", "the token got at start is reused");
+
+    // Zoom posts the same message again, while and after it is answered: one answer only.
+    world.model.set_delay(Duration::ZERO);
+    let again = written("zoe", "and again", 1_700_000_000_555).to_string();
+    let (first, second) =
+        tokio::join!(world.post(&resource.id, &again, Signing::Zoom), world.post(&resource.id, &again, Signing::Zoom));
+    assert_eq!((first.0, second.0), (200, 200));
+    world.replies(2).await;
+    let (status, _) = world.post(&resource.id, &message, Signing::Zoom).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(world.zoom.messages().len(), 2, "{:?}", world.zoom.messages());
+    assert_eq!(world.model.chat_calls(), 2, "the model was asked once a message");
+    let prompt = world.model.requests().pop().unwrap();
+    let users: Vec<_> =
+        prompt.messages().iter().filter(|m| m["role"] == "user").map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(users, ["hello bot", "and again"], "the chat's memory");
+
+    // In a channel, the reply goes to the channel, in the thread of the message it answers.
+    let mut in_channel = written("max", "@helper what time is it?", 1_700_000_001_000);
+    in_channel["payload"]["toJid"] = json!("team-room@conference.xmpp.zoom.us");
+    in_channel["payload"]["channelName"] = json!("Team");
+    in_channel["payload"]["messageId"] = json!("A1B2C3D4-message");
+    world.post(&resource.id, &in_channel.to_string(), Signing::Zoom).await;
+    let sent = world.replies(3).await;
+    assert_eq!(sent[2].field("to_jid"), Some("team-room@conference.xmpp.zoom.us"));
+    assert_eq!(sent[2].field("reply_to"), Some("A1B2C3D4-message"));
+}
+
+#[tokio::test]
+async fn forged_unsigned_and_stale_posts_are_refused_and_change_nothing() {
+    let world = World::start().await;
+    let resource = world.ready(json!({})).await;
+    let message = written("mallory", "pretend to be Zoom", 1_700_000_000_000).to_string();
+    for signing in [Signing::OtherSecret, Signing::None, Signing::Stale] {
+        let (status, _) = world.post(&resource.id, &message, signing).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _) = world.post("not-a-resource", &message, Signing::Zoom).await;
+    assert_eq!(status, 404);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(world.model.chat_calls(), 0, "no refused post reached the model");
+    assert!(world.zoom.messages().is_empty());
+
+    // The same message, signed: answered, since none of the refused posts took it.
+    world.post(&resource.id, &message, Signing::Zoom).await;
+    assert_eq!(world.replies(1).await[0].text(), "You said: pretend to be Zoom");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_before_sending_and_a_refused_one_after_a_401() {
+    let world = World::start().await;
+    world.zoom.set_token_lifetime(Duration::from_secs(4));
+    let resource = world.ready(json!({})).await;
+    assert_eq!(world.zoom.tokens_issued(), 1);
+
+    // Past the token's life: one new token, and Zoom never sees the old one again.
+    tokio::time::sleep(Duration::from_millis(4200)).await;
+    world.post(&resource.id, &written("zoe", "one", 1_700_000_000_001).to_string(), Signing::Zoom).await;
+    world.post(&resource.id, &written("zoe", "two", 1_700_000_000_002).to_string(), Signing::Zoom).await;
+    let sent = world.replies(2).await;
+    assert!(sent.iter().all(|m| m.authorization == "Bearer zoom-chatbot-token-2"), "{sent:?}");
+    assert_eq!(world.zoom.tokens_issued(), 2, "renewed once, then kept");
+    let refused = world.zoom.attempts_at(Endpoint::Messages).iter().filter(|a| a.status == 401).count();
+    assert_eq!(refused, 0, "an expired token was never sent");
+
+    // Zoom revokes the token early: one 401, one new token, the same message sent again.
+    world.zoom.set_token_lifetime(Duration::from_secs(3600));
+    world.zoom.revoke_tokens();
+    world.post(&resource.id, &written("zoe", "three", 1_700_000_000_003).to_string(), Signing::Zoom).await;
+    let sent = world.replies(3).await;
+    assert_eq!(
+        (sent[2].text().as_str(), sent[2].authorization.as_str()),
+        ("You said: three", "Bearer zoom-chatbot-token-3")
+    );
+    let statuses: Vec<u16> = world.zoom.attempts_at(Endpoint::Messages).iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [201, 201, 401, 201]);
+    assert_eq!(world.zoom.tokens_issued(), 3);
+}
+
+#[tokio::test]
+async fn zoom_asking_to_slow_down_or_failing_is_tried_again() {
+    let world = World::start().await;
+    let resource = world.ready(json!({})).await;
+    world.zoom.fail_next(Endpoint::Messages, Failure::TooManyRequests { retry_after_secs: Some(1) });
+    world.zoom.fail_next(Endpoint::Messages, Failure::ServerError);
+    world.post(&resource.id, &written("zoe", "are you there?", 1_700_000_000_000).to_string(), Signing::Zoom).await;
+    let sent = world.replies(1).await;
+    assert_eq!(sent[0].text(), "You said: are you there?");
+    let statuses: Vec<u16> = world.zoom.attempts_at(Endpoint::Messages).iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [429, 500, 201]);
+    assert_eq!(world.model.chat_calls(), 1, "sending again does not ask the model again");
+}
+
+#[tokio::test]
+async fn rejected_credentials_show_on_the_resource_with_what_to_do() {
+    let world = World::start().await;
+    let resource = world.connect("WrongSecret0123456789", json!({})).await;
+    let failed = world.state_becomes(&resource.id, ResourceState::Error).await;
+    assert!(failed.state_detail.starts_with("Zoom rejected the client id or secret"), "{failed:?}");
+    assert_eq!(failed.state_reason, "CREDENTIALS_REJECTED");
+    assert_eq!(failed.state_action(), ResourceErrorAction::FixSettings);
+    assert!(!failed.state_detail.contains("WrongSecret"), "the secret is never shown");
+    let (status, _) = world.post(&resource.id, &written("zoe", "hi", 1).to_string(), Signing::Zoom).await;
+    assert_eq!(status, 404, "a chatbot that does not run has no webhook");
+}
+
+#[tokio::test]
+async fn a_paused_chatbot_has_no_webhook_and_sends_nothing_until_activated() {
+    let world = World::start().await;
+    let resource = world.ready(json!({})).await;
+    let pause = PauseResourceRequest { id: resource.id.clone() };
+    ResourceServiceClient::new(world.channel.clone()).pause_resource(authed(pause, &world.session)).await.unwrap();
+    world.state_becomes(&resource.id, ResourceState::Paused).await;
+    let message = written("zoe", "anyone?", 1_700_000_000_000).to_string();
+    let (status, _) = world.post(&resource.id, &message, Signing::Zoom).await;
+    assert_eq!(status, 404);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(world.zoom.messages().is_empty());
+    assert_eq!(world.model.chat_calls(), 0);
+
+    let activate = ActivateResourceRequest { id: resource.id.clone() };
+    ResourceServiceClient::new(world.channel.clone())
+        .activate_resource(authed(activate, &world.session))
+        .await
+        .unwrap();
+    world.state_becomes(&resource.id, ResourceState::Ready).await;
+    let (status, _) = world.post(&resource.id, &message, Signing::Zoom).await;
+    assert_eq!(status, 200);
+    assert_eq!(world.replies(1).await[0].text(), "You said: anyone?");
+}
+
+#[tokio::test]
+async fn only_allowed_people_reach_the_model() {
+    let world = World::start().await;
+    let resource = world.ready(json!({"allowed_users": ["zoe-id"], "system_prompt": "Answer in haiku."})).await;
+    world.post(&resource.id, &written("mallory", "let me in", 1_700_000_000_000).to_string(), Signing::Zoom).await;
+    let sent = world.replies(1).await;
+    assert!(sent[0].text().contains("private"), "{sent:?}");
+    assert_eq!(sent[0].field("to_jid"), Some("mallory@xmpp.zoom.us"));
+    assert_eq!(world.model.chat_calls(), 0);
+
+    world.post(&resource.id, &written("zoe", "hi", 1_700_000_000_001).to_string(), Signing::Zoom).await;
+    assert_eq!(world.replies(2).await[1].text(), "You said: hi");
+    let prompt = world.model.requests().pop().unwrap();
+    assert_eq!(prompt.messages()[0]["content"], "Answer in haiku.", "the resource's instructions");
+}
