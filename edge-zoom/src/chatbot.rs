@@ -24,6 +24,11 @@ const REMEMBERED: usize = 1000;
 pub const CREDENTIALS_REJECTED: &str = "Zoom rejected the client id or secret. Copy both again from your app's \
                                         Basic Information page in the Zoom App Marketplace and save them here.";
 
+/// What the resource shows when Zoom refuses to deliver replies although it gave a token.
+pub const SEND_REFUSED: &str = "Zoom refused to deliver the chatbot's reply. In the Zoom App Marketplace, check that the \
+                                app has the imchat:bot scope and is added to your account, then save the chatbot here \
+                                again.";
+
 /// The messages of one chatbot already taken for an answer: a second post of one of them is
 /// acknowledged and dropped. Kept across the chatbot's runs, so that a message answered before a
 /// pause is not answered again after it.
@@ -149,6 +154,12 @@ impl Chatbot {
             Ok(_) => {}
             Err(SendError::Token(TokenError::Rejected)) => {
                 self.session.error(CREDENTIALS_REJECTED, "CREDENTIALS_REJECTED", ResourceErrorAction::FixSettings);
+            }
+            // Refused with a token just renewed: the app itself may not send (a missing scope, an
+            // app removed from the account), which every later reply would meet too.
+            Err(SendError::Refused(status @ (401 | 403), why)) => {
+                tracing::warn!(status, why, "Zoom refused a reply with a fresh token");
+                self.session.error(SEND_REFUSED, "SEND_REFUSED", ResourceErrorAction::FixSettings);
             }
             Err(err) => tracing::warn!(error = %err, "a reply could not be sent"),
         }

@@ -365,6 +365,22 @@ async fn rejected_credentials_show_on_the_resource_with_what_to_do() {
 }
 
 #[tokio::test]
+async fn replies_zoom_refuses_even_with_a_fresh_token_show_on_the_resource_with_what_to_do() {
+    let world = World::start().await;
+    let resource = world.ready(json!({})).await;
+    // As for an app without the imchat:bot scope: every token is refused by the messages API.
+    world.zoom.fail_next(Endpoint::Messages, Failure::Unauthorized);
+    world.zoom.fail_next(Endpoint::Messages, Failure::Unauthorized);
+    world.post(&resource.id, &written("zoe", "hello?", 1_700_000_000_001).to_string(), Signing::Zoom).await;
+    let failed = world.state_becomes(&resource.id, ResourceState::Error).await;
+    assert_eq!(failed.state_reason, "SEND_REFUSED");
+    assert!(failed.state_detail.contains("imchat:bot"), "{failed:?}");
+    assert_eq!(failed.state_action(), ResourceErrorAction::FixSettings);
+    let statuses: Vec<u16> = world.zoom.attempts_at(Endpoint::Messages).iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [401, 401], "one new token and one more try, then no more");
+}
+
+#[tokio::test]
 async fn a_paused_chatbot_has_no_webhook_and_sends_nothing_until_activated() {
     let world = World::start().await;
     let resource = world.ready(json!({})).await;

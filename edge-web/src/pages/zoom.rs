@@ -37,7 +37,7 @@ pub const PATH: &str = "/resources/zoom";
 const CHANNEL: Channel = Channel {
     path: PATH,
     provider: "zoom",
-    reasons: &["CREDENTIALS_REJECTED", "SECRET_MISSING", "ZOOM_UNREACHABLE", "SETTINGS_UNREADABLE"],
+    reasons: &["CREDENTIALS_REJECTED", "SEND_REFUSED", "SECRET_MISSING", "ZOOM_UNREACHABLE", "SETTINGS_UNREADABLE"],
     script: "resources_zoom.js",
     list: "chatbots",
 };
