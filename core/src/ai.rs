@@ -2,6 +2,11 @@
 //! for a reply with the key, base URL and model of the caller's mode, retries what may pass
 //! (429 rate limits, 5xx, timeouts, a server that cannot be reached) with exponential backoff and
 //! jitter within a deadline, and sorts failures into what the user can act on.
+//!
+//! Servers users chose are reached through the outbound policy ([`crate::outbound`]); the
+//! operator's own server is not. What any server answers is bounded: a JSON answer at
+//! [`MAX_JSON_BYTES`], a reply at [`MAX_REPLY_CHARS`] and, streamed or not, at the deadline in
+//! all; of an error answer only its status and the first sentence of its message are kept.
 
 use std::time::Duration;
 
@@ -9,7 +14,6 @@ use async_openai::{
     Client,
     config::OpenAIConfig,
     error::OpenAIError,
-    middleware::ReqwestService,
     types::chat::{
         ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
         ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CompletionUsage, CreateChatCompletionRequest,
@@ -19,6 +23,9 @@ use async_openai::{
 use tokio::{sync::mpsc, time::Instant};
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 
+pub use crate::outbound::bounded::MAX_JSON_BYTES;
+use crate::outbound::{self, Policy, Refusal, bounded::Bounded};
+
 /// The longest a reply may take, retries included.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 /// The longest one attempt may take: a slow or hung server is cut off and tried again.
@@ -26,6 +33,8 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The first wait between attempts; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// The longest reply taken, in characters: a server that sends more is cut off.
+pub const MAX_REPLY_CHARS: usize = 100_000;
 
 /// Where a call goes and with which key: the platform's in managed mode, the user's in byok.
 #[derive(Clone)]
@@ -125,6 +134,9 @@ pub enum AiError {
     /// No reply within the deadline, retries included; the last failure says why.
     #[error("the model's server did not answer in time: {0}")]
     Unavailable(String),
+    /// The server a user chose is at an address the outbound policy refuses.
+    #[error("the model's server is not allowed: {0}")]
+    Blocked(Refusal),
 }
 
 /// What to do after a failed attempt.
@@ -138,8 +150,16 @@ enum Failure {
 /// Asks OpenAI-compatible servers for replies.
 #[derive(Clone, Debug)]
 pub struct AiClient {
-    /// One HTTP client for every call, so that connections (and TLS sessions) are reused.
+    /// One HTTP client for every call to the operator's server, so that connections (and TLS
+    /// sessions) are reused.
     http: reqwest::Client,
+    /// One HTTP client for every call to a server a user chose: it connects only where
+    /// `policy` permits, and follows no redirect.
+    guarded: reqwest::Client,
+    /// The outbound policy for servers users chose.
+    policy: Policy,
+    /// The operator's base URL: calls there use `http`, every other one `guarded`.
+    operator_base_url: Option<String>,
     /// The longest a reply may take, retries included.
     deadline: Duration,
     /// The longest one attempt may take.
@@ -153,15 +173,26 @@ impl Default for AiClient {
 }
 
 impl AiClient {
-    /// A client giving each reply `deadline` in all and each attempt `attempt_timeout`.
+    /// A client giving each reply `deadline` in all and each attempt `attempt_timeout`, under
+    /// the default outbound policy for every server (see [`Self::with_outbound`]).
     pub fn new(deadline: Duration, attempt_timeout: Duration) -> Self {
-        Self { http: reqwest::Client::new(), deadline, attempt_timeout }
+        let policy = Policy::default();
+        let guarded = policy.client();
+        Self { http: reqwest::Client::new(), guarded, policy, operator_base_url: None, deadline, attempt_timeout }
+    }
+
+    /// This client with `policy` for the servers users chose, and `operator_base_url` (the
+    /// platform's, `ASSISTCHAT_OPENAI_BASE_URL`) as the operator's server, which it is not
+    /// applied to: a user's key sent there goes where the operator decided.
+    pub fn with_outbound(self, policy: Policy, operator_base_url: &str) -> Self {
+        let guarded = policy.client();
+        Self { guarded, policy, operator_base_url: Some(operator_base_url.trim_end_matches('/').to_owned()), ..self }
     }
 
     /// The model's reply to `turns`.
     pub async fn reply(&self, target: &Target, turns: &[Turn]) -> Result<Reply, AiError> {
         let request = chat_request(target, turns, false)?;
-        let client = client(&self.http, target);
+        let client = self.client(target);
         let response = self
             .with_retries(|| {
                 let (client, request) = (client.clone(), request.clone());
@@ -174,34 +205,44 @@ impl AiClient {
             .next()
             .and_then(|choice| choice.message.content)
             .ok_or_else(|| AiError::Unavailable("the server answered without a reply".into()))?;
+        if text.chars().count() > MAX_REPLY_CHARS {
+            return Err(too_long_reply());
+        }
         Ok(finished(text, response.usage, turns))
     }
 
     /// The model's reply to `turns`, as it is generated. Opening the stream is retried like
-    /// [`Self::reply`]; once text flows, a failure, or no chunk for an attempt's timeout, ends
-    /// the stream with an error (the text sent so far is then no reply).
+    /// [`Self::reply`]; once text flows, a failure, no chunk for an attempt's timeout, the
+    /// deadline passing (it covers the whole reply) or more than [`MAX_REPLY_CHARS`] end the
+    /// stream with an error (the text sent so far is then no reply).
     pub async fn reply_stream(
         &self,
         target: &Target,
         turns: &[Turn],
     ) -> Result<ReceiverStream<Result<Piece, AiError>>, AiError> {
         let request = chat_request(target, turns, true)?;
-        let client = client(&self.http, target);
+        let client = self.client(target);
+        let deadline = Instant::now() + self.deadline;
         let mut chunks = self
             .with_retries(|| {
                 let (client, request) = (client.clone(), request.clone());
                 async move { client.chat().create_stream(request).await }
             })
             .await?;
-        let idle = self.attempt_timeout;
+        let (idle, whole) = (self.attempt_timeout, self.deadline);
         let turns = turns.to_vec();
         let (pieces, stream) = mpsc::channel(32);
         tokio::spawn(async move {
-            let (mut text, mut usage) = (String::new(), None);
+            let (mut text, mut usage, mut chars) = (String::new(), None, 0);
             loop {
-                let chunk = match tokio::time::timeout(idle, chunks.next()).await {
+                let wait_until = deadline.min(Instant::now() + idle);
+                let chunk = match tokio::time::timeout_at(wait_until, chunks.next()).await {
                     Err(_) => {
-                        let why = format!("the model stopped sending for {} s", idle.as_secs());
+                        let why = if Instant::now() >= deadline {
+                            format!("the reply took longer than {} s in all", whole.as_secs_f32())
+                        } else {
+                            format!("the model stopped sending for {} s", idle.as_secs_f32())
+                        };
                         let _ = pieces.send(Err(AiError::Unavailable(why))).await;
                         return;
                     }
@@ -219,6 +260,11 @@ impl AiClient {
                 usage = chunk.usage.or(usage);
                 let deltas = chunk.choices.into_iter().filter_map(|choice| choice.delta.content);
                 for delta in deltas.filter(|delta| !delta.is_empty()) {
+                    chars += delta.chars().count();
+                    if chars > MAX_REPLY_CHARS {
+                        let _ = pieces.send(Err(too_long_reply())).await;
+                        return;
+                    }
                     text.push_str(&delta);
                     if pieces.send(Ok(Piece::Delta(delta))).await.is_err() {
                         return;
@@ -232,7 +278,7 @@ impl AiClient {
 
     /// Checks a key against its server's models endpoint.
     pub async fn check_key(&self, target: &Target) -> Result<(), AiError> {
-        let client = client(&self.http, target);
+        let client = self.client(target);
         self.with_retries(|| {
             let client = client.clone();
             async move { client.models().list().await }
@@ -270,14 +316,25 @@ impl AiClient {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
+
+    /// A client for `target` on the shared HTTP client of its server (the operator's, or the
+    /// guarded one of servers users chose), without the library's own retries: [`AiClient`]
+    /// retries, within its deadline, so that one reply never waits on two retry policies.
+    fn client(&self, target: &Target) -> Client<OpenAIConfig> {
+        let config = OpenAIConfig::new().with_api_key(target.api_key.clone()).with_api_base(target.base_url.clone());
+        let operator = self.operator_base_url.as_deref() == Some(target.base_url.trim_end_matches('/'));
+        let (http, service) = if operator {
+            (&self.http, Bounded::operator(self.http.clone()))
+        } else {
+            (&self.guarded, Bounded::user_set(self.guarded.clone(), self.policy.clone()))
+        };
+        Client::build(http.clone(), config).with_http_service(service)
+    }
 }
 
-/// A client for `target` on the shared HTTP client, without the library's own retries:
-/// [`AiClient`] retries, within its deadline, so that one reply never waits on two retry
-/// policies.
-fn client(http: &reqwest::Client, target: &Target) -> Client<OpenAIConfig> {
-    let config = OpenAIConfig::new().with_api_key(target.api_key.clone()).with_api_base(target.base_url.clone());
-    Client::build(http.clone(), config).with_http_service(ReqwestService::new(http.clone()))
+/// The failure of a reply longer than [`MAX_REPLY_CHARS`].
+fn too_long_reply() -> AiError {
+    AiError::Refused(format!("the reply was longer than {MAX_REPLY_CHARS} characters, so it was cut off"))
 }
 
 fn chat_request(target: &Target, turns: &[Turn], stream: bool) -> Result<CreateChatCompletionRequest, AiError> {
@@ -316,25 +373,44 @@ fn message(turn: &Turn) -> ChatCompletionRequestMessage {
     }
 }
 
-/// Sorts a failed attempt: what may pass is retried, what cannot is returned.
+/// Sorts a failed attempt: what may pass is retried, what cannot is returned. Of what a
+/// server said only its status and the first sentence of its message are kept.
 fn classify(err: OpenAIError) -> Failure {
     match err {
         OpenAIError::ApiError(response) => {
-            let status = response.status_code.as_u16();
+            let status = response.status_code;
             let error = &response.api_error;
             let quota = [error.r#type.as_deref(), error.code.as_deref()].contains(&Some("insufficient_quota"));
-            let message = error.message.clone();
-            match status {
-                401 | 403 => Failure::Final(AiError::KeyRejected(message)),
-                429 if quota => Failure::Final(AiError::QuotaSpent(message)),
-                429 | 408 | 409 | 500..=599 => Failure::Transient(format!("{status}: {message}")),
-                _ => Failure::Final(AiError::Refused(format!("{status}: {message}"))),
+            let message = outbound::one_sentence(&error.message);
+            let said = if message.is_empty() { status.to_string() } else { format!("{}: {message}", status.as_u16()) };
+            match status.as_u16() {
+                401 | 403 => Failure::Final(AiError::KeyRejected(said)),
+                429 if quota => Failure::Final(AiError::QuotaSpent(said)),
+                429 | 408 | 409 | 500..=599 => Failure::Transient(said),
+                _ => Failure::Final(AiError::Refused(said)),
             }
         }
-        OpenAIError::Reqwest(err) => Failure::Transient(err.to_string()),
-        OpenAIError::StreamError(err) => Failure::Transient(err.to_string()),
-        OpenAIError::JSONDeserialize(err, _) => Failure::Transient(format!("an answer that is not the API's: {err}")),
-        other => Failure::Final(AiError::Refused(other.to_string())),
+        OpenAIError::Reqwest(err) => {
+            if let Some(refusal) = outbound::refusal_in(&err) {
+                Failure::Final(AiError::Blocked(refusal.clone()))
+            } else if outbound::bounded::too_long(&err) {
+                Failure::Final(AiError::Refused(format!(
+                    "the server's answer was longer than {} MiB, so it was cut off",
+                    MAX_JSON_BYTES >> 20
+                )))
+            } else {
+                Failure::Transient(outbound::one_sentence(&err.to_string()))
+            }
+        }
+        OpenAIError::Boxed(err) => match outbound::refusal_in(err.as_ref()) {
+            Some(refusal) => Failure::Final(AiError::Blocked(refusal.clone())),
+            None => Failure::Transient(outbound::one_sentence(&err.to_string())),
+        },
+        OpenAIError::StreamError(err) => Failure::Transient(outbound::one_sentence(&err.to_string())),
+        OpenAIError::JSONDeserialize(err, _) => {
+            Failure::Transient(format!("an answer that is not the API's: {}", outbound::one_sentence(&err.to_string())))
+        }
+        other => Failure::Final(AiError::Refused(outbound::one_sentence(&other.to_string()))),
     }
 }
 

@@ -3,7 +3,7 @@
 //! Every setting has one name, documented here and in the README's table; `docker-compose.yml`
 //! and operators rely on the environment variable names.
 
-use std::{net::IpAddr, path::PathBuf, time::Duration};
+use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Args, ValueEnum};
 
@@ -82,6 +82,20 @@ pub struct Config {
     /// The model asked when a user chose none.
     #[arg(long, env = "ASSISTCHAT_OPENAI_MODEL", default_value = "gpt-4o-mini")]
     pub openai_model: String,
+
+    /// Where users' own model servers may be although it is inside the server's network
+    /// (comma-separated hosts, IP addresses and CIDR blocks, such as
+    /// `127.0.0.1,10.0.0.0/8,ollama.internal`): for a model server on this machine or network.
+    /// Unset refuses every base URL a user sets that leads to loopback, private, link-local
+    /// (cloud metadata), CGNAT, unique-local or reserved addresses, when saved and on
+    /// connection. The platform's own base URL is never checked.
+    #[arg(long, env = "ASSISTCHAT_OUTBOUND_ALLOW", value_delimiter = ',')]
+    pub outbound_allow: Vec<String>,
+
+    /// Resolves the host names of users' own model servers instead of the system's resolver
+    /// (for embedding and tests).
+    #[arg(skip)]
+    pub outbound_resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
 
     /// The longest a reply may take, retries of rate limits and server errors included; each
     /// attempt gets half of it.
@@ -196,6 +210,8 @@ impl Config {
             openai_api_key: None,
             openai_base_url: "https://api.openai.com/v1".into(),
             openai_model: "gpt-4o-mini".into(),
+            outbound_allow: Vec::new(),
+            outbound_resolver: None,
             ai_deadline: crate::ai::DEADLINE,
             daily_token_quota: 200_000,
             history_token_budget: 4000,
@@ -285,6 +301,13 @@ impl Config {
         }
     }
 
+    /// The outbound policy for the servers users choose, with the operator's exceptions;
+    /// an error names an entry of `ASSISTCHAT_OUTBOUND_ALLOW` that is not a host, an IP
+    /// address or a CIDR block.
+    pub fn outbound(&self) -> Result<crate::outbound::Policy, String> {
+        crate::outbound::Policy::new(&self.outbound_allow, self.outbound_resolver.clone())
+    }
+
     /// The database to open: `DATABASE_URL` when set, else the SQLite file in the data dir.
     pub fn database_url(&self) -> String {
         match &self.database_url {
@@ -312,6 +335,8 @@ impl std::fmt::Debug for Config {
             .field("openai_api_key", &self.openai_api_key.as_ref().map(|_| "<redacted>"))
             .field("openai_base_url", &self.openai_base_url)
             .field("openai_model", &self.openai_model)
+            .field("outbound_allow", &self.outbound_allow)
+            .field("outbound_resolver", &self.outbound_resolver.as_ref().map(|_| "<custom>"))
             .field("ai_deadline", &self.ai_deadline)
             .field("daily_token_quota", &self.daily_token_quota)
             .field("history_token_budget", &self.history_token_budget)

@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod edge;
 pub mod error;
 pub mod fields;
+pub mod outbound;
 pub mod pagination;
 pub mod profile;
 pub mod providers;

@@ -76,6 +76,9 @@ pub enum StartError {
         "ASSISTCHAT_EDGE_TOKEN must be at least {MIN_EDGE_TOKEN_LEN} characters; make one with `openssl rand -hex 32`"
     )]
     EdgeToken,
+    /// An exception to the outbound policy is not a host, an IP address or a CIDR block.
+    #[error("ASSISTCHAT_OUTBOUND_ALLOW: {0}")]
+    OutboundAllow(String),
     /// A sign-in provider's configuration is incomplete or wrong.
     #[error("sign-in providers: {0}")]
     IdentityProviders(String),
@@ -122,6 +125,7 @@ impl Application {
             return Err(StartError::EdgeToken);
         }
         let identity_providers = config.identity_providers().map_err(StartError::IdentityProviders)?;
+        let outbound = config.outbound().map_err(StartError::OutboundAllow)?;
         let keyring = Arc::new(open_keyring(&config)?);
         let url = config.database_url();
         let store = Store::open(&url).await?;
@@ -131,7 +135,9 @@ impl Application {
         let identities = Identities::new(accounts.clone(), store.clone(), identity_providers, &config.public_url)
             .map_err(StartError::IdentityProviders)?;
         let identities = Arc::new(identities);
-        let profiles = Arc::new(Profiles::new(store.clone(), keyring.clone(), config.platform_ai()));
+        let platform_ai = config.platform_ai();
+        let profiles =
+            Arc::new(Profiles::new(store.clone(), keyring.clone(), platform_ai.clone()).with_outbound(outbound.clone()));
         let registry = Arc::new(Registry::load(&store).await?);
         let resources = Arc::new(Resources::new(store.clone(), keyring, registry.clone()));
         // Edges come back within a few heartbeats of a restart; until then nothing is offline.
@@ -142,7 +148,7 @@ impl Application {
             daily_quota: config.daily_token_quota,
             default_system_prompt: config.system_prompt.clone(),
         };
-        let ai = AiClient::new(config.ai_deadline, config.ai_deadline / 2);
+        let ai = AiClient::new(config.ai_deadline, config.ai_deadline / 2).with_outbound(outbound, &platform_ai.base_url);
         let conversations = Arc::new(Conversations::new(store.clone(), profiles.clone(), ai, settings));
         let listener = TcpListener::bind(&config.listen)
             .await

@@ -1,7 +1,7 @@
 //! What core tells people about their assistant, in their interface language: these texts reach
 //! a person as they are (in a chat as the reply, on a page), so each says what to do.
 
-use std::time::Duration;
+use std::{net::IpAddr, time::Duration};
 
 /// Something to tell a person.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +47,16 @@ pub enum Phrase<'a> {
     },
     /// A key check without a key.
     KeyMissing,
+    /// The model server a user chose is, or its name leads to, an address inside the server's
+    /// network, which the outbound policy refuses.
+    AddressInside {
+        /// The URL's host as written (the address itself for an IP address).
+        host: &'a str,
+        /// The address refused.
+        address: IpAddr,
+    },
+    /// The host name of the model server a user chose resolves to no address.
+    HostUnresolved(&'a str),
 }
 
 /// `phrase` in the language `language_code` ("en" or "ru"; anything else is English).
@@ -99,6 +109,22 @@ fn english(phrase: &Phrase<'_>) -> String {
              Profile, or test the key again later."
         ),
         Phrase::KeyMissing => "No key is stored: add your OpenAI key first.".into(),
+        Phrase::AddressInside { host, address } => {
+            let what = if *host == address.to_string() {
+                format!("{address} is an address")
+            } else {
+                format!("{host} leads to {address}, an address")
+            };
+            format!(
+                "{what} inside the server's network, which a model server of your choice may not use: enter your \
+                 model server's public address as the base URL in Profile, or ask the platform's operator to allow \
+                 this one (ASSISTCHAT_OUTBOUND_ALLOW)."
+            )
+        }
+        Phrase::HostUnresolved(host) => format!(
+            "{host} does not resolve to any address: check the host of the base URL in Profile, or ask the \
+             platform's operator to allow it (ASSISTCHAT_OUTBOUND_ALLOW)."
+        ),
     }
 }
 
@@ -147,6 +173,22 @@ fn russian(phrase: &Phrase<'_>) -> String {
              проверьте ключ позже."
         ),
         Phrase::KeyMissing => "Ключ не сохранён: сначала добавьте свой ключ OpenAI.".into(),
+        Phrase::AddressInside { host, address } => {
+            let what = if *host == address.to_string() {
+                format!("{address} — адрес")
+            } else {
+                format!("{host} указывает на {address} — адрес")
+            };
+            format!(
+                "{what} внутри сети сервера, а выбранный вами сервер модели не может его использовать: укажите в \
+                 профиле публичный адрес своего сервера модели как базовый URL или попросите администратора \
+                 платформы разрешить этот адрес (ASSISTCHAT_OUTBOUND_ALLOW)."
+            )
+        }
+        Phrase::HostUnresolved(host) => format!(
+            "Имя {host} не разрешается ни в один адрес: проверьте хост базового URL в профиле или попросите \
+             администратора платформы разрешить его (ASSISTCHAT_OUTBOUND_ALLOW)."
+        ),
     }
 }
 

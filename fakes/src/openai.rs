@@ -63,6 +63,25 @@ pub enum Behaviour {
     },
     /// Closes the connection without a response.
     Hangup,
+    /// Never ends: for a stream the role chunk, then a content chunk of the default reply's
+    /// first word every `every`, forever; a plain answer sends a space of its JSON every `every`.
+    Trickle {
+        /// The wait between two chunks.
+        every: Duration,
+    },
+    /// Answers `307 Temporary Redirect` to `location`.
+    Redirect {
+        /// Where the answer sends the client.
+        location: String,
+    },
+    /// Answers with this status and this body as they are (JSON when it starts with `{`,
+    /// else plain text).
+    Status {
+        /// The HTTP status.
+        code: u16,
+        /// The body.
+        body: String,
+    },
 }
 
 /// One request as the fake received it.
@@ -328,6 +347,15 @@ async fn chat(
             return ([(header::CONTENT_TYPE, content_type)], Body::from_stream(body)).into_response();
         }
         Behaviour::Hangup => hangup.hang_up().await,
+        Behaviour::Trickle { every } => return trickle(&answer, streamed, every),
+        Behaviour::Redirect { location } => {
+            return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response();
+        }
+        Behaviour::Status { code, body } => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let content_type = if body.starts_with('{') { JSON } else { "text/plain; charset=utf-8" };
+            return (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+        }
     }
 
     if streamed {
@@ -336,6 +364,24 @@ async fn chat(
     } else {
         Json(answer.completion()).into_response()
     }
+}
+
+/// An answer that never ends: [`Behaviour::Trickle`].
+fn trickle(answer: &Answer<'_>, streamed: bool, every: Duration) -> Response {
+    let (first, content_type) = if streamed {
+        let events = answer.events(false);
+        (vec![events[0].clone()], EVENT_STREAM)
+    } else {
+        (vec![String::new()], JSON)
+    };
+    // The second event is the first word's chunk; a plain answer's leading spaces are valid JSON.
+    let next = if streamed { answer.events(false)[1].clone() } else { " ".to_owned() };
+    let ticks = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(every)),
+        move |_| Ok::<_, std::io::Error>(next.clone()),
+    );
+    let body = tokio_stream::StreamExt::chain(tokio_stream::iter(first.into_iter().map(Ok)), ticks);
+    ([(header::CONTENT_TYPE, content_type)], Body::from_stream(body)).into_response()
 }
 
 const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";

@@ -394,6 +394,10 @@ impl Conversations {
                 tracing::warn!(%detail, "no reply from the model");
                 Failure::new("MODEL_UNAVAILABLE", Error::Unavailable(tell(&Phrase::ModelUnavailable)))
             }
+            AiError::Blocked(refusal) => {
+                tracing::warn!(%refusal, user_id, "the user's model server is inside the server's network; not asked");
+                Failure::new("ADDRESS_REFUSED", Error::FailedPrecondition(tell(&refusal.phrase())))
+            }
         }
     }
 }

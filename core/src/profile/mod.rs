@@ -11,6 +11,7 @@ use crate::{
     crypto::Keyring,
     error::{Error, Result},
     fields::{Name, language_code},
+    outbound::Policy,
     store::{
         Store, now_millis,
         profiles::{ProfileRecord, ProfileSettings},
@@ -79,12 +80,27 @@ pub struct Profiles {
     platform: PlatformAi,
     /// Checks keys against their servers, briefly: a person waits for it.
     key_checker: AiClient,
+    /// Where the servers users choose may be.
+    outbound: Policy,
 }
 
 impl Profiles {
     /// The domain over `store`, sealing keys with `keyring`, with the platform's AI settings.
+    /// Servers users choose are held to the default outbound policy (see [`Self::with_outbound`]).
     pub fn new(store: Store, keyring: Arc<Keyring>, platform: PlatformAi) -> Self {
-        Self { store, keyring, platform, key_checker: AiClient::new(KEY_CHECK_DEADLINE, KEY_CHECK_DEADLINE / 2) }
+        let outbound = Policy::default();
+        let key_checker = Self::key_checker(&outbound, &platform);
+        Self { store, keyring, platform, key_checker, outbound }
+    }
+
+    /// This domain with `outbound` as the policy for the base URLs users set, checked when
+    /// they are saved and whenever a key is checked there.
+    pub fn with_outbound(self, outbound: Policy) -> Self {
+        Self { key_checker: Self::key_checker(&outbound, &self.platform), outbound, ..self }
+    }
+
+    fn key_checker(outbound: &Policy, platform: &PlatformAi) -> AiClient {
+        AiClient::new(KEY_CHECK_DEADLINE, KEY_CHECK_DEADLINE / 2).with_outbound(outbound.clone(), &platform.base_url)
     }
 
     /// The profile of `user_id`.
@@ -116,6 +132,7 @@ impl Profiles {
         }
         if let Some(url) = &changes.openai_base_url {
             settings.openai_base_url = base_url(url)?;
+            self.check_destination(&settings.openai_base_url, &settings.language_code).await?;
         }
         if let Some(model) = &changes.openai_model {
             settings.openai_model = model_name(model)?;
@@ -169,6 +186,19 @@ impl Profiles {
         Ok(Some(self.keyring.open(sealed, &OPENAI_KEY.associated_data(&profile.user_id))?))
     }
 
+    /// Refuses a base URL a user set that leads inside the server's network, saying why and
+    /// what to do. The platform's own base URL is the operator's, and so is not checked.
+    async fn check_destination(&self, url: &str, language: &str) -> Result<()> {
+        if url.is_empty() || url == self.platform.base_url {
+            return Ok(());
+        }
+        let parsed = url::Url::parse(url).map_err(|_| bad_base_url("this is not a URL"))?;
+        self.outbound.check(&parsed).await.map_err(|refusal| {
+            tracing::info!(%refusal, "a base URL inside the server's network was refused");
+            Error::invalid(BASE_URL_FIELD, say(language, &refusal.phrase()))
+        })
+    }
+
     /// The server a user's own key is used with: theirs, or the platform's.
     fn own_base_url<'a>(&'a self, profile: &'a ProfileRecord) -> &'a str {
         if profile.openai_base_url.is_empty() { &self.platform.base_url } else { &profile.openai_base_url }
@@ -212,6 +242,7 @@ impl Profiles {
             Err(AiError::KeyRejected(detail)) => {
                 (KeyCheck::Rejected, say(language, &Phrase::KeyRejected { url: base_url, detail: &detail }))
             }
+            Err(AiError::Blocked(refusal)) => (KeyCheck::Unreachable, say(language, &refusal.phrase())),
             Err(AiError::QuotaSpent(detail) | AiError::Refused(detail) | AiError::Unavailable(detail)) => {
                 (KeyCheck::Unreachable, say(language, &Phrase::KeyUnchecked { url: base_url, detail: &detail }))
             }
@@ -268,26 +299,37 @@ pub fn mask(key: &str) -> String {
     format!("{prefix}...{last4}")
 }
 
+/// The request field of the base URL.
+const BASE_URL_FIELD: &str = "profile.openai_base_url";
+
+/// An `INVALID_ARGUMENT` on the base URL: `why`, and an example.
+fn bad_base_url(why: &str) -> Error {
+    Error::invalid(BASE_URL_FIELD, format!("{why}; enter an address such as https://api.example.com/v1"))
+}
+
+/// A base URL as the user wrote it, trimmed, checked as the WHATWG URL parser (the one the
+/// HTTP client uses) reads it: http or https, a host, and neither query nor fragment (a
+/// fragment would swallow the paths appended to it, a query would carry anything).
 fn base_url(text: &str) -> Result<String> {
     let url = text.trim().trim_end_matches('/');
     if url.is_empty() {
         return Ok(String::new());
     }
-    let bad = |why: &str| {
-        Error::invalid("profile.openai_base_url", format!("{why}; enter an address such as http://localhost:11434/v1"))
-    };
     if url.len() > MAX_BASE_URL_LEN {
-        return Err(bad("the URL is too long"));
+        return Err(bad_base_url("the URL is too long"));
     }
-    let uri: http::Uri = url.parse().map_err(|_| bad("this is not a URL"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(bad("the URL must start with http:// or https://"));
+    let parsed = url::Url::parse(url).map_err(|_| bad_base_url("this is not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad_base_url("the URL must start with http:// or https://"));
     }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(bad("the URL has no host"));
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad_base_url("the URL has no host"));
     }
-    if uri.query().is_some() {
-        return Err(bad("the URL must not have a query (?...)"));
+    if parsed.query().is_some() {
+        return Err(bad_base_url("the URL must not have a query (?...)"));
+    }
+    if parsed.fragment().is_some() {
+        return Err(bad_base_url("the URL must not have a fragment (#...)"));
     }
     Ok(url.to_owned())
 }
@@ -319,7 +361,17 @@ mod tests {
     fn base_urls_and_models_are_checked() {
         assert_eq!(base_url(" http://localhost:11434/v1/ ").unwrap(), "http://localhost:11434/v1");
         assert_eq!(base_url("").unwrap(), "");
-        for bad in ["ftp://x/v1", "localhost:11434", "http://", "https://x/v1?key=1", "not a url"] {
+        let bad_urls = [
+            "ftp://x/v1",
+            "localhost:11434",
+            "http://",
+            "https://x/v1?key=1",
+            "http://x/v1?",
+            "not a url",
+            "http://127.0.0.1:50051/#",
+            "http://x/v1#/chat",
+        ];
+        for bad in bad_urls {
             assert!(base_url(bad).is_err(), "{bad}");
         }
         assert_eq!(model_name("llama3.1:8b").unwrap(), "llama3.1:8b");

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use assistchat_core::ai::{AiClient, AiError, Piece, Reply, Role, Target, Turn};
+use assistchat_core::{
+    ai::{AiClient, AiError, Piece, Reply, Role, Target, Turn},
+    outbound::Policy,
+};
 use assistchat_fakes::{Behaviour, FakeOpenAi};
 
 fn target(fake: &FakeOpenAi, key: &str) -> Target {
@@ -21,7 +24,12 @@ fn turns() -> Vec<Turn> {
 
 /// A client with short waits, so that retries and deadlines take a second or two.
 fn quick() -> AiClient {
-    AiClient::new(Duration::from_secs(3), Duration::from_millis(700))
+    local(AiClient::new(Duration::from_secs(3), Duration::from_millis(700)))
+}
+
+/// `client` allowed to reach the fakes on 127.0.0.1, as an operator allows a local server.
+fn local(client: AiClient) -> AiClient {
+    client.with_outbound(Policy::new(&["127.0.0.1".into()], None).unwrap(), "https://api.openai.com/v1")
 }
 
 #[tokio::test]
@@ -80,7 +88,7 @@ async fn each_attempt_is_one_call_with_no_retry_policy_underneath() {
     fake.push(Behaviour::RateLimit { retry_after: Duration::ZERO });
     fake.push(Behaviour::Reply("Too late.".into()));
     // A deadline shorter than the first backoff: exactly one attempt.
-    let once = AiClient::new(Duration::from_millis(200), Duration::from_millis(200));
+    let once = local(AiClient::new(Duration::from_millis(200), Duration::from_millis(200)));
     let err = once.reply(&target(&fake, "sk-k"), &turns()).await.unwrap_err();
     assert!(matches!(err, AiError::Unavailable(_)), "{err:?}");
     assert_eq!(fake.chat_calls(), 1);
@@ -191,7 +199,9 @@ async fn targets_follow_the_users_mode_and_say_what_to_do_without_a_key() {
     let managed = profiles.ai_route("u1").await.unwrap();
     assert_eq!(managed.mode, AiMode::Managed);
     assert_eq!((managed.target.api_key.as_str(), managed.target.model.as_str()), ("sk-platform-0000", "gpt-4o-mini"));
-    let keyless = Profiles::new(store.clone(), keyring, PlatformAi { api_key: None, ..platform });
+    // The operator allows users' servers on this machine (by the name they use here).
+    let local = Policy::new(&["localhost".into()], None).unwrap();
+    let keyless = Profiles::new(store.clone(), keyring, PlatformAi { api_key: None, ..platform }).with_outbound(local);
     let err = keyless.ai_route("u1").await.unwrap_err();
     assert!(
         matches!(&err, Error::FailedPrecondition(message) if message.contains("own OpenAI key in Profile")),

@@ -7,6 +7,7 @@ mod ai;
 mod auth;
 mod conversations;
 mod identities;
+mod outbound;
 mod process;
 mod profile;
 mod qr;

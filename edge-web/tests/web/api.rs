@@ -103,3 +103,24 @@ async fn scripts_use_api_tokens_without_csrf() {
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
     assert_eq!(browser.get(web.url("/api/profile")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_base_url_inside_the_servers_network_is_a_400_on_the_base_url() {
+    let web = TestWeb::start().await;
+    let browser = web.browser();
+    let csrf = web.register(&browser, "metadata").await;
+    // 127.0.0.1 is allowed by the tests' operator; the cloud metadata address is not.
+    for url in ["http://169.254.169.254/latest", "http://0xa9fea9fe/", "http://[::ffff:169.254.169.254]/"] {
+        let settings = json!({"mode": "byok", "base_url": url});
+        let put = browser.put(web.url("/api/profile/openai/settings")).header("x-csrf-token", &csrf).json(&settings);
+        let put = put.send().await.unwrap();
+        assert_eq!(put.status(), StatusCode::BAD_REQUEST, "{url}");
+        let body: Value = put.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "profile.openai_base_url", "{url}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("169.254.169.254") && message.contains("inside the server's network"), "{message}");
+        assert!(message.contains("ASSISTCHAT_OUTBOUND_ALLOW"), "{message}");
+    }
+    let profile: Value = browser.get(web.url("/api/profile")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(profile["openai"]["base_url"], "", "nothing was saved");
+}

@@ -38,6 +38,8 @@ impl TestWeb {
         let openai = FakeOpenAi::start().await;
         let mut config = assistchat_core::Config::with_defaults(data_dir.path().into());
         config.openai_base_url = openai.base_url();
+        // Users' own model servers in these tests are on this machine, which the operator allows.
+        config.outbound_allow = vec!["127.0.0.1".into(), "localhost".into()];
         configure(&mut config);
         let core = assistchat_core::Application::build(config).await.expect("core starts");
         let core_addr = core.local_addr();
