@@ -41,7 +41,7 @@ pub type Resolver = Arc<dyn Resolve>;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// The host is, or resolves to, an address inside the server's network.
-    #[error("{}", inside_text(host, address))]
+    #[error("{}", inside_text(.host, .address))]
     Inside {
         /// The URL's host as written (the address itself for an IP literal).
         host: String,
@@ -239,7 +239,7 @@ impl Resolve for Guarded {
             let (kept, refused): (Vec<_>, Vec<_>) =
                 addresses.into_iter().partition(|address| allowed_name || policy.permits(address.ip()));
             if let Some(first) = refused.first() {
-                tracing::warn!(host, address = %first.ip(), "a user-set server's name resolves inside; not connecting there");
+                tracing::warn!(host = %host, address = %first.ip(), "a user-set server's name resolves inside; not connecting there");
             }
             if kept.is_empty() {
                 let refusal = match refused.first() {
@@ -267,7 +267,7 @@ impl Resolve for SystemResolver {
 }
 
 /// The refusal somewhere in the sources of `err`, if the policy refused the connection.
-pub fn refusal_in(err: &(dyn std::error::Error + 'static)) -> Option<&Refusal> {
+pub fn refusal_in<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Refusal> {
     let mut current = Some(err);
     while let Some(err) = current {
         if let Some(refusal) = err.downcast_ref::<Refusal>() {
