@@ -46,6 +46,16 @@ pub struct Config {
     #[arg(long, env = "ASSISTCHAT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// The longest a unary gRPC call may run before it ends with DEADLINE_EXCEEDED; the calls
+    /// that wait for a model get ASSISTCHAT_AI_DEADLINE on top. Streams have no such limit.
+    #[arg(long, env = "ASSISTCHAT_RPC_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub rpc_timeout: Duration,
+
+    /// How many calls one gRPC connection may have open at once; a client opening more waits.
+    /// The web edge carries every browser's calls (event streams included) on one connection.
+    #[arg(long, env = "ASSISTCHAT_GRPC_MAX_STREAMS_PER_CONNECTION", default_value_t = crate::call_limits::MAX_STREAMS_PER_CONNECTION, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_connection: u32,
+
     /// Browser origins allowed to call over gRPC-web (comma-separated, or `*` for any).
     /// Empty allows none: same-origin proxies and native clients need no CORS.
     #[arg(long, env = "ASSISTCHAT_CORS_ORIGINS", value_delimiter = ',')]
@@ -200,6 +210,8 @@ impl Config {
             secret_key: None,
             previous_secret_keys: Vec::new(),
             log_format: LogFormat::Text,
+            rpc_timeout: crate::call_limits::RPC_TIMEOUT,
+            max_streams_per_connection: crate::call_limits::MAX_STREAMS_PER_CONNECTION,
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             session_idle_timeout: Duration::from_secs(30 * 60),
@@ -327,6 +339,8 @@ impl std::fmt::Debug for Config {
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
             .field("previous_secret_keys", &self.previous_secret_keys.len())
             .field("log_format", &self.log_format)
+            .field("rpc_timeout", &self.rpc_timeout)
+            .field("max_streams_per_connection", &self.max_streams_per_connection)
             .field("cors_origins", &self.cors_origins)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("session_idle_timeout", &self.session_idle_timeout)

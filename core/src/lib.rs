@@ -13,6 +13,7 @@
 pub mod ai;
 pub mod auth;
 pub mod bot;
+pub mod call_limits;
 pub mod config;
 pub mod conversations;
 pub mod crypto;

@@ -28,6 +28,7 @@ use crate::{
     ai::AiClient,
     auth::{self, Accounts, identities::Identities, service::AuthApi},
     bot::{manager::BotManager, service::BotApi},
+    call_limits::{self, UnaryTimeoutLayer},
     config::{Config, redact_url},
     conversations::{self, Conversations},
     crypto::{Keyring, SecretError, keyring::KeySource},
@@ -224,7 +225,9 @@ impl Application {
             .layer(trace)
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(cors(&self.config.cors_origins))
-            .layer(tonic_web::GrpcWebLayer::new());
+            .layer(tonic_web::GrpcWebLayer::new())
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(call_limits::MAX_CONCURRENT_CALLS))
+            .layer(unary_timeouts(&self.config));
 
         let sweeper = tokio::spawn(sweep_sessions(self.accounts.clone(), self.identities.clone()));
         let stopping = Arc::new(tokio::sync::Notify::new());
@@ -232,6 +235,9 @@ impl Application {
         tracing::info!(address = %self.local_addr, "core listening (gRPC, gRPC-web, health, reflection)");
         let served = Server::builder()
             .accept_http1(true)
+            .max_concurrent_streams(self.config.max_streams_per_connection)
+            .http2_keepalive_interval(Some(call_limits::KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(call_limits::KEEPALIVE_TIMEOUT))
             .layer(layers)
             .add_service(health_service)
             .add_service(reflection_v1())
@@ -270,9 +276,21 @@ impl Application {
 }
 
 /// Accepted connections with Nagle's algorithm off: a gRPC answer is written in several small
-/// pieces, and waiting to batch them costs each call a delayed-ACK round (about 40 ms).
+/// pieces, and waiting to batch them costs each call a delayed-ACK round (about 40 ms). TCP
+/// keep-alive finds peers gone without a word where HTTP/2 pings cannot (gRPC-web).
 fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
+    TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(Some(call_limits::TCP_KEEPALIVE))
+}
+
+/// Timeouts for the unary calls of every service served here; their streams have none.
+fn unary_timeouts(config: &Config) -> UnaryTimeoutLayer {
+    let streaming = call_limits::streaming_methods(&[
+        FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]);
+    UnaryTimeoutLayer::new(streaming, config.rpc_timeout, config.ai_deadline + config.rpc_timeout)
 }
 
 /// A reflection builder describing every contract (comments included) and the health service.

@@ -7,9 +7,13 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use assistchat_core::qr::{build, spec::QrSpec};
+use assistchat_core::qr::{
+    build,
+    logo::{Logo, MAX_LOGO_ALLOC},
+    spec::{QrSpec, Rgb},
+};
 use assistchat_proto::v1::BuildQrRequest;
-use image::{DynamicImage, GrayImage, ImageFormat};
+use image::{DynamicImage, GrayImage, ImageBuffer, ImageFormat, Rgba};
 
 /// The system allocator, keeping the bytes in use and their high-water mark.
 struct Counting;
@@ -67,4 +71,36 @@ fn refusing_a_huge_logo_allocates_little() {
         assert!(extra < SMALL, "{name} took {extra} bytes to refuse");
         println!("{name}: refused with {extra} bytes allocated at most");
     }
+}
+
+/// The largest logo accepted in the colour type that costs the most: 4096 × 2048 pixels at 16
+/// bits per RGBA channel, a disc on a transparent ground (so it compresses under 2 MiB).
+fn largest_accepted_logo() -> Vec<u8> {
+    let (width, height) = (4096u32, 2048u32);
+    let logo = ImageBuffer::from_fn(width, height, |x, y| {
+        let (dx, dy) = (i64::from(x) - 2048, i64::from(y) - 1024);
+        if dx * dx + dy * dy < 900 * 900 { Rgba([0u16, 40_000, 65_535, 65_535]) } else { Rgba([0, 0, 0, 0]) }
+    });
+    encode(DynamicImage::ImageRgba16(logo), ImageFormat::Png)
+}
+
+#[test]
+fn decoding_the_largest_accepted_logo_stays_within_its_memory_bound() {
+    let logo = largest_accepted_logo();
+    assert!(logo.len() <= 2 * 1024 * 1024, "the logo fits the upload limit: {} bytes", logo.len());
+    let before = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let decoded = Logo::decode(&logo, Rgb([255, 255, 255])).expect("the largest accepted logo decodes");
+    let extra = PEAK.load(Ordering::Relaxed) - before;
+    assert_eq!(decoded.image.dimensions(), (4096, 2048));
+    assert_eq!(decoded.image.get_pixel(2048, 1024).0, [0, 156, 255], "the disc is flattened as drawn");
+    assert_eq!(decoded.image.get_pixel(0, 0).0, [255, 255, 255], "transparency shows the background");
+    let bound = usize::try_from(MAX_LOGO_ALLOC).unwrap();
+    println!(
+        "decoding a 4096 × 2048 RGBA16 PNG ({} KiB) took at most {} MiB (bound {} MiB)",
+        logo.len() / 1024,
+        extra / (1024 * 1024),
+        bound / (1024 * 1024)
+    );
+    assert!(extra <= bound, "decoding took {extra} bytes at its peak, over the bound of {bound}");
 }

@@ -29,3 +29,20 @@ impl std::fmt::Debug for EdgeConfig {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EdgeConfig;
+
+    #[test]
+    fn the_edge_credential_never_shows_in_debug_output() {
+        let config = EdgeConfig {
+            core_url: "http://127.0.0.1:50051".into(),
+            edge_token: "edge-credential-that-must-stay-secret".into(),
+            instance_id: Some("edge-1".into()),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("edge-credential-that-must-stay-secret"), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("edge-1"), "{shown}");
+    }
+}

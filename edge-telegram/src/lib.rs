@@ -17,7 +17,7 @@ pub mod words;
 pub use provider::Telegram;
 
 /// The settings of the `assistchat-edge-telegram` process.
-#[derive(Clone, Debug, clap::Parser)]
+#[derive(Clone, clap::Parser)]
 #[command(name = "assistchat-edge-telegram", version, about)]
 pub struct Config {
     /// Core's gRPC address.
@@ -35,6 +35,18 @@ pub struct Config {
     /// The Telegram settings.
     #[command(flatten)]
     pub telegram: TelegramSettings,
+}
+
+// The credential must never reach a log line.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("core_url", &self.core_url)
+            .field("edge_token", &"<redacted>")
+            .field("instance_id", &self.instance_id)
+            .field("telegram", &self.telegram)
+            .finish()
+    }
 }
 
 /// This edge's own settings, beside the edge client's.
@@ -69,11 +81,25 @@ impl TelegramSettings {
             )
         })?;
         tracing::info!(listen = %self.telegram_listen, public_url, "Telegram webhooks served");
-        tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, router).await {
-                tracing::error!(error = %err, "the webhook server stopped");
-            }
-        });
+        // Limits as on every public server: Telegram and Zoom are not the only ones who can
+        // reach this port.
+        tokio::spawn(assistchat_http::serve(listener, router, assistchat_http::Limits::default(), std::future::pending()));
         Ok(provider)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Config;
+
+    #[test]
+    fn the_edge_credential_never_shows_in_debug_output() {
+        let token = "telegram-edge-credential-that-must-stay-secret";
+        let config = Config::parse_from(["assistchat-edge-telegram", "--edge-token", token]);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(token), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("core_url"), "{shown}");
     }
 }

@@ -13,7 +13,7 @@ use assistchat_proto::v1::{ResourceInfoItem, ResourceInfoKind};
 use axum::{
     Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, State},
     http::{HeaderMap, StatusCode},
     routing::post,
 };
@@ -36,6 +36,9 @@ const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 const REMEMBERED_UPDATES: u32 = 1000;
 /// How long a stopping bot waits for Telegram to delete its webhook.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+/// The largest update Telegram may post: a message carries at most 4096 characters of text
+/// (1024 of caption) with its entities, far below this.
+pub const MAX_UPDATE_BYTES: usize = 1024 * 1024;
 /// How long to wait before setting a webhook Telegram refused again.
 const RETRY_SET: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -73,10 +76,14 @@ impl Drop for Registration {
 }
 
 impl Webhooks {
-    /// Webhooks under `public_url`, and the router to serve them.
+    /// Webhooks under `public_url`, and the router to serve them (bodies over
+    /// [`MAX_UPDATE_BYTES`] get 413).
     pub fn new(public_url: url::Url) -> (Arc<Self>, Router) {
         let webhooks = Arc::new(Self { public_url, routes: Mutex::default() });
-        let router = Router::new().route("/telegram/{resource_id}", post(receive)).with_state(webhooks.clone());
+        let router = Router::new()
+            .route("/telegram/{resource_id}", post(receive))
+            .layer(DefaultBodyLimit::max(MAX_UPDATE_BYTES))
+            .with_state(webhooks.clone());
         (webhooks, router)
     }
 

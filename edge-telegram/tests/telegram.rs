@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use assistchat_core::{Application, Config};
 use assistchat_edge_client::{EdgeClient, EdgeConfig};
-use assistchat_edge_telegram::Telegram;
+use assistchat_edge_telegram::{Telegram, webhook::MAX_UPDATE_BYTES};
+use assistchat_http::Limits;
 use assistchat_fakes::{
     FakeOpenAi,
     telegram::{Failure, FakeTelegram, GroupText},
@@ -112,7 +113,7 @@ impl World {
             if let Some((listener, router)) = server {
                 runtime.spawn(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                    axum::serve(listener, router).await.unwrap();
+                    assistchat_http::serve(listener, router, Limits::default(), std::future::pending()).await;
                 });
             }
             runtime.spawn(async move {
@@ -459,4 +460,38 @@ async fn webhooks_take_only_telegrams_signed_posts_and_answer_each_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the webhook was left at Telegram, which would fail to deliver to it");
+}
+
+/// Reads until the server closes the connection, within a bound far above the limit tested.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let closed = tokio::time::timeout(WAIT, async {
+        let mut buffer = [0u8; 1024];
+        while let Ok(1..) = stream.read(&mut buffer).await {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the webhook server kept the connection open for {WAIT:?}");
+}
+
+#[tokio::test]
+async fn the_webhook_server_closes_connections_that_never_finish_their_headers_and_refuses_huge_bodies() {
+    use tokio::io::AsyncWriteExt;
+    // No bot runs, so nothing is ever sent to this (unused) Bot API address.
+    let (_provider, router) = Telegram::with_webhooks("http://127.0.0.1:9", "https://bots.example.test/").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let limits = Limits { header_read_timeout: Duration::from_millis(300), ..Limits::default() };
+    tokio::spawn(assistchat_http::serve(listener, router, limits, std::future::pending()));
+
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"POST /telegram/r1 HTTP/1.1\r\nHost: bots.example.test\r\nX-Telegram-Bot-Api-Secret-To").await.unwrap();
+    read_until_closed(&mut slow).await;
+    let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
+    read_until_closed(&mut silent).await;
+
+    let url = format!("http://{address}/telegram/r1");
+    let huge = reqwest::Client::new().post(&url).body(vec![b' '; MAX_UPDATE_BYTES + 1]).send().await.unwrap();
+    assert_eq!(huge.status(), 413);
+    let small = reqwest::Client::new().post(&url).body("{}").send().await.unwrap();
+    assert_eq!(small.status(), 404, "an ordinary post reaches the route, which has no bot");
 }

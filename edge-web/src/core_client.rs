@@ -74,7 +74,7 @@ impl Core {
 }
 
 /// What each gRPC call of one HTTP request carries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct CallMeta {
     /// The HTTP request's id, logged by core too.
     pub request_id: String,
@@ -83,6 +83,8 @@ pub struct CallMeta {
     /// The bearer token (session or API token), when the caller has one.
     pub token: Option<String>,
 }
+
+redacted_debug!(CallMeta { request_id, client_ip ; token });
 
 impl CallMeta {
     /// `message` as a gRPC request with this call's metadata.
@@ -103,5 +105,18 @@ impl CallMeta {
             metadata.insert("authorization", value);
         }
         request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallMeta;
+
+    #[test]
+    fn the_callers_token_never_shows_in_debug_output() {
+        let meta = CallMeta { request_id: "req-1".into(), client_ip: None, token: Some("sess_secret_value".into()) };
+        let shown = format!("{meta:?}");
+        assert!(!shown.contains("sess_secret_value"), "{shown}");
+        assert!(shown.contains("req-1") && shown.contains("<redacted>"), "{shown}");
     }
 }

@@ -10,6 +10,22 @@
 //! [`visitor`] reads who is asking and guards changes against CSRF; [`i18n`] holds the message
 //! catalogue; [`security`] adds the headers and the cross-site check every response gets.
 
+/// Writes `Debug` for a struct holding a secret: the fields before `;` are shown, those after
+/// it (passwords, keys, session and CSRF tokens) only as `<redacted>`, so that no log line or
+/// panic message can carry them.
+macro_rules! redacted_debug {
+    ($type:ident { $($shown:ident),* ; $($hidden:ident),+ }) => {
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($type))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    $(.field(stringify!($hidden), &"<redacted>"))+
+                    .finish()
+            }
+        }
+    };
+}
+
 pub mod api;
 pub mod chat;
 pub mod config;
@@ -26,7 +42,13 @@ pub mod visitor;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use axum::{Router, extract::Request, http::HeaderName, response::Response, routing::get, serve::ListenerExt};
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request},
+    http::HeaderName,
+    response::Response,
+    routing::get,
+};
 pub use config::Config;
 use core_client::Core;
 use tokio::net::TcpListener;
@@ -35,6 +57,11 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
+
+/// The largest request body of an ordinary route: a chat message of core's longest, every
+/// character percent-encoded, fits with room to spare. The QR tool's routes take a logo and
+/// have their own, larger limit ([`qr::MAX_BODY_BYTES`]).
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
 /// What every handler shares.
 #[derive(Clone, Debug)]
@@ -59,12 +86,10 @@ pub enum StartError {
         /// What failed.
         source: std::io::Error,
     },
-    /// Serving failed.
-    #[error("web server: {0}")]
-    Serve(std::io::Error),
 }
 
-/// The whole router: pages, API, static files, 404s, and the layers every response passes.
+/// The whole router: pages, API, static files, 404s, and the layers every response passes,
+/// with every body limited to [`MAX_BODY_BYTES`] unless its route says otherwise.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let trace = TraceLayer::new_for_http()
@@ -79,9 +104,10 @@ pub fn app(state: AppState) -> Router {
         .route("/static/{*path}", get(static_files::serve))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(security::cross_site_check))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
+        .with_state(state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -99,6 +125,8 @@ pub struct Application {
     local_addr: SocketAddr,
     /// The router.
     router: Router,
+    /// The limits every connection is held to.
+    limits: assistchat_http::Limits,
 }
 
 impl Application {
@@ -109,7 +137,14 @@ impl Application {
         let listener = TcpListener::bind(&config.web_listen).await.map_err(listen_error)?;
         let local_addr = listener.local_addr().map_err(listen_error)?;
         let router = app(AppState { core, config: Arc::new(config) });
-        Ok(Self { listener, local_addr, router })
+        Ok(Self { listener, local_addr, router, limits: assistchat_http::Limits::default() })
+    }
+
+    /// The same edge holding its connections to `limits` instead of the defaults (tests use
+    /// short timeouts).
+    pub fn with_limits(mut self, limits: assistchat_http::Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The address it listens on.
@@ -117,18 +152,14 @@ impl Application {
         self.local_addr
     }
 
-    /// Serves until `shutdown` completes, letting requests in flight finish.
+    /// Serves until `shutdown` completes, letting requests in flight finish; every connection
+    /// is held to the limits of [`assistchat_http`] and carries the browser's address.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         tracing::info!(address = %self.local_addr, "web edge listening");
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        // Nagle's algorithm would hold small answers back for a delayed ACK (about 40 ms).
-        let listener = self.listener.tap_io(|stream| {
-            let _ = stream.set_nodelay(true);
-        });
-        axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)?;
+        assistchat_http::serve(self.listener, self.router, self.limits, shutdown).await;
         tracing::info!("web edge stopped");
         Ok(())
     }

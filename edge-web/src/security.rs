@@ -1,26 +1,49 @@
 //! What every response gets: security headers, and the refusal of cross-site changes.
+//!
+//! Caching: every response is `Cache-Control: no-store` unless its handler chose otherwise
+//! (only the static files do). Pages and API answers here are made for one visitor and many
+//! carry a secret: a session or CSRF token (sign-in, registration, every form), a personal API
+//! token just created, the masked AI key, the settings of a resource. Marking all of them is
+//! simpler and safer than keeping a list a new page could be left out of, and costs nothing,
+//! since none of them could be shared from a cache anyway.
 
 use axum::{
-    extract::Request,
+    extract::{FromRequestParts, Request, State},
     http::{HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
 use crate::{
+    AppState,
     error::{ApiError, AppError},
     i18n::Lang,
     pages::layout::error_page,
+    visitor::Visitor,
 };
 
 /// Only the site's own scripts, styles and images run; no framing; no plugins.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Adds the security headers to every response.
-pub async fn headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+/// Once a browser has seen the site over HTTPS, it uses only HTTPS for it (and its
+/// subdomains) for a year: nobody on the way can strip the TLS off a later visit.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000; includeSubDomains";
+
+/// Adds the security headers to every response: HSTS when the request came over HTTPS (as the
+/// visitor's cookies are Secure: the same rule, read in one place), and `no-store` unless the
+/// handler set its own caching.
+pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let Ok(visitor) = Visitor::from_request_parts(&mut parts, &state).await;
+    let mut response = next.run(Request::from_parts(parts, body)).await;
     let headers = response.headers_mut();
+    if visitor.secure {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(STRICT_TRANSPORT_SECURITY));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));

@@ -72,11 +72,9 @@ impl ZoomSettings {
             )
         })?;
         tracing::info!(listen = %self.zoom_listen, public_url, "Zoom webhooks served");
-        tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, router).await {
-                tracing::error!(error = %err, "the webhook server stopped");
-            }
-        });
+        // Limits as on every public server: Telegram and Zoom are not the only ones who can
+        // reach this port.
+        tokio::spawn(assistchat_http::serve(listener, router, assistchat_http::Limits::default(), std::future::pending()));
         Ok(provider)
     }
 }

@@ -137,3 +137,17 @@ impl Tokens {
 pub fn without_url(err: reqwest::Error) -> String {
     err.without_url().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Tokens;
+
+    #[test]
+    fn the_client_secret_never_shows_in_debug_output() {
+        let oauth = url::Url::parse("https://zoom.example.test").unwrap();
+        let tokens = Tokens::new(reqwest::Client::new(), &oauth, "ZoomClient0123", "ZoomSecret0123456789abcdef");
+        let shown = format!("{tokens:?}");
+        assert!(!shown.contains("ZoomSecret0123456789abcdef"), "{shown}");
+        assert!(shown.contains("ZoomClient0123"), "{shown}");
+    }
+}

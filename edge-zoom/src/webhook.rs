@@ -13,7 +13,7 @@ use std::{
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
@@ -28,6 +28,8 @@ use crate::{
 
 /// Messages queued for one chatbot before Zoom is asked to post again later (503).
 const QUEUE: usize = 64;
+/// The largest event Zoom may post: a chat message's event is a few KiB.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
 /// The webhook paths of the running chatbots.
 pub struct Webhooks {
@@ -60,10 +62,14 @@ impl Drop for Registration {
 }
 
 impl Webhooks {
-    /// Webhooks under `public_url`, and the router to serve them.
+    /// Webhooks under `public_url`, and the router to serve them (bodies over
+    /// [`MAX_EVENT_BYTES`] get 413).
     pub fn new(public_url: url::Url) -> (Arc<Self>, Router) {
         let webhooks = Arc::new(Self { public_url, routes: Mutex::default() });
-        let router = Router::new().route("/zoom/{resource_id}", post(receive)).with_state(webhooks.clone());
+        let router = Router::new()
+            .route("/zoom/{resource_id}", post(receive))
+            .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
+            .with_state(webhooks.clone());
         (webhooks, router)
     }
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use assistchat_core::{Application, Config};
 use assistchat_edge_client::{EdgeClient, EdgeConfig};
-use assistchat_edge_zoom::Zoom;
+use assistchat_edge_zoom::{Zoom, webhook::MAX_EVENT_BYTES};
+use assistchat_http::Limits;
 use assistchat_fakes::{
     FakeOpenAi,
     zoom::{Endpoint, Failure, FakeZoom, SentMessage},
@@ -80,7 +81,7 @@ impl World {
         let (provider, router) = Zoom::new(&zoom.base_url(), &zoom.base_url(), PUBLIC_URL).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let webhooks = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        tokio::spawn(assistchat_http::serve(listener, router, Limits::default(), std::future::pending()));
         let edge = EdgeConfig { core_url, edge_token: EDGE_TOKEN.into(), instance_id: Some("zoom-1".into()) };
         tokio::spawn(EdgeClient::new(&edge, provider).unwrap().run_until(std::future::pending()));
         Self { channel, session, zoom, model, webhooks, http: reqwest::Client::new(), _core: stop, _dir: dir }
@@ -419,4 +420,34 @@ async fn only_allowed_people_reach_the_model() {
     assert_eq!(world.replies(2).await[1].text(), "You said: hi");
     let prompt = world.model.requests().pop().unwrap();
     assert_eq!(prompt.messages()[0]["content"], "Answer in haiku.", "the resource's instructions");
+}
+
+#[tokio::test]
+async fn the_webhook_server_closes_connections_that_never_finish_their_headers_and_refuses_huge_bodies() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // No chatbot runs, so nothing is ever sent to these (unused) Zoom addresses.
+    let (_provider, router) = Zoom::new("http://127.0.0.1:9", "http://127.0.0.1:9", PUBLIC_URL).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let limits = Limits { header_read_timeout: Duration::from_millis(300), ..Limits::default() };
+    tokio::spawn(assistchat_http::serve(listener, router, limits, std::future::pending()));
+
+    let read_until_closed = |mut stream: tokio::net::TcpStream| async move {
+        let closed = tokio::time::timeout(WAIT, async {
+            let mut buffer = [0u8; 1024];
+            while let Ok(1..) = stream.read(&mut buffer).await {}
+        })
+        .await;
+        assert!(closed.is_ok(), "the webhook server kept the connection open for {WAIT:?}");
+    };
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(b"POST /zoom/r1 HTTP/1.1\r\nHost: zoom.example.test\r\nX-Zm-Signa").await.unwrap();
+    read_until_closed(slow).await;
+    read_until_closed(tokio::net::TcpStream::connect(address).await.unwrap()).await;
+
+    let url = format!("http://{address}/zoom/r1");
+    let huge = reqwest::Client::new().post(&url).body(vec![b' '; MAX_EVENT_BYTES + 1]).send().await.unwrap();
+    assert_eq!(huge.status(), 413);
+    let small = reqwest::Client::new().post(&url).body("{}").send().await.unwrap();
+    assert_eq!(small.status(), 404, "an ordinary post reaches the route, which has no chatbot");
 }

@@ -31,7 +31,7 @@ const MAX_SECRET_CHARS: usize = 4096;
 const MIN_CHARS_TO_SHOW: usize = 12;
 
 /// A resource to create.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct NewResource {
     /// Its provider's name.
     pub provider: String,
@@ -45,8 +45,21 @@ pub struct NewResource {
     pub paused: bool,
 }
 
+// The secrets' values must never reach a log line: only their names are shown.
+impl std::fmt::Debug for NewResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewResource")
+            .field("provider", &self.provider)
+            .field("name", &self.name)
+            .field("meta_json", &self.meta_json)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("paused", &self.paused)
+            .finish()
+    }
+}
+
 /// Changes to a resource; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ResourceChanges {
     /// A new name.
     pub name: Option<String>,
@@ -56,6 +69,18 @@ pub struct ResourceChanges {
     pub secrets: Option<BTreeMap<String, String>>,
     /// Optional secrets to delete.
     pub clear_secrets: Vec<String>,
+}
+
+// The same: names of the changed secrets, never their values.
+impl std::fmt::Debug for ResourceChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceChanges")
+            .field("name", &self.name)
+            .field("meta_json", &self.meta_json)
+            .field("secrets", &self.secrets.as_ref().map(|secrets| secrets.keys().collect::<Vec<_>>()))
+            .field("clear_secrets", &self.clear_secrets)
+            .finish()
+    }
 }
 
 /// The resource domain.
@@ -326,5 +351,16 @@ mod tests {
         assert_eq!(mask_secret("123456:ABCDEFGHIJKLMNOPwxyz"), "...wxyz");
         assert_eq!(mask_secret("short-secr"), "...");
         assert_eq!(mask_secret("ключ-секрет-длинный"), "...нный");
+    }
+
+    #[test]
+    fn secret_values_never_show_in_debug_output() {
+        let secrets = BTreeMap::from([("bot_token".to_owned(), "7000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw".to_owned())]);
+        let new = NewResource { provider: "telegram".into(), secrets: secrets.clone(), ..Default::default() };
+        let changes = ResourceChanges { secrets: Some(secrets), ..Default::default() };
+        for shown in [format!("{new:?}"), format!("{changes:?}")] {
+            assert!(!shown.contains("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"), "{shown}");
+            assert!(shown.contains("bot_token"), "the secret's name still shows: {shown}");
+        }
     }
 }

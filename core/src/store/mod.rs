@@ -176,3 +176,53 @@ pub fn now_millis() -> i64 {
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{profiles::ProfileRecord, resources::ResourceRecord, users::Credentials};
+
+    const SEALED: &str = "v1.key-1.c2VhbGVkLXNlY3JldC12YWx1ZQ";
+
+    #[test]
+    fn sealed_secrets_and_password_hashes_never_show_in_debug_output() {
+        let credentials = Credentials { id: "u1".into(), password_hash: Some(format!("$argon2id$v=19${SEALED}")) };
+        let profile = ProfileRecord {
+            user_id: "u1".into(),
+            email: "ann@example.com".into(),
+            display_name: "Ann".into(),
+            language_code: "en".into(),
+            ai_mode: "byok".into(),
+            openai_key_sealed: Some(SEALED.into()),
+            openai_key_mask: "...wxyz".into(),
+            openai_key_state: "set".into(),
+            openai_base_url: String::new(),
+            openai_model: String::new(),
+            update_time: 0,
+        };
+        let resource = ResourceRecord {
+            id: "r1".into(),
+            user_id: "u1".into(),
+            provider: "telegram".into(),
+            name: "Bot".into(),
+            meta_json: "{}".into(),
+            secrets_sealed: Some(SEALED.into()),
+            secret_masks: r#"{"bot_token":"...wxyz"}"#.into(),
+            identity_hash: None,
+            desired_state: "active".into(),
+            generation: 1,
+            state: "ready".into(),
+            state_detail: String::new(),
+            state_reason: String::new(),
+            state_action: String::new(),
+            state_change_time: 0,
+            status_info: "[]".into(),
+            create_time: 0,
+            update_time: 0,
+        };
+        for shown in [format!("{credentials:?}"), format!("{profile:?}"), format!("{resource:?}")] {
+            assert!(!shown.contains(SEALED), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+        assert!(format!("{profile:?}").contains("...wxyz"), "the mask still shows");
+    }
+}

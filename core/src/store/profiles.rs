@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use super::{Store, StoreError};
 
 /// A stored profile with the account's email.
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, FromRow)]
 pub struct ProfileRecord {
     /// The account's id.
     pub user_id: String,
@@ -29,6 +29,25 @@ pub struct ProfileRecord {
     pub openai_model: String,
     /// Last change, in Unix milliseconds.
     pub update_time: i64,
+}
+
+// Even sealed, the key stays out of log lines: its mask says all a reader needs.
+impl std::fmt::Debug for ProfileRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfileRecord")
+            .field("user_id", &self.user_id)
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .field("language_code", &self.language_code)
+            .field("ai_mode", &self.ai_mode)
+            .field("openai_key_sealed", &self.openai_key_sealed.as_ref().map(|_| "<redacted>"))
+            .field("openai_key_mask", &self.openai_key_mask)
+            .field("openai_key_state", &self.openai_key_state)
+            .field("openai_base_url", &self.openai_base_url)
+            .field("openai_model", &self.openai_model)
+            .field("update_time", &self.update_time)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The fields of a profile its owner edits directly.

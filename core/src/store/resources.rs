@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use super::{Store, StoreError};
 
 /// A stored resource. Its secrets stay sealed; `secret_masks` and `status_info` are JSON.
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, FromRow)]
 pub struct ResourceRecord {
     /// The resource's id.
     pub id: String,
@@ -44,6 +44,26 @@ pub struct ResourceRecord {
     pub create_time: i64,
     /// When its owner last changed it, in Unix milliseconds.
     pub update_time: i64,
+}
+
+// Even sealed, the secrets stay out of log lines: their masks say all a reader needs.
+impl std::fmt::Debug for ResourceRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceRecord")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("provider", &self.provider)
+            .field("name", &self.name)
+            .field("meta_json", &self.meta_json)
+            .field("secrets_sealed", &self.secrets_sealed.as_ref().map(|_| "<redacted>"))
+            .field("secret_masks", &self.secret_masks)
+            .field("desired_state", &self.desired_state)
+            .field("generation", &self.generation)
+            .field("state", &self.state)
+            .field("state_detail", &self.state_detail)
+            .field("state_change_time", &self.state_change_time)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A resource's observed state.

@@ -39,12 +39,22 @@ pub struct UserRecord {
 }
 
 /// What a password sign-in needs of an account.
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, FromRow)]
 pub struct Credentials {
     /// The account's id.
     pub id: String,
     /// The argon2id PHC string of the password; `None` when the account has no password.
     pub password_hash: Option<String>,
+}
+
+// A password hash can be attacked offline: it never reaches a log line.
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("id", &self.id)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 const SELECT_USER: &str = "SELECT u.id, u.email, p.display_name, p.language_code, u.create_time \

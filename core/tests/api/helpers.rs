@@ -202,6 +202,12 @@ impl TestApp {
         start(self.config.clone(), database, data_dir).await
     }
 
+    /// [`TestApp::restart`] with the configuration changed by `configure` first.
+    pub async fn restart_with(mut self, configure: impl FnOnce(&mut Config)) -> TestApp {
+        configure(&mut self.config);
+        self.restart().await
+    }
+
     /// Registers a new account with a unique email; returns the user and its session.
     pub async fn register(&self, name: &str) -> (User, Session) {
         let response = self

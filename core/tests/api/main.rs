@@ -5,6 +5,7 @@ mod helpers;
 
 mod ai;
 mod auth;
+mod call_limits;
 mod conversations;
 mod identities;
 mod outbound;

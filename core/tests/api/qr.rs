@@ -330,6 +330,31 @@ async fn oversized_and_flooding_logos_are_refused_from_the_header() {
         build(&app, BuildQrRequest { logo: png_claiming(4096, 4097), ..request("a") }).await.unwrap_err(),
         "4096 × 4097",
     );
+    // Within the side limit both ways, but over the pixel limit: refused from the header too,
+    // saying how many pixels there are and what would do.
+    let too_many = build(&app, BuildQrRequest { logo: png_claiming(4096, 4096), ..request("a") }).await.unwrap_err();
+    expect_logo_error(too_many.clone(), "4096 × 4096 pixels, 16.8 million");
+    assert!(too_many.message().contains("4096 × 2048") && too_many.message().contains("upload a smaller"));
+}
+
+#[tokio::test]
+async fn a_logo_just_within_every_limit_still_makes_a_code_that_reads_back() {
+    let app = app().await;
+    // 4096 × 2048 is the most pixels accepted; 16 bits per RGBA channel is the costliest colour
+    // type, whose conversion to 8 bits must fit the memory bound too.
+    let logo = image::ImageBuffer::from_fn(4096, 2048, |x, y| {
+        let (dx, dy) = (i64::from(x) - 2048, i64::from(y) - 1024);
+        if dx * dx + dy * dy < 900 * 900 { Rgba([0u16, 40_000, 0, 65_535]) } else { Rgba([0, 0, 0, 0]) }
+    });
+    let logo = encode(DynamicImage::ImageRgba16(logo), ImageFormat::Png);
+    assert!(logo.len() <= 2 * 1024 * 1024, "{} bytes", logo.len());
+    let request = BuildQrRequest {
+        logo,
+        error_correction: QrErrorCorrection::High.into(),
+        ..request("https://example.com/within-limits")
+    };
+    let code = build(&app, request).await.expect("a logo at the limits is accepted");
+    assert_eq!(scan_png(&code.image), ["https://example.com/within-limits"]);
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use super::{
 use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
 
 /// The fields of the sign-in form.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct LoginForm {
     /// The email typed.
     #[serde(default)]
@@ -29,8 +29,10 @@ pub struct LoginForm {
     password: String,
 }
 
+redacted_debug!(LoginForm { email ; password });
+
 /// The fields of the registration form.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct RegisterForm {
     /// The email typed.
     #[serde(default)]
@@ -43,16 +45,20 @@ pub struct RegisterForm {
     display_name: String,
 }
 
+redacted_debug!(RegisterForm { email, display_name ; password });
+
 /// A form with only its CSRF token.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct CsrfForm {
     /// The CSRF token of the session.
     #[serde(default)]
     pub csrf: String,
 }
 
+redacted_debug!(CsrfForm { ; csrf });
+
 /// The language switcher's form.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct LangForm {
     /// The CSRF token of the session, when signed in.
     #[serde(default)]
@@ -61,6 +67,8 @@ pub struct LangForm {
     #[serde(default)]
     lang: String,
 }
+
+redacted_debug!(LangForm { lang ; csrf });
 
 fn login_body(page: &Page, email: &str, error: Markup, providers: &[IdentityProvider]) -> Markup {
     html! {
@@ -254,4 +262,23 @@ fn back_to(headers: &axum::http::HeaderMap) -> String {
         .filter(|path| path.starts_with('/') && !path.starts_with("//"))
         .unwrap_or("/")
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LoginForm, RegisterForm};
+
+    #[test]
+    fn typed_passwords_never_show_in_debug_output() {
+        let login = LoginForm { email: "ann@example.com".into(), password: "correct horse battery".into() };
+        let register = RegisterForm {
+            email: "ann@example.com".into(),
+            password: "correct horse battery".into(),
+            display_name: "Ann".into(),
+        };
+        for shown in [format!("{login:?}"), format!("{register:?}")] {
+            assert!(!shown.contains("correct horse"), "{shown}");
+            assert!(shown.contains("ann@example.com") && shown.contains("<redacted>"), "{shown}");
+        }
+    }
 }

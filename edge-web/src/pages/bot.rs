@@ -52,7 +52,7 @@ pub fn switch(page: &Page, status: &BotStatus, back: &str) -> Markup {
 }
 
 /// The switch's form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct SwitchForm {
     /// The CSRF token.
     #[serde(default)]
@@ -64,6 +64,8 @@ pub struct SwitchForm {
     #[serde(default)]
     back: String,
 }
+
+redacted_debug!(SwitchForm { enabled, back ; csrf });
 
 /// `POST /bot`.
 pub async fn toggle(State(state): State<AppState>, visitor: Visitor, Form(form): Form<SwitchForm>) -> Response {

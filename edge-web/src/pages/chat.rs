@@ -47,7 +47,7 @@ pub struct HistoryQuery {
 }
 
 /// The message form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct MessageForm {
     /// The CSRF token.
     #[serde(default)]
@@ -59,6 +59,8 @@ pub struct MessageForm {
     #[serde(default)]
     client_message_id: String,
 }
+
+redacted_debug!(MessageForm { text, client_message_id ; csrf });
 
 /// A message that got no reply, to show again in the form with why.
 struct Draft {

@@ -53,7 +53,7 @@ pub struct CallbackQuery {
 }
 
 /// The form that links an identity to the existing account with its email.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct LinkForm {
     /// The single-use token of core's `link_required` answer.
     #[serde(default)]
@@ -68,6 +68,8 @@ pub struct LinkForm {
     #[serde(default)]
     password: String,
 }
+
+redacted_debug!(LinkForm { email, provider ; link_token, password });
 
 /// What a sign-in with a provider was begun for, kept in the state cookie beside the state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

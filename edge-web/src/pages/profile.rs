@@ -26,7 +26,7 @@ use super::{
 use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
 
 /// The personal data form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PersonalForm {
     /// The CSRF token.
     #[serde(default)]
@@ -39,8 +39,10 @@ pub struct PersonalForm {
     language_code: String,
 }
 
+redacted_debug!(PersonalForm { display_name, language_code ; csrf });
+
 /// The AI settings form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct AiForm {
     /// The CSRF token.
     #[serde(default)]
@@ -56,8 +58,10 @@ pub struct AiForm {
     openai_model: String,
 }
 
+redacted_debug!(AiForm { ai_mode, openai_base_url, openai_model ; csrf });
+
 /// The own-key form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct KeyForm {
     /// The CSRF token.
     #[serde(default)]
@@ -67,8 +71,10 @@ pub struct KeyForm {
     api_key: String,
 }
 
+redacted_debug!(KeyForm { ; csrf, api_key });
+
 /// The new API token form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct TokenForm {
     /// The CSRF token.
     #[serde(default)]
@@ -77,6 +83,8 @@ pub struct TokenForm {
     #[serde(default)]
     name: String,
 }
+
+redacted_debug!(TokenForm { name ; csrf });
 
 /// Query of `GET /profile` and `GET /resources/{id}`: whether a change was just saved.
 #[derive(Debug, Default, Deserialize)]
@@ -483,5 +491,12 @@ mod tests {
     fn times_are_shown_as_utc_dates() {
         assert_eq!(format_time(&prost_types::Timestamp { seconds: 0, nanos: 0 }), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(&prost_types::Timestamp { seconds: 1_795_700_000, nanos: 0 }), "2026-11-26 13:33 UTC");
+    }
+
+    #[test]
+    fn a_pasted_key_and_the_csrf_token_never_show_in_debug_output() {
+        let form = KeyForm { csrf: "csrf-value-123".into(), api_key: "sk-live-secret-key".into() };
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("sk-live-secret-key") && !shown.contains("csrf-value-123"), "{shown}");
     }
 }

@@ -57,7 +57,7 @@ impl Methods {
 }
 
 /// The password form.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PasswordForm {
     /// The CSRF token.
     #[serde(default)]
@@ -69,6 +69,8 @@ pub struct PasswordForm {
     #[serde(default)]
     new_password: String,
 }
+
+redacted_debug!(PasswordForm { ; csrf, current_password, new_password });
 
 /// The section of the profile.
 pub fn section(page: &Page, methods: &Methods) -> Markup {

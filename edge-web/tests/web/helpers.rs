@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use assistchat_edge_web::Config;
+use assistchat_http::Limits;
 use assistchat_fakes::FakeOpenAi;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -34,6 +35,17 @@ impl TestWeb {
     /// Like [`TestWeb::start_with`], with the web edge listening on `web_listen`: for a public
     /// address that core must know before it starts (see [`free_port`]).
     pub async fn start_on(web_listen: &str, configure: impl FnOnce(&mut assistchat_core::Config)) -> Self {
+        Self::start_web_with(|config| config.web_listen = web_listen.into(), Limits::default(), configure).await
+    }
+
+    /// Core (its settings changed by `configure_core`), and the web edge with its settings
+    /// changed by `configure_web` and its connections held to `limits`.
+    pub async fn start_web_with(
+        configure_web: impl FnOnce(&mut Config),
+        limits: Limits,
+        configure_core: impl FnOnce(&mut assistchat_core::Config),
+    ) -> Self {
+        let configure = configure_core;
         let data_dir = TempDir::new().unwrap();
         let openai = FakeOpenAi::start().await;
         let mut config = assistchat_core::Config::with_defaults(data_dir.path().into());
@@ -47,7 +59,7 @@ impl TestWeb {
         tokio::spawn(core.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        let mut web = Self::web_only_on(&format!("http://{core_addr}"), web_listen).await;
+        let mut web = Self::web_only_with(&format!("http://{core_addr}"), configure_web, limits).await;
         web.core_addr = Some(core_addr);
         web.openai = Some(openai);
         web.stops.push(core_stop);
@@ -62,8 +74,15 @@ impl TestWeb {
 
     /// The web edge alone on `web_listen`, with core expected at `core_url`.
     pub async fn web_only_on(core_url: &str, web_listen: &str) -> Self {
-        let config = Config { web_listen: web_listen.into(), ..Config::with_core(core_url) };
-        let web = assistchat_edge_web::Application::build(config).await.expect("web starts");
+        Self::web_only_with(core_url, |config| config.web_listen = web_listen.into(), Limits::default()).await
+    }
+
+    /// The web edge alone, with core expected at `core_url`, its settings changed by
+    /// `configure` and its connections held to `limits`.
+    pub async fn web_only_with(core_url: &str, configure: impl FnOnce(&mut Config), limits: Limits) -> Self {
+        let mut config = Config::with_core(core_url);
+        configure(&mut config);
+        let web = assistchat_edge_web::Application::build(config).await.expect("web starts").with_limits(limits);
         let addr = web.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(web.run_until_stopped(async {
