@@ -20,6 +20,7 @@ pub mod edge;
 pub mod error;
 pub mod fields;
 pub mod pagination;
+pub mod per_user;
 pub mod profile;
 pub mod providers;
 pub mod qr;
