@@ -143,7 +143,8 @@ impl Application {
             default_system_prompt: config.system_prompt.clone(),
             max_calls_per_user: usize::try_from(config.max_calls_per_user).unwrap_or(usize::MAX),
         };
-        let ai = AiClient::new(config.ai_deadline, config.ai_deadline / 2).with_max_reply_tokens(config.max_reply_tokens);
+        let ai =
+            AiClient::new(config.ai_deadline, config.ai_deadline / 2).with_max_reply_tokens(config.max_reply_tokens);
         let conversations = Arc::new(Conversations::new(store.clone(), profiles.clone(), ai, settings));
         let listener = TcpListener::bind(&config.listen)
             .await

@@ -13,8 +13,8 @@ use assistchat_fakes::{
 };
 use assistchat_proto::v1::{
     CreateResourceRequest, GetResourceRequest, RegisterRequest, Resource, ResourceErrorAction, ResourceState,
-    SendChatMessageRequest, StartBotRequest, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
-    resource_service_client::ResourceServiceClient,
+    SendChatMessageRequest, StartBotRequest, auth_service_client::AuthServiceClient,
+    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
 };
 use tempfile::TempDir;
 use tonic::{Request, transport::Channel};

@@ -11,8 +11,8 @@ use assistchat_core::{
 };
 use assistchat_fakes::{Behaviour, FakeOpenAi};
 use assistchat_proto::v1::{
-    GetUsageRequest, Profile, SendChatMessageRequest, SendChatMessageResponse, StreamChatMessageRequest, UsageDay,
-    UpdateProfileRequest, WatchBotStatusRequest, edge_service_client::EdgeServiceClient,
+    GetUsageRequest, Profile, SendChatMessageRequest, SendChatMessageResponse, StreamChatMessageRequest,
+    UpdateProfileRequest, UsageDay, WatchBotStatusRequest, edge_service_client::EdgeServiceClient,
     stream_chat_message_response::Event as ChatEvent,
 };
 use prost_types::FieldMask;
@@ -94,7 +94,8 @@ fn words(text: &str) -> i64 {
 /// token, four more a turn) and the reply cap.
 fn reservation(body: &Value, cap: u32) -> i64 {
     let turns = body["messages"].as_array().unwrap().iter();
-    let estimate: i64 = turns.map(|m| m["content"].as_str().unwrap_or_default().chars().count().div_ceil(4) as i64 + 4).sum();
+    let estimate: i64 =
+        turns.map(|m| m["content"].as_str().unwrap_or_default().chars().count().div_ceil(4) as i64 + 4).sum();
     estimate + i64::from(cap)
 }
 
@@ -379,7 +380,8 @@ async fn chat_streams_past_the_cap_are_refused(backend: Backend) {
     fake.set_delay(Duration::from_millis(1500));
     let stream = |text: &str| {
         let mut bot = app.bot();
-        let request = authed(StreamChatMessageRequest { text: text.into(), client_message_id: String::new() }, &ann.token);
+        let request =
+            authed(StreamChatMessageRequest { text: text.into(), client_message_id: String::new() }, &ann.token);
         async move { bot.stream_chat_message(request).await }
     };
     let mut open = Vec::new();
