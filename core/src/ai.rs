@@ -35,6 +35,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// The longest reply taken, in characters: a server that sends more is cut off.
 pub const MAX_REPLY_CHARS: usize = 100_000;
+/// The most tokens a reply may have where the operator set no other cap
+/// (`ASSISTCHAT_MAX_REPLY_TOKENS`).
+pub const MAX_REPLY_TOKENS: u32 = 2048;
 
 /// Where a call goes and with which key: the platform's in managed mode, the user's in byok.
 #[derive(Clone)]
@@ -164,6 +167,8 @@ pub struct AiClient {
     deadline: Duration,
     /// The longest one attempt may take.
     attempt_timeout: Duration,
+    /// The most tokens the model may write in one reply, sent with every chat call.
+    max_reply_tokens: u32,
 }
 
 impl Default for AiClient {
@@ -178,7 +183,15 @@ impl AiClient {
     pub fn new(deadline: Duration, attempt_timeout: Duration) -> Self {
         let policy = Policy::default();
         let guarded = policy.client();
-        Self { http: reqwest::Client::new(), guarded, policy, operator_base_url: None, deadline, attempt_timeout }
+        Self {
+            http: reqwest::Client::new(),
+            guarded,
+            policy,
+            operator_base_url: None,
+            deadline,
+            attempt_timeout,
+            max_reply_tokens: MAX_REPLY_TOKENS,
+        }
     }
 
     /// This client with `policy` for the servers users chose, and `operator_base_url` (the
@@ -189,9 +202,21 @@ impl AiClient {
         Self { guarded, policy, operator_base_url: Some(operator_base_url.trim_end_matches('/').to_owned()), ..self }
     }
 
+    /// This client with every reply capped at `tokens` instead of [`MAX_REPLY_TOKENS`].
+    #[must_use]
+    pub fn with_max_reply_tokens(mut self, tokens: u32) -> Self {
+        self.max_reply_tokens = tokens.max(1);
+        self
+    }
+
+    /// The most tokens the model may write in one reply.
+    pub fn max_reply_tokens(&self) -> u32 {
+        self.max_reply_tokens
+    }
+
     /// The model's reply to `turns`.
     pub async fn reply(&self, target: &Target, turns: &[Turn]) -> Result<Reply, AiError> {
-        let request = chat_request(target, turns, false)?;
+        let request = chat_request(target, turns, false, self.max_reply_tokens)?;
         let client = self.client(target);
         let response = self
             .with_retries(|| {
@@ -220,7 +245,7 @@ impl AiClient {
         target: &Target,
         turns: &[Turn],
     ) -> Result<ReceiverStream<Result<Piece, AiError>>, AiError> {
-        let request = chat_request(target, turns, true)?;
+        let request = chat_request(target, turns, true, self.max_reply_tokens)?;
         let client = self.client(target);
         let deadline = Instant::now() + self.deadline;
         let mut chunks = self
@@ -337,13 +362,40 @@ fn too_long_reply() -> AiError {
     AiError::Refused(format!("the reply was longer than {MAX_REPLY_CHARS} characters, so it was cut off"))
 }
 
-fn chat_request(target: &Target, turns: &[Turn], stream: bool) -> Result<CreateChatCompletionRequest, AiError> {
+/// The chat request for `turns`, its reply capped at `max_reply_tokens`.
+///
+/// The cap goes in the field the server reads: OpenAI deprecated `max_tokens` for
+/// `max_completion_tokens`, and its reasoning (o-series) models refuse `max_tokens` outright,
+/// while many OpenAI-compatible servers (Ollama, llama.cpp, older vLLM) read only `max_tokens`
+/// and ignore a field they do not know, which would leave the reply uncapped. Sending both is
+/// not safe either, as OpenAI refuses some models' requests that carry `max_tokens`. So OpenAI's
+/// own hosts (and Azure OpenAI's) get `max_completion_tokens`, every other server `max_tokens`.
+fn chat_request(
+    target: &Target,
+    turns: &[Turn],
+    stream: bool,
+    max_reply_tokens: u32,
+) -> Result<CreateChatCompletionRequest, AiError> {
     let mut request = CreateChatCompletionRequestArgs::default();
     request.model(target.model.clone()).messages(turns.iter().map(message).collect::<Vec<_>>());
+    if speaks_max_completion_tokens(&target.base_url) {
+        request.max_completion_tokens(max_reply_tokens);
+    } else {
+        // Deprecated by OpenAI, but the field the other OpenAI-compatible servers read.
+        #[allow(deprecated)]
+        request.max_tokens(max_reply_tokens);
+    }
     if stream {
         request.stream_options(ChatCompletionStreamOptions { include_usage: Some(true), ..Default::default() });
     }
     request.build().map_err(|err| AiError::Refused(err.to_string()))
+}
+
+/// Whether the server at `base_url` is OpenAI's (or Azure OpenAI's), which takes the reply cap
+/// as `max_completion_tokens`.
+fn speaks_max_completion_tokens(base_url: &str) -> bool {
+    let host = reqwest::Url::parse(base_url).ok().and_then(|url| url.host_str().map(str::to_ascii_lowercase));
+    host.is_some_and(|host| host == "api.openai.com" || host.ends_with(".openai.azure.com"))
 }
 
 /// The reply with its cost: the server's counts, or estimates when it gave none.
@@ -435,5 +487,22 @@ mod tests {
         assert_eq!(estimate_tokens("hello"), 2);
         let target = Target { api_key: "sk-secret-1234".into(), base_url: "http://x/v1".into(), model: "m".into() };
         assert!(!format!("{target:?}").contains("sk-secret"));
+    }
+
+    #[test]
+    fn the_reply_cap_goes_in_the_field_each_server_reads() {
+        let turns = [Turn { role: Role::User, text: "hi".into() }];
+        let body = |base_url: &str| {
+            let target = Target { api_key: "k".into(), base_url: base_url.into(), model: "m".into() };
+            serde_json::to_value(chat_request(&target, &turns, false, 321).unwrap()).unwrap()
+        };
+        for openai in ["https://api.openai.com/v1", "https://API.OpenAI.com/v1/", "https://x.openai.azure.com/o"] {
+            let sent = body(openai);
+            assert_eq!((sent["max_completion_tokens"].as_u64(), sent.get("max_tokens")), (Some(321), None), "{openai}");
+        }
+        for other in ["http://localhost:11434/v1", "https://openrouter.ai/api/v1", "https://api.openai.com.evil/v1"] {
+            let sent = body(other);
+            assert_eq!((sent["max_tokens"].as_u64(), sent.get("max_completion_tokens")), (Some(321), None), "{other}");
+        }
     }
 }

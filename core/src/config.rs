@@ -122,6 +122,21 @@ pub struct Config {
     #[arg(long, env = "ASSISTCHAT_HISTORY_TOKEN_BUDGET", default_value_t = 4000, value_parser = clap::value_parser!(u32).range(100..))]
     pub history_token_budget: u32,
 
+    /// The most tokens the model may write in one reply, sent with every call; in managed mode
+    /// it is also part of what a message reserves of the daily quota before the model is asked.
+    #[arg(long, env = "ASSISTCHAT_MAX_REPLY_TOKENS", default_value_t = crate::ai::MAX_REPLY_TOKENS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_reply_tokens: u32,
+
+    /// The most model calls one user may have running at once, in all their channels and the
+    /// browser together; more are refused with when to try again.
+    #[arg(long, env = "ASSISTCHAT_MAX_CALLS_PER_USER", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_calls_per_user: u64,
+
+    /// The most streams of each kind one user may have open at once: status watches (each open
+    /// page listening for changes) and streamed chat replies, each counted on its own.
+    #[arg(long, env = "ASSISTCHAT_MAX_STREAMS_PER_USER", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_streams_per_user: u64,
+
     /// The instructions given to the model where a resource sets none, and in the browser chat.
     #[arg(long, env = "ASSISTCHAT_SYSTEM_PROMPT", default_value = DEFAULT_SYSTEM_PROMPT)]
     pub system_prompt: String,
@@ -227,6 +242,9 @@ impl Config {
             ai_deadline: crate::ai::DEADLINE,
             daily_token_quota: 200_000,
             history_token_budget: 4000,
+            max_reply_tokens: crate::ai::MAX_REPLY_TOKENS,
+            max_calls_per_user: 4,
+            max_streams_per_user: 8,
             system_prompt: DEFAULT_SYSTEM_PROMPT.into(),
             public_url: "http://127.0.0.1:8080".into(),
             google_client_id: None,
@@ -354,6 +372,9 @@ impl std::fmt::Debug for Config {
             .field("ai_deadline", &self.ai_deadline)
             .field("daily_token_quota", &self.daily_token_quota)
             .field("history_token_budget", &self.history_token_budget)
+            .field("max_reply_tokens", &self.max_reply_tokens)
+            .field("max_calls_per_user", &self.max_calls_per_user)
+            .field("max_streams_per_user", &self.max_streams_per_user)
             .field("system_prompt", &self.system_prompt)
             .field("edge_token", &self.edge_token.as_ref().map(|_| "<redacted>"))
             .field("edge_heartbeat", &self.edge_heartbeat)

@@ -50,6 +50,16 @@ pub enum Error {
     /// `RESOURCE_EXHAUSTED`: a quota is spent; the message says when or how to go on.
     #[error("{0}")]
     QuotaSpent(String),
+    /// `RESOURCE_EXHAUSTED` with `RetryInfo`: the caller has as much running at once as they may
+    /// (model calls, streams). Unlike [`Error::ResourceExhausted`], the message is sent as it is:
+    /// it is already in the person's words, with what to do and when.
+    #[error("{message}")]
+    Busy {
+        /// What is full and what to do, in the person's language.
+        message: String,
+        /// How long to wait before trying again.
+        retry_after: Duration,
+    },
     /// `UNAVAILABLE`: a dependency is down; trying again later may work.
     #[error("{0}")]
     Unavailable(String),
@@ -111,6 +121,14 @@ impl From<Error> for Status {
                 )
             }
             Error::QuotaSpent(message) => Status::resource_exhausted(message),
+            Error::Busy { message, retry_after } => {
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    message,
+                    ErrorDetails::with_retry_info(Some(Duration::from_secs(seconds.max(1)))),
+                )
+            }
             Error::Unavailable(message) => Status::unavailable(message),
             Error::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");

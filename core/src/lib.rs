@@ -22,6 +22,7 @@ pub mod error;
 pub mod fields;
 pub mod outbound;
 pub mod pagination;
+pub mod per_user;
 pub mod profile;
 pub mod providers;
 pub mod qr;

@@ -148,8 +148,11 @@ impl Application {
             history_budget: config.history_token_budget,
             daily_quota: config.daily_token_quota,
             default_system_prompt: config.system_prompt.clone(),
+            max_calls_per_user: usize::try_from(config.max_calls_per_user).unwrap_or(usize::MAX),
         };
-        let ai = AiClient::new(config.ai_deadline, config.ai_deadline / 2).with_outbound(outbound, &platform_ai.base_url);
+        let ai = AiClient::new(config.ai_deadline, config.ai_deadline / 2)
+            .with_outbound(outbound, &platform_ai.base_url)
+            .with_max_reply_tokens(config.max_reply_tokens);
         let conversations = Arc::new(Conversations::new(store.clone(), profiles.clone(), ai, settings));
         let listener = TcpListener::bind(&config.listen)
             .await
@@ -202,7 +205,8 @@ impl Application {
             self.manager.clone(),
         );
         let bot_api =
-            BotApi::new(self.accounts.clone(), self.store.clone(), self.manager.clone(), self.conversations.clone());
+            BotApi::new(self.accounts.clone(), self.store.clone(), self.manager.clone(), self.conversations.clone())
+                .with_max_streams_per_user(usize::try_from(self.config.max_streams_per_user).unwrap_or(usize::MAX));
         let edge_api = EdgeApi::new(
             self.config.edge_token.as_deref(),
             self.config.edge_heartbeat,

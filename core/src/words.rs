@@ -25,6 +25,23 @@ pub enum Phrase<'a> {
         /// How long until it starts again.
         resets_in: Duration,
     },
+    /// The user has as many replies being written at once as they may.
+    TooManyCalls {
+        /// How many may be written at once.
+        limit: usize,
+        /// When to send again.
+        retry_in: Duration,
+    },
+    /// The user has as many live status views open as they may.
+    TooManyWatches {
+        /// How many may be open at once.
+        limit: usize,
+    },
+    /// The user has as many chat replies streaming as they may.
+    TooManyChatStreams {
+        /// How many may stream at once.
+        limit: usize,
+    },
     /// The model could not be reached, kept failing or was too slow.
     ModelUnavailable,
     /// The model's server refused the request itself.
@@ -91,6 +108,19 @@ fn english(phrase: &Phrase<'_>) -> String {
                  {minutes} min; to go on now, add your own OpenAI key in Profile and choose it."
             )
         }
+        Phrase::TooManyCalls { limit, retry_in } => format!(
+            "The assistant is already answering {limit} of your messages at once. Wait for those replies, then send \
+             this message again in {} s.",
+            seconds(*retry_in)
+        ),
+        Phrase::TooManyWatches { limit } => format!(
+            "You already have {limit} pages or apps following your assistant's status. Close the tabs you do not \
+             need, or wait a minute and reload this one."
+        ),
+        Phrase::TooManyChatStreams { limit } => format!(
+            "You already have {limit} chat replies on their way. Wait for them to finish or close other chat tabs, \
+             then send your message again."
+        ),
         Phrase::ModelUnavailable => {
             "The AI model cannot be reached or is too slow right now. Please send your message again in a minute."
                 .into()
@@ -155,6 +185,19 @@ fn russian(phrase: &Phrase<'_>) -> String {
                  {minutes} мин; чтобы продолжить сейчас, добавьте свой ключ OpenAI в профиле и выберите его."
             )
         }
+        Phrase::TooManyCalls { limit, retry_in } => format!(
+            "Ассистент уже отвечает на {limit} ваших сообщений одновременно. Дождитесь этих ответов и отправьте \
+             это сообщение ещё раз через {} с.",
+            seconds(*retry_in)
+        ),
+        Phrase::TooManyWatches { limit } => format!(
+            "У вас уже открыто {limit} страниц или приложений, следящих за состоянием ассистента. Закройте \
+             ненужные вкладки или подождите минуту и обновите эту страницу."
+        ),
+        Phrase::TooManyChatStreams { limit } => format!(
+            "Уже идут {limit} ответов в чате. Дождитесь их окончания или закройте другие вкладки чата, затем \
+             отправьте сообщение ещё раз."
+        ),
         Phrase::ModelUnavailable => {
             "Модель AI сейчас недоступна или отвечает слишком медленно. Отправьте сообщение ещё раз через минуту."
                 .into()
@@ -192,6 +235,11 @@ fn russian(phrase: &Phrase<'_>) -> String {
     }
 }
 
+/// Whole seconds, rounded up, and at least one.
+fn seconds(duration: Duration) -> u64 {
+    (duration.as_secs() + u64::from(duration.subsec_nanos() > 0)).max(1)
+}
+
 /// Whole hours and the minutes after them, rounded up to the next minute.
 fn hours_minutes(duration: Duration) -> (u64, u64) {
     let minutes = duration.as_secs().div_ceil(60);
@@ -209,5 +257,8 @@ mod tests {
         assert!(say("ru", &spent).contains("через 2 ч 2 мин"));
         assert_eq!(say("de", &Phrase::KeyMissing), say("en", &Phrase::KeyMissing));
         assert_ne!(say("ru", &Phrase::KeyMissing), say("en", &Phrase::KeyMissing));
+        let busy = Phrase::TooManyCalls { limit: 4, retry_in: Duration::from_millis(4500) };
+        assert!(say("en", &busy).contains("4 of your messages") && say("en", &busy).contains("in 5 s"));
+        assert!(say("ru", &busy).contains("через 5 с"));
     }
 }

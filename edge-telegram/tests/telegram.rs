@@ -14,8 +14,8 @@ use assistchat_fakes::{
 };
 use assistchat_proto::v1::{
     CreateResourceRequest, GetResourceRequest, RegisterRequest, Resource, ResourceErrorAction, ResourceState,
-    StartBotRequest, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
-    resource_service_client::ResourceServiceClient,
+    SendChatMessageRequest, StartBotRequest, auth_service_client::AuthServiceClient,
+    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
 };
 use tempfile::TempDir;
 use tonic::{Request, transport::Channel};
@@ -494,4 +494,34 @@ async fn the_webhook_server_closes_connections_that_never_finish_their_headers_a
     assert_eq!(huge.status(), 413);
     let small = reqwest::Client::new().post(&url).body("{}").send().await.unwrap();
     assert_eq!(small.status(), 404, "an ordinary post reaches the route, which has no bot");
+}
+
+#[tokio::test]
+async fn a_message_past_the_owners_calls_at_once_is_answered_with_when_to_send_again() {
+    let mut world = World::start().await;
+    world.config.max_calls_per_user = 1;
+    world.restart_core().await;
+    world.telegram.add_bot(BOT_TOKEN, "ann_helper_bot");
+    let resource = world.connect(BOT_TOKEN, "{}").await;
+    world.state_becomes(&resource.id, ResourceState::Ready).await;
+    // The owner's browser chat holds the one call a user may have running.
+    world.model.set_delay(Duration::from_secs(3));
+    let mut bot = BotServiceClient::new(world.channel.clone());
+    let request = SendChatMessageRequest { text: "a slow question".into(), client_message_id: String::new() };
+    let request = authed(request, &world.session);
+    let held = tokio::spawn(async move { bot.send_chat_message(request).await });
+    for _ in 0..400 {
+        if world.model.chat_calls() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(world.model.chat_calls(), 1);
+
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "hello bot");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;
+    assert!(sent[0].text.contains("already answering 1 of your messages"), "{sent:?}");
+    assert!(sent[0].text.contains("send this message again in 5 s"), "{sent:?}");
+    assert_eq!(world.model.chat_calls(), 1, "the message past the limit asked the model nothing");
+    held.await.unwrap().expect("the held call is answered");
 }

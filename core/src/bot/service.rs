@@ -10,7 +10,7 @@ use assistchat_proto::v1::{
     WatchBotStatusResponse, bot_service_server::BotService, watch_bot_status_response::Event,
 };
 use tokio::sync::{broadcast::error::RecvError, mpsc};
-use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
 use super::{
@@ -19,18 +19,25 @@ use super::{
 };
 use crate::{
     auth::Accounts,
-    conversations::{Channel, Conversations},
+    conversations::{BUSY_RETRY_AFTER, Channel, Conversations},
     error::{Error, Result},
     pagination::{decode_token, page_size, paginate},
+    per_user::{PerUserLimit, UserPermit},
     resources::service::{action, desired_state, state, status_info},
     rpc::{caller, timestamp},
     store::{Store, now_millis, resources::ResourceRecord},
+    words::{Phrase, say},
 };
 
 /// How often a watch checks that its caller's token is still good.
 const WATCH_REAUTH: Duration = Duration::from_secs(60);
 /// Messages a slow watcher may have queued before it is cut off.
 const WATCH_QUEUE: usize = 64;
+/// The most status watches, and separately the most streamed chat replies, one user may have
+/// open at once where the operator set no other (`ASSISTCHAT_MAX_STREAMS_PER_USER`).
+pub const MAX_STREAMS_PER_USER: usize = 8;
+/// When a user with all their watches open is told to try again: time to close a tab.
+const WATCH_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// The gRPC face of the bot.
 pub struct BotApi {
@@ -42,12 +49,39 @@ pub struct BotApi {
     manager: BotManager,
     /// The browser chat, usage, and what keeps the assistant from answering.
     conversations: Arc<Conversations>,
+    /// Status watches open, per user.
+    watches: Arc<PerUserLimit>,
+    /// Streamed chat replies open, per user.
+    chat_streams: Arc<PerUserLimit>,
 }
 
 impl BotApi {
     /// The service.
     pub fn new(accounts: Arc<Accounts>, store: Store, manager: BotManager, conversations: Arc<Conversations>) -> Self {
-        Self { accounts, store, manager, conversations }
+        let (watches, chat_streams) =
+            (PerUserLimit::new(MAX_STREAMS_PER_USER), PerUserLimit::new(MAX_STREAMS_PER_USER));
+        Self { accounts, store, manager, conversations, watches, chat_streams }
+    }
+
+    /// The service with at most `max` watches, and `max` streamed chat replies, open per user.
+    #[must_use]
+    pub fn with_max_streams_per_user(self, max: usize) -> Self {
+        Self { watches: PerUserLimit::new(max), chat_streams: PerUserLimit::new(max), ..self }
+    }
+
+    /// A permit of `limit` for the user, or `RESOURCE_EXHAUSTED` in their words.
+    async fn stream_permit(
+        &self,
+        limit: &Arc<PerUserLimit>,
+        user_id: &str,
+        phrase: Phrase<'_>,
+        retry_after: Duration,
+    ) -> Result<UserPermit> {
+        if let Some(permit) = limit.try_acquire(user_id) {
+            return Ok(permit);
+        }
+        let message = say(&self.conversations.language(user_id).await?, &phrase);
+        Err(Error::Busy { message, retry_after })
     }
 
     async fn switch(&self, user_id: &str, on: bool) -> Result<BotStatus> {
@@ -95,6 +129,15 @@ pub fn resource_status(record: ResourceRecord) -> ResourceStatus {
     }
 }
 
+/// `stream`, holding `permit` for as long as it lives: the stream's slot is given back exactly
+/// when the stream is dropped, at its end or when its caller goes away.
+fn holding<S: Stream + Send + 'static>(stream: S, permit: UserPermit) -> impl Stream<Item = S::Item> + Send {
+    stream.map(move |item| {
+        let _held = &permit;
+        item
+    })
+}
+
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// The name page tokens of the browser chat are bound to.
@@ -135,6 +178,8 @@ impl BotService for BotApi {
         request: Request<WatchBotStatusRequest>,
     ) -> Result<Response<Self::WatchBotStatusStream>, Status> {
         let caller = caller(&self.accounts, &request).await?;
+        let limit = Phrase::TooManyWatches { limit: self.watches.max() };
+        let permit = self.stream_permit(&self.watches, &caller.user_id, limit, WATCH_RETRY_AFTER).await?;
         let authorization =
             request.metadata().get("authorization").and_then(|value| value.to_str().ok()).map(str::to_owned);
         // Subscribed before the snapshot is read, so no change between the two is missed.
@@ -199,7 +244,7 @@ impl BotService for BotApi {
                 }
             }
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+        Ok(Response::new(Box::pin(holding(ReceiverStream::new(receiver), permit))))
     }
 
     #[tracing::instrument(skip_all)]
@@ -226,8 +271,10 @@ impl BotService for BotApi {
         let caller = caller(&self.accounts, &request).await?;
         let request = request.into_inner();
         let inbound = chat::inbound(&caller.user_id, request.text, request.client_message_id)?;
+        let limit = Phrase::TooManyChatStreams { limit: self.chat_streams.max() };
+        let permit = self.stream_permit(&self.chat_streams, &caller.user_id, limit, BUSY_RETRY_AFTER).await?;
         let events = self.conversations.converse_streaming(Channel::browser(&caller.user_id), inbound);
-        Ok(Response::new(Box::pin(chat::stream(events))))
+        Ok(Response::new(Box::pin(holding(chat::stream(events), permit))))
     }
 
     #[tracing::instrument(skip_all)]

@@ -3,6 +3,13 @@
 //! A redelivered message gets the stored reply; tokens are counted per user per day, and the
 //! platform's key is spent within a daily quota.
 //!
+//! Spending is bounded before the model is asked, not after: each user has at most
+//! [`Settings::max_calls_per_user`] model calls running at once, and a call in managed mode first
+//! reserves its estimated cost (the prompt's tokens and the reply cap) of the daily quota in the
+//! database, in the same statement that checks it ([`Store::reserve_tokens`]); the real counts
+//! replace the reservation when the call ends, failed or not. A burst of parallel messages thus
+//! overshoots the quota by at most one reservation.
+//!
 //! Layout: [`Conversations`] is the domain; [`memory`] picks the turns the model sees;
 //! [`in_flight`] makes a redelivery wait for the first delivery's answer.
 
@@ -16,8 +23,9 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 
 use crate::{
-    ai::{AiClient, AiError, Piece, Reply},
+    ai::{AiClient, AiError, Piece, Reply, Turn, estimate_tokens},
     error::{Error, Result},
+    per_user::PerUserLimit,
     profile::{AiMode, AiRoute, Profiles},
     store::{
         Store,
@@ -32,6 +40,12 @@ use crate::{
 const HISTORY_ROWS: i64 = 200;
 /// The chat key of a user's browser chat.
 pub const BROWSER_CHAT: &str = "browser";
+/// When a user whose calls are all running is told to send again: a reply usually takes a few
+/// seconds.
+pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// The tokens a server adds to each turn of a prompt (its role and separators), counted in a
+/// reservation on top of the turn's text; OpenAI's chat format adds three or four.
+const TURN_OVERHEAD_TOKENS: u32 = 4;
 
 /// How conversations are kept and paid for.
 #[derive(Clone, Debug)]
@@ -42,6 +56,8 @@ pub struct Settings {
     pub daily_quota: u64,
     /// The instructions where a channel sets none.
     pub default_system_prompt: String,
+    /// The most model calls one user may have running at once.
+    pub max_calls_per_user: usize,
 }
 
 /// Where a message came: one chat of a resource, or a user's browser chat.
@@ -141,12 +157,15 @@ pub struct Conversations {
     ai: AiClient,
     settings: Settings,
     in_flight: in_flight::InFlight,
+    /// Model calls running, per user.
+    calls: Arc<PerUserLimit>,
 }
 
 impl Conversations {
     /// The domain over `store`, asking the model through `ai` with each user's AI settings.
     pub fn new(store: Store, profiles: Arc<Profiles>, ai: AiClient, settings: Settings) -> Self {
-        Self { store, profiles, ai, settings, in_flight: in_flight::InFlight::default() }
+        let calls = PerUserLimit::new(settings.max_calls_per_user);
+        Self { store, profiles, ai, settings, in_flight: in_flight::InFlight::default(), calls }
     }
 
     /// Stores `inbound`, asks the model and stores its reply. The answer is finished and stored
@@ -205,7 +224,8 @@ impl Conversations {
         (self.settings.daily_quota, next_midnight())
     }
 
-    /// Whether a user in managed mode has spent today's quota.
+    /// Whether a user in managed mode has spent today's quota (the tokens spent; reservations of
+    /// calls still running are not counted here, as they are settled within seconds).
     pub async fn quota_spent(&self, user_id: &str) -> Result<bool> {
         if self.settings.daily_quota == 0 {
             return Ok(false);
@@ -226,6 +246,11 @@ impl Conversations {
             return Ok(Some(say(&route.language_code, &self.quota_phrase())));
         }
         Ok(None)
+    }
+
+    /// The user's interface language, for what core tells them.
+    pub async fn language(&self, user_id: &str) -> Result<String> {
+        Ok(self.profiles.get(user_id).await?.language_code)
     }
 
     /// The user's AI mode now.
@@ -294,16 +319,20 @@ impl Conversations {
         events: Option<&mpsc::Sender<Result<Event>>>,
     ) -> Result<MessageRecord, Failure> {
         let route = self.profiles.ai_route(&channel.user_id).await?;
-        if route.mode == AiMode::Managed && self.quota_spent(&channel.user_id).await? {
-            let told = say(&route.language_code, &self.quota_phrase());
-            return Err(Failure::new("DAILY_QUOTA_SPENT", Error::QuotaSpent(told)));
-        }
+        // Taken before any work for the model, and held (in this task, which outlives a caller
+        // that went away) until the reply is stored or the call has failed.
+        let Some(_call) = self.calls.try_acquire(&channel.user_id) else {
+            let phrase = Phrase::TooManyCalls { limit: self.calls.max(), retry_in: BUSY_RETRY_AFTER };
+            let message = say(&route.language_code, &phrase);
+            return Err(Failure::new("TOO_MANY_AT_ONCE", Error::Busy { message, retry_after: BUSY_RETRY_AFTER }));
+        };
         let history = self.store.history(&chat.id, question.conversation, &question.id, HISTORY_ROWS).await?;
         let system_prompt = match channel.system_prompt.trim() {
             "" => &self.settings.default_system_prompt,
             own => own,
         };
         let turns = memory::turns(system_prompt, &history, &question.text, self.settings.history_budget);
+        let reserved = self.reserve(&channel.user_id, &route, &turns).await?;
         let replied = match events {
             None => self.ai.reply(&route.target, &turns).await,
             Some(events) => self.stream_reply(&route, &turns, events).await,
@@ -311,7 +340,7 @@ impl Conversations {
         let reply = match replied {
             Ok(reply) => reply,
             Err(err) => {
-                self.count(&channel.user_id, &route, None).await;
+                self.count(&channel.user_id, &route, None, &reserved).await;
                 return Err(self.refusal(&channel.user_id, &route, err).await);
             }
         };
@@ -325,16 +354,34 @@ impl Conversations {
                 completion_tokens: i64::from(reply.completion_tokens),
                 now: now_millis(),
             })
-            .await
-            .map_err(Error::from)?;
-        self.count(&channel.user_id, &route, Some(&reply)).await;
-        Ok(stored)
+            .await;
+        // The model was paid for whether or not its reply could be stored.
+        self.count(&channel.user_id, &route, Some(&reply), &reserved).await;
+        Ok(stored.map_err(Error::from)?)
+    }
+
+    /// Reserves the estimated cost of asking the model `turns` of the user's daily quota, in
+    /// managed mode with a quota; `DAILY_QUOTA_SPENT` when the tokens spent and reserved today
+    /// reach it.
+    async fn reserve(&self, user_id: &str, route: &AiRoute, turns: &[Turn]) -> Result<Reservation, Failure> {
+        if route.mode != AiMode::Managed || self.settings.daily_quota == 0 {
+            return Ok(Reservation::default());
+        }
+        let prompt: i64 = turns.iter().map(|turn| i64::from(estimate_tokens(&turn.text) + TURN_OVERHEAD_TOKENS)).sum();
+        let tokens = prompt + i64::from(self.ai.max_reply_tokens());
+        let day = today();
+        let quota = i64::try_from(self.settings.daily_quota).unwrap_or(i64::MAX);
+        if !self.store.reserve_tokens(user_id, &day, tokens, quota).await? {
+            let told = say(&route.language_code, &self.quota_phrase());
+            return Err(Failure::new("DAILY_QUOTA_SPENT", Error::QuotaSpent(told)));
+        }
+        Ok(Reservation { day: Some(day), tokens })
     }
 
     async fn stream_reply(
         &self,
         route: &AiRoute,
-        turns: &[crate::ai::Turn],
+        turns: &[Turn],
         events: &mpsc::Sender<Result<Event>>,
     ) -> Result<Reply, AiError> {
         let mut pieces = self.ai.reply_stream(&route.target, turns).await?;
@@ -349,19 +396,21 @@ impl Conversations {
         Err(AiError::Unavailable("the reply stream ended early".into()))
     }
 
-    /// Adds one request to the user's usage of today; `reply` is `None` for a failed one.
-    async fn count(&self, user_id: &str, route: &AiRoute, reply: Option<&Reply>) {
+    /// Adds one request to the user's usage and releases what it reserved, in one statement;
+    /// `reply` is `None` for a failed one. The usage counts on the day of its reservation, so
+    /// that a call running over midnight releases what it took.
+    async fn count(&self, user_id: &str, route: &AiRoute, reply: Option<&Reply>, reserved: &Reservation) {
         let (prompt, completion) =
             reply.map_or((0, 0), |reply| (i64::from(reply.prompt_tokens), i64::from(reply.completion_tokens)));
         let usage = UsageRecord {
-            day: today(),
+            day: reserved.day.clone().unwrap_or_else(today),
             prompt_tokens: prompt,
             completion_tokens: completion,
             managed_tokens: if route.mode == AiMode::Managed { prompt + completion } else { 0 },
             request_count: 1,
             estimated: i64::from(reply.is_some_and(|reply| reply.estimated)),
         };
-        if let Err(err) = self.store.add_usage(user_id, &usage).await {
+        if let Err(err) = self.store.add_usage(user_id, &usage, reserved.tokens).await {
             tracing::error!(error = %err, user_id, "usage could not be counted");
         }
     }
@@ -400,6 +449,15 @@ impl Conversations {
             }
         }
     }
+}
+
+/// What a call reserved of its user's daily quota: nothing, or `tokens` on `day`.
+#[derive(Clone, Debug, Default)]
+struct Reservation {
+    /// The day reserved on; `None` when nothing was reserved.
+    day: Option<String>,
+    /// The tokens reserved.
+    tokens: i64,
 }
 
 /// A person's message: required, at most [`MAX_MESSAGE_CHARS`] characters.

@@ -15,5 +15,6 @@ mod qr;
 mod reflection_client;
 mod resources;
 mod server;
+mod spending;
 mod store;
 mod test_edge;

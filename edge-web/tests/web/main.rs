@@ -9,6 +9,7 @@ mod api;
 mod chat;
 mod journey;
 mod limits;
+mod stream_limits;
 mod pages;
 mod qr;
 mod resource_pages;
