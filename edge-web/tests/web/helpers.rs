@@ -12,6 +12,8 @@ pub struct TestWeb {
     pub addr: SocketAddr,
     /// Core's address, when this started one.
     pub core_addr: Option<SocketAddr>,
+    /// Core's database, when this started core: for what only the operator's commands do.
+    pub core_database_url: Option<String>,
     /// The fake OpenAI API core asks, when this started core.
     openai: Option<FakeOpenAi>,
     stops: Vec<oneshot::Sender<()>>,
@@ -34,19 +36,32 @@ impl TestWeb {
     /// Like [`TestWeb::start_with`], with the web edge listening on `web_listen`: for a public
     /// address that core must know before it starts (see [`free_port`]).
     pub async fn start_on(web_listen: &str, configure: impl FnOnce(&mut assistchat_core::Config)) -> Self {
+        Self::start_configured(configure, |config| config.web_listen = web_listen.into()).await
+    }
+
+    /// Core with its settings changed by `configure`, and the web edge with its own changed by
+    /// `configure_web`.
+    pub async fn start_configured(
+        configure: impl FnOnce(&mut assistchat_core::Config),
+        configure_web: impl FnOnce(&mut Config),
+    ) -> Self {
         let data_dir = TempDir::new().unwrap();
         let openai = FakeOpenAi::start().await;
         let mut config = assistchat_core::Config::with_defaults(data_dir.path().into());
         config.openai_base_url = openai.base_url();
         configure(&mut config);
+        let database_url = config.database_url();
         let core = assistchat_core::Application::build(config).await.expect("core starts");
         let core_addr = core.local_addr();
         let (core_stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(core.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        let mut web = Self::web_only_on(&format!("http://{core_addr}"), web_listen).await;
+        let mut web_config = Config::with_core(format!("http://{core_addr}"));
+        configure_web(&mut web_config);
+        let mut web = Self::web_with(web_config).await;
         web.core_addr = Some(core_addr);
+        web.core_database_url = Some(database_url);
         web.openai = Some(openai);
         web.stops.push(core_stop);
         web._data_dir = Some(data_dir);
@@ -60,14 +75,18 @@ impl TestWeb {
 
     /// The web edge alone on `web_listen`, with core expected at `core_url`.
     pub async fn web_only_on(core_url: &str, web_listen: &str) -> Self {
-        let config = Config { web_listen: web_listen.into(), ..Config::with_core(core_url) };
+        Self::web_with(Config { web_listen: web_listen.into(), ..Config::with_core(core_url) }).await
+    }
+
+    /// The web edge alone with `config`.
+    pub async fn web_with(config: Config) -> Self {
         let web = assistchat_edge_web::Application::build(config).await.expect("web starts");
         let addr = web.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(web.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        Self { addr, core_addr: None, openai: None, stops: vec![stop], _data_dir: None }
+        Self { addr, core_addr: None, core_database_url: None, openai: None, stops: vec![stop], _data_dir: None }
     }
 
     /// The fake OpenAI API core was started with; it accepts any key and echoes.

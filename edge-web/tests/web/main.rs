@@ -9,6 +9,7 @@ mod api;
 mod chat;
 mod journey;
 mod pages;
+mod proxies;
 mod qr;
 mod resource_pages;
 mod resources;
