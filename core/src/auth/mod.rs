@@ -154,6 +154,17 @@ struct SignInSlots<'a> {
     ceiling: Option<Permit<'a, String>>,
 }
 
+impl SignInSlots<'_> {
+    /// Keeps every slot: the password was wrong.
+    fn failed(self) {
+        self.address.keep();
+        self.account_address.keep();
+        if let Some(ceiling) = self.ceiling {
+            ceiling.keep();
+        }
+    }
+}
+
 /// The account domain.
 pub struct Accounts {
     /// Where accounts live.
