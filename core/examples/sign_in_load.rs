@@ -67,11 +67,7 @@ async fn main() {
                     tonic::Request::new(BeginIdentitySignInRequest { provider_id: "google".into(), link: false });
                 let address = format!("10.{}.{}.{}", (who >> 16) & 255, (who >> 8) & 255, who & 255);
                 begin_request.metadata_mut().insert("x-forwarded-for", address.parse().unwrap());
-                let begun = auth
-                    .begin_identity_sign_in(begin_request)
-                    .await
-                    .expect("begins")
-                    .into_inner();
+                let begun = auth.begin_identity_sign_in(begin_request).await.expect("begins").into_inner();
                 let location = {
                     let fake = turn.lock().await;
                     fake.set_person(person);

@@ -107,7 +107,9 @@ async fn main() -> anyhow::Result<()> {
             let link = made.with_context(|| format!("no sign-in link was made for {email:?}"))?;
             let hours = assistchat_core::auth::SIGN_IN_LINK_LIFETIME.as_secs() / 3600;
             println!("One-time sign-in link: {}/welcome?token={}", config.public_url.trim_end_matches('/'), link.token);
-            println!("It signs the account's owner in once, within {hours} hours; earlier links still work until used.");
+            println!(
+                "It signs the account's owner in once, within {hours} hours; earlier links still work until used."
+            );
         }
     }
     Ok(())

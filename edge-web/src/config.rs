@@ -84,7 +84,8 @@ impl Config {
         if !self.is_trusted_proxy(&peer) {
             return peer;
         }
-        let hops: Vec<IpAddr> = forwarded.flat_map(|list| list.split(',')).filter_map(|hop| hop.trim().parse().ok()).collect();
+        let hops: Vec<IpAddr> =
+            forwarded.flat_map(|list| list.split(',')).filter_map(|hop| hop.trim().parse().ok()).collect();
         hops.iter().rev().find(|hop| !self.is_trusted_proxy(hop)).or(hops.first()).copied().unwrap_or(peer)
     }
 }

@@ -66,8 +66,8 @@ impl FromRequestParts<AppState> for Visitor {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
         // Without trusted proxies configured, anyone's X-Forwarded-Proto is believed: it can
         // only make the cookies of the one who sent it Secure. With them, only theirs.
-        let proto_believed = state.config.trusted_proxies.is_empty()
-            || peer.is_some_and(|peer| state.config.is_trusted_proxy(&peer));
+        let proto_believed =
+            state.config.trusted_proxies.is_empty() || peer.is_some_and(|peer| state.config.is_trusted_proxy(&peer));
         let secure = match state.config.secure_cookies {
             SecureCookies::Always => true,
             SecureCookies::Never => false,

@@ -234,7 +234,10 @@ impl Accounts {
         let language_code = language_code("language_code", input.language_code)?;
         self.registration.allows(&email)?;
         let slot = self.registrations.acquire(client_key(input.address), Instant::now()).map_err(|retry_after| {
-            Error::ResourceExhausted { message: "too many accounts were registered from this address".into(), retry_after }
+            Error::ResourceExhausted {
+                message: "too many accounts were registered from this address".into(),
+                retry_after,
+            }
         })?;
         let password_hash = self.hasher.hash(password.as_str()).await?;
         let made = self.create_account(&email, &password_hash, &display_name, language_code).await;
@@ -287,7 +290,8 @@ impl Accounts {
                     .into(),
             )
         };
-        let (user_id, expire_time) = self.store.take_sign_in_link(&tokens::hash(token.trim())).await?.ok_or_else(spent)?;
+        let (user_id, expire_time) =
+            self.store.take_sign_in_link(&tokens::hash(token.trim())).await?.ok_or_else(spent)?;
         if expire_time <= now_millis() {
             return Err(spent());
         }
@@ -478,9 +482,10 @@ impl Accounts {
     /// Replaces the caller's password and ends their other sessions; returns how many ended.
     pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<u64> {
         let new = Password::parse("new_password", new)?;
-        let slot = self.password_change_failures.acquire(caller.user_id.clone(), Instant::now()).map_err(
-            |retry_after| Error::ResourceExhausted { message: "too many wrong current passwords".into(), retry_after },
-        )?;
+        let slot =
+            self.password_change_failures.acquire(caller.user_id.clone(), Instant::now()).map_err(|retry_after| {
+                Error::ResourceExhausted { message: "too many wrong current passwords".into(), retry_after }
+            })?;
         let credentials = self.store.credentials_by_id(&caller.user_id).await?;
         let stored_hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
         if stored_hash.is_none() && credentials.is_some() {

@@ -89,8 +89,8 @@ mod tests {
 
     #[test]
     fn domains_are_matched_whole_and_in_any_letter_case() {
-        let policy = RegistrationPolicy::new(RegistrationMode::Domains, &["@Example.com".into(), " b.org ".into()])
-            .unwrap();
+        let policy =
+            RegistrationPolicy::new(RegistrationMode::Domains, &["@Example.com".into(), " b.org ".into()]).unwrap();
         assert_eq!(policy.domains(), ["example.com", "b.org"]);
         assert!(policy.allows(&email("Ann@EXAMPLE.com")).is_ok());
         assert!(policy.allows(&email("bob@b.org")).is_ok());

@@ -11,9 +11,8 @@ use assistchat_proto::v1::{
     LinkIdentityWithPasswordResponse, LinkedIdentity, ListApiTokensRequest, ListApiTokensResponse,
     ListIdentityProvidersRequest, ListIdentityProvidersResponse, ListSignInMethodsRequest, ListSignInMethodsResponse,
     LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RedeemSignInLinkRequest, RedeemSignInLinkResponse,
-    RegisterRequest, RegisterResponse, Session,
-    RegistrationPolicy as PolicyMessage, UnlinkIdentityRequest, UnlinkIdentityResponse, User, auth_service_server::AuthService,
-    finish_identity_sign_in_response::Outcome,
+    RegisterRequest, RegisterResponse, RegistrationPolicy as PolicyMessage, Session, UnlinkIdentityRequest,
+    UnlinkIdentityResponse, User, auth_service_server::AuthService, finish_identity_sign_in_response::Outcome,
 };
 use tonic::{Request, Response, Status};
 

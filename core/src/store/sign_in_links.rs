@@ -4,7 +4,12 @@ use super::{Store, StoreError};
 
 impl Store {
     /// Stores a sign-in link for account `user_id`, usable until `expire_time`.
-    pub async fn insert_sign_in_link(&self, token_hash: &str, user_id: &str, expire_time: i64) -> Result<(), StoreError> {
+    pub async fn insert_sign_in_link(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        expire_time: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO sign_in_links (token_hash, user_id, expire_time) VALUES ($1, $2, $3)")
             .bind(token_hash)
             .bind(user_id)

@@ -14,5 +14,5 @@ mod reflection_client;
 mod resources;
 mod server;
 mod store;
-mod throttles;
 mod test_edge;
+mod throttles;

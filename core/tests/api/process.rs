@@ -12,8 +12,8 @@ use std::{
 
 use assistchat_proto::v1::{
     ChangePasswordRequest, CreateApiTokenRequest, GetCurrentUserRequest, LoginRequest, RedeemSignInLinkRequest,
-    RegisterRequest, SetOpenAiKeyRequest,
-    auth_service_client::AuthServiceClient, profile_service_client::ProfileServiceClient,
+    RegisterRequest, SetOpenAiKeyRequest, auth_service_client::AuthServiceClient,
+    profile_service_client::ProfileServiceClient,
 };
 use base64::Engine;
 use tempfile::TempDir;

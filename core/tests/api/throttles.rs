@@ -8,9 +8,7 @@ use assistchat_core::{
     auth::{ACCOUNT_BURST, ACCOUNT_CEILING_BURST, REGISTRATION_BURST},
     config::RegistrationMode,
 };
-use assistchat_proto::v1::{
-    ListIdentityProvidersRequest, LoginRequest, RegisterRequest, RegistrationPolicy,
-};
+use assistchat_proto::v1::{ListIdentityProvidersRequest, LoginRequest, RegisterRequest, RegistrationPolicy};
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
@@ -171,7 +169,9 @@ async fn an_ipv6_client_is_counted_per_64(backend: Backend) {
     let email = unique_email("example.com");
     account(&app, &email).await;
     // Every guess from another address of the same /64.
-    let answers = logins_at_once(&app, 30, &email, WRONG, |n| format!("2001:db8:1:2:{:x}::{:x}", (n * 7919) % 0xffff, n + 1)).await;
+    let answers =
+        logins_at_once(&app, 30, &email, WRONG, |n| format!("2001:db8:1:2:{:x}::{:x}", (n * 7919) % 0xffff, n + 1))
+            .await;
     let checked = count(&answers, Code::Unauthenticated);
     assert!(checked >= 1 && checked <= ACCOUNT_BURST as usize, "{checked} guesses from one /64 were checked");
     let status = app.auth().login(from("2001:db8:1:2:ffff::1", login(&email, PASSWORD))).await.unwrap_err();

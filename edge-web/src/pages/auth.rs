@@ -107,7 +107,12 @@ fn registration_notice(page: &Page, options: &ListIdentityProvidersResponse) -> 
     }
 }
 
-fn register_body(page: &Page, form: &RegisterForm, error: Option<&str>, options: &ListIdentityProvidersResponse) -> Markup {
+fn register_body(
+    page: &Page,
+    form: &RegisterForm,
+    error: Option<&str>,
+    options: &ListIdentityProvidersResponse,
+) -> Markup {
     let (policy, form_shown) = registration_notice(page, options);
     html! {
         section.auth {

@@ -12,7 +12,8 @@ const PASSWORD: &str = "a long enough passphrase";
 /// make it, and the web edge trusting the proxies in `web_trusted` (the test client is on
 /// loopback, so trusting `127.0.0.1` makes the test a proxy in front of the web edge).
 async fn web_behind(web_trusted: &[&str]) -> TestWeb {
-    let trusted: Vec<_> = web_trusted.iter().map(|proxy| assistchat_edge_web::config::parse_proxy(proxy).unwrap()).collect();
+    let trusted: Vec<_> =
+        web_trusted.iter().map(|proxy| assistchat_edge_web::config::parse_proxy(proxy).unwrap()).collect();
     TestWeb::start_configured(
         |core| core.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()],
         |web| web.trusted_proxies = trusted,
@@ -68,9 +69,9 @@ async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
 
 #[tokio::test]
 async fn register_says_when_registration_is_closed() {
-    let web =
-        TestWeb::start_with(|core| core.registration = assistchat_core::config::RegistrationMode::Closed).await;
-    for (lang, words) in [("en", "Registration is closed"), ("ru", "Регистрация на этом сервере закрыта")] {
+    let web = TestWeb::start_with(|core| core.registration = assistchat_core::config::RegistrationMode::Closed).await;
+    for (lang, words) in [("en", "Registration is closed"), ("ru", "Регистрация на этом сервере закрыта")]
+    {
         let page = web.browser().get(web.url("/register")).header(header::ACCEPT_LANGUAGE, lang).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);
         let html = page.text().await.unwrap();
