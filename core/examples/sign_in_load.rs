@@ -32,6 +32,9 @@ async fn main() {
     config.google_client_id = Some("load-client".into());
     config.google_client_secret = Some("load-secret".into());
     config.google_issuer_url = fake.issuer();
+    // Each person comes from an address of their own, as through the web edge: sign-ins begun
+    // are throttled per address.
+    config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     fake.add_client("load-client", "load-secret", &format!("{}/auth/google/callback", config.public_url));
     let core = Application::build(config).await.expect("core starts");
     let url = format!("http://{}", core.local_addr());
@@ -60,11 +63,11 @@ async fn main() {
                     name: format!("Person {who}"),
                 };
                 let begin = Instant::now();
-                let begun = auth
-                    .begin_identity_sign_in(BeginIdentitySignInRequest { provider_id: "google".into(), link: false })
-                    .await
-                    .expect("begins")
-                    .into_inner();
+                let mut begin_request =
+                    tonic::Request::new(BeginIdentitySignInRequest { provider_id: "google".into(), link: false });
+                let address = format!("10.{}.{}.{}", (who >> 16) & 255, (who >> 8) & 255, who & 255);
+                begin_request.metadata_mut().insert("x-forwarded-for", address.parse().unwrap());
+                let begun = auth.begin_identity_sign_in(begin_request).await.expect("begins").into_inner();
                 let location = {
                     let fake = turn.lock().await;
                     fake.set_person(person);

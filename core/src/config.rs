@@ -6,6 +6,7 @@
 use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Args, ValueEnum};
+use ipnet::IpNet;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -14,6 +15,18 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// Who may make an account by registering (`ASSISTCHAT_REGISTRATION`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum RegistrationMode {
+    /// Anyone.
+    #[default]
+    Open,
+    /// Only emails at the domains of `ASSISTCHAT_REGISTRATION_DOMAINS`.
+    Domains,
+    /// Nobody: the operator makes accounts with `assistchat-core users create EMAIL`.
+    Closed,
 }
 
 /// Settings of the core server.
@@ -61,10 +74,23 @@ pub struct Config {
     #[arg(long, env = "ASSISTCHAT_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
-    /// Peers whose `x-forwarded-for` metadata is believed (comma-separated IPs), such as the web
-    /// edge's address; login throttling then counts the browser's address instead of theirs.
-    #[arg(long, env = "ASSISTCHAT_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Peers whose `x-forwarded-for` metadata is believed (comma-separated IPs or networks such
+    /// as `10.0.0.0/8`), such as the web edge's address; every per-address limit then counts the
+    /// browser's address instead of theirs.
+    #[arg(long, env = "ASSISTCHAT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::rpc::parse_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Who may make an account by registering (with a password, or by a first sign-in with an
+    /// identity provider): `open`, `domains` (only emails at `ASSISTCHAT_REGISTRATION_DOMAINS`) or
+    /// `closed` (accounts are made with `assistchat-core users create EMAIL`). Existing accounts
+    /// always sign in.
+    #[arg(long, env = "ASSISTCHAT_REGISTRATION", value_enum, default_value = "open")]
+    pub registration: RegistrationMode,
+
+    /// The email domains that may register when `ASSISTCHAT_REGISTRATION=domains`
+    /// (comma-separated, such as `example.com,example.org`).
+    #[arg(long, env = "ASSISTCHAT_REGISTRATION_DOMAINS", value_delimiter = ',')]
+    pub registration_domains: Vec<String>,
 
     /// A session ends after this long without use (OWASP ASVS level 2: 30 minutes).
     #[arg(long, env = "ASSISTCHAT_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
@@ -229,6 +255,8 @@ impl Config {
             max_streams_per_connection: crate::call_limits::MAX_STREAMS_PER_CONNECTION,
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            registration: RegistrationMode::Open,
+            registration_domains: Vec::new(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 60 * 60),
             qr_per_minute: 60,
@@ -361,6 +389,8 @@ impl std::fmt::Debug for Config {
             .field("max_streams_per_connection", &self.max_streams_per_connection)
             .field("cors_origins", &self.cors_origins)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("registration", &self.registration)
+            .field("registration_domains", &self.registration_domains)
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("session_lifetime", &self.session_lifetime)
             .field("qr_per_minute", &self.qr_per_minute)

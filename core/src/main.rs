@@ -1,7 +1,7 @@
 //! The `assistchat-core` binary: parses the configuration and runs the core.
 
 use anyhow::Context;
-use assistchat_core::{Application, Config, crypto::Keyring, rotation, store::Store, telemetry};
+use assistchat_core::{Application, Config, auth::Accounts, crypto::Keyring, rotation, store::Store, telemetry};
 use clap::{Parser, Subcommand};
 
 /// AssistChat core: every gRPC service, all state and all rules.
@@ -24,6 +24,32 @@ enum Command {
     /// Re-seal every stored secret under the current ASSISTCHAT_SECRET_KEY. Keep the old key in
     /// ASSISTCHAT_PREVIOUS_SECRET_KEYS until this has run.
     RotateSecrets,
+    /// Manage accounts (for a server whose ASSISTCHAT_REGISTRATION is `closed` or `domains`).
+    Users {
+        /// What to do with accounts.
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+/// What `users` does.
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Make an account for EMAIL, whatever the registration policy, and print a one-time
+    /// sign-in link to give its owner, who opens it and sets a password in Profile.
+    Create {
+        /// The account's email.
+        email: String,
+        /// The name shown for the account; the email's part before @ when not given.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print a new one-time sign-in link for the existing account EMAIL (when the first expired,
+    /// or its owner lost every way in).
+    SignInLink {
+        /// The account's email.
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -50,6 +76,39 @@ async fn main() -> anyhow::Result<()> {
                 report.resealed,
                 keyring.current_key_id(),
                 report.current
+            );
+        }
+        Command::Users { command: UsersCommand::Create { email, name } } => {
+            let config = cli.config;
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+            let store = Store::open(&config.database_url()).await?;
+            let accounts = Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?;
+            let name = name.unwrap_or_else(|| email.trim().split('@').next().unwrap_or_default().to_owned());
+            let made = accounts.create_by_operator(&email, &name).await;
+            store.close().await;
+            let (user, link) = made.with_context(|| format!("no account was made for {email:?}"))?;
+            let hours = assistchat_core::auth::SIGN_IN_LINK_LIFETIME.as_secs() / 3600;
+            println!("Made the account {} (id {}).", user.email, user.id);
+            println!("One-time sign-in link: {}/welcome?token={}", config.public_url.trim_end_matches('/'), link.token);
+            println!(
+                "Give the link to the account's owner: it signs them in once, within {hours} hours, and takes them \
+                 to Profile to set their password. If it expires, make a new one with `assistchat-core users \
+                 sign-in-link {}`.",
+                user.email
+            );
+        }
+        Command::Users { command: UsersCommand::SignInLink { email } } => {
+            let config = cli.config;
+            let store = Store::open(&config.database_url()).await?;
+            let accounts = Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?;
+            let made = accounts.sign_in_link_for(&email).await;
+            store.close().await;
+            let link = made.with_context(|| format!("no sign-in link was made for {email:?}"))?;
+            let hours = assistchat_core::auth::SIGN_IN_LINK_LIFETIME.as_secs() / 3600;
+            println!("One-time sign-in link: {}/welcome?token={}", config.public_url.trim_end_matches('/'), link.token);
+            println!(
+                "It signs the account's owner in once, within {hours} hours; earlier links still work until used."
             );
         }
     }

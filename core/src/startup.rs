@@ -26,7 +26,7 @@ use tracing::Level;
 
 use crate::{
     ai::AiClient,
-    auth::{self, Accounts, identities::Identities, service::AuthApi},
+    auth::{self, Accounts, identities::Identities, registration::RegistrationPolicy, service::AuthApi},
     bot::{manager::BotManager, service::BotApi},
     call_limits::{self, UnaryTimeoutLayer},
     config::{Config, redact_url},
@@ -38,6 +38,7 @@ use crate::{
     providers::Registry,
     qr::service::QrApi,
     resources::{Resources, service::ResourceApi},
+    rpc::TrustedProxies,
     store::{Store, StoreError},
 };
 
@@ -83,6 +84,9 @@ pub enum StartError {
     /// A sign-in provider's configuration is incomplete or wrong.
     #[error("sign-in providers: {0}")]
     IdentityProviders(String),
+    /// The registration policy is incomplete or wrong.
+    #[error("registration: {0}")]
+    Registration(String),
     /// The domain could not be set up.
     #[error("{0}")]
     Domain(#[from] Error),
@@ -127,12 +131,15 @@ impl Application {
         }
         let identity_providers = config.identity_providers().map_err(StartError::IdentityProviders)?;
         let outbound = config.outbound().map_err(StartError::OutboundAllow)?;
+        let registration = RegistrationPolicy::new(config.registration, &config.registration_domains)
+            .map_err(StartError::Registration)?;
         let keyring = Arc::new(open_keyring(&config)?);
         let url = config.database_url();
         let store = Store::open(&url).await?;
         tracing::info!(database = %redact_url(&url), backend = ?store.backend(), "database ready");
 
-        let accounts = Arc::new(Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?);
+        let accounts = Accounts::new(store.clone(), config.session_idle_timeout, config.session_lifetime)?;
+        let accounts = Arc::new(accounts.with_registration(registration));
         let identities = Identities::new(accounts.clone(), store.clone(), identity_providers, &config.public_url)
             .map_err(StartError::IdentityProviders)?;
         let identities = Arc::new(identities);
@@ -194,7 +201,7 @@ impl Application {
         health.set_serving::<ResourceServiceServer<ResourceApi>>().await;
         health.set_serving::<BotServiceServer<BotApi>>().await;
         health.set_serving::<EdgeServiceServer<EdgeApi>>().await;
-        let trusted: Arc<[_]> = self.config.trusted_proxies.clone().into();
+        let trusted = TrustedProxies::new(self.config.trusted_proxies.iter().copied());
         let auth_api = AuthApi::new(self.accounts.clone(), self.identities.clone(), trusted.clone());
         let qr_api = QrApi::new(self.config.qr_per_minute, trusted);
         let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone());

@@ -63,14 +63,20 @@ impl FromRequestParts<AppState> for Visitor {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let headers = &parts.headers;
         let jar = CookieJar::from_headers(headers);
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        // Without trusted proxies configured, anyone's X-Forwarded-Proto is believed: it can
+        // only make the cookies of the one who sent it Secure. With them, only theirs.
+        let proto_believed =
+            state.config.trusted_proxies.is_empty() || peer.is_some_and(|peer| state.config.is_trusted_proxy(&peer));
         let secure = match state.config.secure_cookies {
             SecureCookies::Always => true,
             SecureCookies::Never => false,
             SecureCookies::Auto => {
                 parts.uri.scheme_str() == Some("https")
-                    || headers
-                        .get("x-forwarded-proto")
-                        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
+                    || proto_believed
+                        && headers
+                            .get("x-forwarded-proto")
+                            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
             }
         };
         let bearer = headers
@@ -93,7 +99,8 @@ impl FromRequestParts<AppState> for Visitor {
             })
             .unwrap_or_default();
         let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        let client_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|value| value.to_str().ok());
+        let client_ip = peer.map(|peer| state.config.client_address(peer, forwarded));
         Ok(Self { meta: CallMeta { request_id, client_ip, token }, credential, lang, secure })
     }
 }

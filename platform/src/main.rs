@@ -37,9 +37,12 @@ async fn main() -> anyhow::Result<()> {
     if matches.value_source("public_url") == Some(ValueSource::DefaultValue) {
         core.public_url = format!("http://{}", web.web_listen.replace("0.0.0.0", "127.0.0.1"));
     }
-    // The web edge calls core from loopback on behalf of browsers: believe its forwarded address.
-    if core.trusted_proxies.is_empty() {
-        core.trusted_proxies = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+    // The web edge calls core from loopback on behalf of browsers: believe its forwarded address
+    // (the browser's, which it found behind the proxies of ASSISTCHAT_TRUSTED_PROXIES, if any).
+    for loopback in [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)] {
+        if !core.trusted_proxies.iter().any(|proxy| proxy.contains(&loopback)) {
+            core.trusted_proxies.push(loopback.into());
+        }
     }
     // The edges here attach with a credential of this process's own unless one is set.
     let edge_token = core.edge_token.get_or_insert_with(random_credential).clone();

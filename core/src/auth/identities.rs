@@ -6,7 +6,11 @@
 //! belongs to an existing account is never linked silently: the person proves that account's
 //! password first ([`Identities::link_with_password`]), or links it from the signed-in account.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use super::{Accounts, Caller, Credential, NewSession, oidc::OidcProvider};
 use crate::{
@@ -20,12 +24,18 @@ use crate::{
         new_id, now_millis,
         users::{NewUser, UserRecord},
     },
+    throttle::{Throttle, client_key},
 };
 
 /// How long a begun sign-in can be finished.
 const FLOW_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// How long a link token waits for the account's password.
 const LINK_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Sign-ins one client address may begin in a burst: each stores a row until it is finished or
+/// expires, and may make core read the provider's discovery document.
+pub const SIGN_IN_START_BURST: f64 = 20.0;
+/// One more begun sign-in per this long is allowed for a throttled address.
+pub const SIGN_IN_START_DRAIN: Duration = Duration::from_secs(3);
 /// The longest display name an account gets from a provider.
 const MAX_NAME_CHARS: usize = 100;
 
@@ -97,6 +107,8 @@ pub struct Identities {
     store: Store,
     /// The configured providers, in configuration order.
     providers: Vec<OidcProvider>,
+    /// Sign-ins begun per client address.
+    starts: Throttle<IpAddr>,
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -114,7 +126,7 @@ impl Identities {
     ) -> Result<Self, String> {
         let providers =
             providers.into_iter().map(|settings| OidcProvider::new(settings, public_url)).collect::<Result<_, _>>()?;
-        Ok(Self { accounts, store, providers })
+        Ok(Self { accounts, store, providers, starts: Throttle::new(SIGN_IN_START_BURST, SIGN_IN_START_DRAIN) })
     }
 
     /// The configured providers.
@@ -139,15 +151,23 @@ impl Identities {
         })
     }
 
-    /// Begins a sign-in with `provider_id`; with `link_to`, one that links the identity to that
-    /// signed-in caller instead.
-    pub async fn begin(&self, provider_id: &str, link_to: Option<&Caller>) -> Result<Begun> {
+    /// Begins a sign-in with `provider_id` from client `address`; with `link_to`, one that
+    /// links the identity to that signed-in caller instead. Sign-ins begun are throttled per
+    /// client address.
+    pub async fn begin(&self, provider_id: &str, link_to: Option<&Caller>, address: Option<IpAddr>) -> Result<Begun> {
         let provider = self.configured(provider_id)?;
         if let Some(Caller { credential: Credential::ApiToken(_), .. }) = link_to {
             return Err(Error::FailedPrecondition(
                 "sign-in methods are linked from a signed-in session, not with an API token".into(),
             ));
         }
+        let slot = self.starts.acquire(client_key(address), Instant::now()).map_err(|retry_after| {
+            Error::ResourceExhausted {
+                message: "too many sign-ins were begun from this address; finish one you began".into(),
+                retry_after,
+            }
+        })?;
+        slot.keep();
         let authorization = provider.authorize().await?;
         let expire_time = now_millis().saturating_add(millis(FLOW_LIFETIME));
         let flow = SignInFlowRecord {
@@ -274,6 +294,15 @@ impl Identities {
             }
             if let Some(account) = self.store.credentials_by_email(&identity.email).await? {
                 return self.ask_for_password(name, account.id, identity).await;
+            }
+            // Only a new account is the registration policy's to refuse; the sign-in did not
+            // finish, so FAILED_PRECONDITION, with the policy's words of what to do.
+            if let Err(refusal) = self.accounts.registration().allows(&Email::parse("email", &identity.email)?) {
+                tracing::info!(provider = %identity.provider_id, "a new account refused by the registration policy");
+                return Err(Error::FailedPrecondition(format!(
+                    "there is no account for {} here yet, and {refusal}",
+                    identity.email
+                )));
             }
             let user_id = new_id();
             let user = NewUser {

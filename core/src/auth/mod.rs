@@ -1,14 +1,47 @@
 //! Accounts: registration, password sign-in, sessions, personal API tokens, and finding out
 //! who is calling.
 //!
-//! Layout: [`Accounts`] is the domain (no gRPC in it); [`service`] is the thin tonic layer.
-//! Password guessing is bounded by [`Throttle`]s per account and per client address.
+//! Layout: [`Accounts`] is the domain (no gRPC in it); [`service`] is the thin tonic layer;
+//! [`registration`] is who may make an account.
+//!
+//! # Throttling
+//!
+//! Every limit is counted *before* the work it limits, under one lock ([`Throttle::acquire`]),
+//! so that attempts sent at once are treated like attempts sent one after another. A client is
+//! its address as [`client_key`] gives it (IPv4, or the IPv6 /64), the browser's own when the
+//! call comes through a trusted proxy. A refusal is `RESOURCE_EXHAUSTED` with when to try again.
+//!
+//! A password check (sign-in, linking an identity with the password, and the current password
+//! of a password change) takes a slot in each of its buckets first; a correct password gives
+//! them back, so only failures (and checks still running) count:
+//! - per client address, across accounts: [`ADDRESS_BURST`], then one per [`ADDRESS_DRAIN`];
+//! - per account *and* client address: [`ACCOUNT_BURST`], then one per [`ACCOUNT_DRAIN`]. This
+//!   is the limit a guesser meets, and it is theirs alone: guesses from one address never lock
+//!   the owner out from another;
+//! - per account across all addresses, a ceiling: [`ACCOUNT_CEILING_BURST`], then one per
+//!   [`ACCOUNT_CEILING_DRAIN`]. A full ceiling slows but never blocks the owner: an address that
+//!   already failed on the account is refused until the ceiling drains, while the first attempt
+//!   from an address that has not failed is still checked, after waiting its turn in the
+//!   account's slow lane, where attempts are checked one per [`ACCOUNT_CEILING_DELAY`] at most.
+//!   A wrong password there fills that address's bucket for the account, so each further
+//!   guess over the ceiling needs yet another fresh address and waits its turn.
+//!
+//! A password change counts wrong current passwords per account ([`ACCOUNT_BURST`], then one
+//! per [`ACCOUNT_DRAIN`]): its caller already holds a session. Registrations count per client
+//! address ([`REGISTRATION_BURST`], then one per [`REGISTRATION_DRAIN`]), whether they make an
+//! account or find its email taken.
 
 pub mod identities;
 pub mod oidc;
+pub mod registration;
 pub mod service;
 
-use std::{net::IpAddr, time::Duration, time::Instant};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use crate::{
     crypto::{
@@ -25,13 +58,31 @@ use crate::{
         sessions::SessionRecord,
         users::{NewUser, UserRecord},
     },
-    throttle::Throttle,
+    throttle::{Permit, Throttle, client_key},
 };
+use registration::RegistrationPolicy;
 
-/// Failures an account may have in a burst before it is throttled.
+/// Failures an account may have from one client address in a burst before that address is
+/// throttled for it.
 pub const ACCOUNT_BURST: f64 = 5.0;
-/// One more failure per this long is allowed for a throttled account.
+/// One more failure per this long is allowed for a throttled account and address.
 pub const ACCOUNT_DRAIN: Duration = Duration::from_secs(60);
+/// Failures an account may have from all addresses together in a burst before its ceiling is
+/// full and further attempts go through its slow lane.
+pub const ACCOUNT_CEILING_BURST: f64 = 20.0;
+/// One more failure per this long drains from a full ceiling.
+pub const ACCOUNT_CEILING_DRAIN: Duration = Duration::from_secs(60);
+/// While an account's ceiling is full, its password is checked at most once per this long, and
+/// each check waits at least this long.
+pub const ACCOUNT_CEILING_DELAY: Duration = Duration::from_secs(2);
+/// How long a one-time sign-in link made by the operator works.
+pub const SIGN_IN_LINK_LIFETIME: Duration = Duration::from_secs(72 * 60 * 60);
+/// Above this many accounts in slow lanes, lanes whose turns are all past are dropped.
+const PRUNE_SLOW_LANES_ABOVE: usize = 1_000;
+/// Registrations one client address may make in a burst (a family or a small office at once).
+pub const REGISTRATION_BURST: f64 = 10.0;
+/// One more registration per this long is allowed for a throttled address.
+pub const REGISTRATION_DRAIN: Duration = Duration::from_secs(6 * 60);
 /// Failures one client address may have in a burst (it may serve many people).
 pub const ADDRESS_BURST: f64 = 30.0;
 /// One more failure per this long is allowed for a throttled address.
@@ -69,6 +120,15 @@ pub struct NewSession {
     pub expire_time: i64,
 }
 
+/// A one-time sign-in link's token.
+pub struct SignInLink {
+    /// The token, to give to the account's owner once (in a link to the web edge's
+    /// `/welcome?token=...`).
+    pub token: String,
+    /// When it stops working, in Unix milliseconds.
+    pub expire_time: i64,
+}
+
 /// Input of [`Accounts::register`], as received.
 pub struct Registration<'a> {
     /// The email, not yet checked.
@@ -79,6 +139,30 @@ pub struct Registration<'a> {
     pub display_name: &'a str,
     /// The language code, not yet checked.
     pub language_code: &'a str,
+    /// Where the registration comes from, for its throttle.
+    pub address: Option<IpAddr>,
+}
+
+/// The slots a password check took ([`Accounts::admit_password_check`]): given back when
+/// dropped (a correct password), kept by [`SignInSlots::failed`].
+struct SignInSlots<'a> {
+    /// The client address's slot.
+    address: Permit<'a, IpAddr>,
+    /// The slot of the account from this address.
+    account_address: Permit<'a, (String, IpAddr)>,
+    /// The account's ceiling slot; `None` when the check came through the slow lane.
+    ceiling: Option<Permit<'a, String>>,
+}
+
+impl SignInSlots<'_> {
+    /// Keeps every slot: the password was wrong.
+    fn failed(self) {
+        self.address.keep();
+        self.account_address.keep();
+        if let Some(ceiling) = self.ceiling {
+            ceiling.keep();
+        }
+    }
 }
 
 /// The account domain.
@@ -87,10 +171,20 @@ pub struct Accounts {
     store: Store,
     /// Hashes and checks passwords.
     hasher: PasswordHasher,
-    /// Failed sign-ins per normalised email.
+    /// Failed sign-ins per normalised email and client address.
+    account_address_failures: Throttle<(String, IpAddr)>,
+    /// Failed sign-ins per normalised email, from all addresses: the ceiling.
     account_failures: Throttle<String>,
+    /// When each account over its ceiling may next have its password checked.
+    slow_lanes: Mutex<HashMap<String, Instant>>,
     /// Failed sign-ins per client address.
     address_failures: Throttle<IpAddr>,
+    /// Wrong current passwords of password changes, per account id.
+    password_change_failures: Throttle<String>,
+    /// Registrations per client address.
+    registrations: Throttle<IpAddr>,
+    /// Who may register.
+    registration: RegistrationPolicy,
     /// A session ends after this long unused.
     idle_timeout: Duration,
     /// A session ends this long after it began.
@@ -107,25 +201,118 @@ impl Accounts {
         Ok(Self {
             store,
             hasher: PasswordHasher::new()?,
-            account_failures: Throttle::new(ACCOUNT_BURST, ACCOUNT_DRAIN),
+            account_address_failures: Throttle::new(ACCOUNT_BURST, ACCOUNT_DRAIN),
+            account_failures: Throttle::new(ACCOUNT_CEILING_BURST, ACCOUNT_CEILING_DRAIN),
+            slow_lanes: Mutex::new(HashMap::new()),
             address_failures: Throttle::new(ADDRESS_BURST, ADDRESS_DRAIN),
+            password_change_failures: Throttle::new(ACCOUNT_BURST, ACCOUNT_DRAIN),
+            registrations: Throttle::new(REGISTRATION_BURST, REGISTRATION_DRAIN),
+            registration: RegistrationPolicy::Open,
             idle_timeout,
             lifetime,
         })
     }
 
-    /// Creates an account with its profile and signs it in.
+    /// The domain with `policy` deciding who may register.
+    #[must_use]
+    pub fn with_registration(mut self, policy: RegistrationPolicy) -> Self {
+        self.registration = policy;
+        self
+    }
+
+    /// Who may register.
+    pub fn registration(&self) -> &RegistrationPolicy {
+        &self.registration
+    }
+
+    /// Creates an account with its profile and signs it in, if the registration policy lets
+    /// this email register; registrations are throttled per client address.
     pub async fn register(&self, input: &Registration<'_>) -> Result<(UserRecord, NewSession)> {
         let email = Email::parse("email", input.email)?;
         let password = Password::parse("password", input.password)?;
         let display_name = Name::parse("display_name", input.display_name)?;
         let language_code = language_code("language_code", input.language_code)?;
+        self.registration.allows(&email)?;
+        let slot = self.registrations.acquire(client_key(input.address), Instant::now()).map_err(|retry_after| {
+            Error::ResourceExhausted {
+                message: "too many accounts were registered from this address".into(),
+                retry_after,
+            }
+        })?;
         let password_hash = self.hasher.hash(password.as_str()).await?;
+        let made = self.create_account(&email, &password_hash, &display_name, language_code).await;
+        // Made, or found taken (which tells that the email has an account): either counts.
+        if matches!(made, Ok(_) | Err(Error::AlreadyExists(_))) {
+            slot.keep();
+        }
+        let id = made?;
+        tracing::info!(user_id = %id, "account registered");
+        self.sign_in(&id).await
+    }
+
+    /// Makes an account for `email` as the operator does (`assistchat-core users create`),
+    /// whatever the registration policy: without a password, with a one-time sign-in link
+    /// ([`Accounts::redeem_sign_in_link`]) for its owner, who then sets a password.
+    pub async fn create_by_operator(&self, email: &str, display_name: &str) -> Result<(UserRecord, SignInLink)> {
+        let email = Email::parse("email", email)?;
+        let display_name = Name::parse("display_name", display_name)?;
+        let id = self.create_account(&email, "", &display_name, language_code("language_code", "")?).await?;
+        tracing::info!(user_id = %id, "account made by the operator");
+        let link = self.create_sign_in_link(&id).await?;
+        Ok((self.current_user(&id).await?, link))
+    }
+
+    /// A new one-time sign-in link for the existing account with `email`.
+    pub async fn sign_in_link_for(&self, email: &str) -> Result<SignInLink> {
+        let email = Email::parse("email", email)?;
+        let account = self.store.credentials_by_email(email.as_str()).await?.ok_or_else(|| {
+            Error::NotFound(format!("no account has the email {}; make one with `users create`", email.as_str()))
+        })?;
+        self.create_sign_in_link(&account.id).await
+    }
+
+    /// A new one-time sign-in link for account `user_id`.
+    pub async fn create_sign_in_link(&self, user_id: &str) -> Result<SignInLink> {
+        // Not a bearer credential: a link token is refused by `authenticate` as every
+        // single-use token is.
+        let (token, token_hash) = tokens::generate(TokenKind::IdentityLink);
+        let expire_time = now_millis().saturating_add(millis(SIGN_IN_LINK_LIFETIME));
+        self.store.insert_sign_in_link(&token_hash, user_id, expire_time).await?;
+        Ok(SignInLink { token, expire_time })
+    }
+
+    /// Spends a one-time sign-in link and signs its account in.
+    pub async fn redeem_sign_in_link(&self, token: &str) -> Result<(UserRecord, NewSession)> {
+        let spent = || {
+            Error::FailedPrecondition(
+                "this sign-in link has expired or was already used; ask the operator for a new one, or sign in with \
+                 your password if you set one"
+                    .into(),
+            )
+        };
+        let (user_id, expire_time) =
+            self.store.take_sign_in_link(&tokens::hash(token.trim())).await?.ok_or_else(spent)?;
+        if expire_time <= now_millis() {
+            return Err(spent());
+        }
+        tracing::info!(user_id = %user_id, "signed in with a one-time link");
+        self.sign_in(&user_id).await
+    }
+
+    /// Stores a new account with its profile; returns its id. A taken email is
+    /// `ALREADY_EXISTS`.
+    async fn create_account(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        display_name: &Name,
+        language_code: &str,
+    ) -> Result<String> {
         let id = new_id();
         let user = NewUser {
             id: &id,
             email: email.as_str(),
-            password_hash: &password_hash,
+            password_hash,
             display_name: display_name.as_str(),
             language_code,
             ai_mode: crate::profile::DEFAULT_AI_MODE,
@@ -137,8 +324,7 @@ impl Accounts {
             }
             other => other?,
         }
-        tracing::info!(user_id = %id, "account registered");
-        self.sign_in(&id).await
+        Ok(id)
     }
 
     /// Checks an email and password from `address` and starts a new session.
@@ -154,7 +340,7 @@ impl Accounts {
     }
 
     /// The id of the account with this email, if `password` is its password; failures are
-    /// throttled per account and per client `address`.
+    /// throttled as the module's docs say.
     async fn check_password(&self, email: &str, password: &str, address: Option<IpAddr>) -> Result<String> {
         let wrong = || Error::Unauthenticated("the email or password is wrong; check both and try again".into());
         // An address that is not an email cannot belong to an account: same answer as a wrong
@@ -162,30 +348,60 @@ impl Accounts {
         let Ok(email) = Email::parse("email", email) else {
             return Err(wrong());
         };
-        let now = Instant::now();
-        let key = email.as_str().to_owned();
-        let wait =
-            [self.account_failures.check(&key, now), address.and_then(|addr| self.address_failures.check(&addr, now))]
-                .into_iter()
-                .flatten()
-                .max();
-        if let Some(retry_after) = wait {
-            return Err(Error::ResourceExhausted {
-                message: "too many failed sign-ins for this account or from this address".into(),
-                retry_after,
-            });
+        let account = email.as_str().to_owned();
+        let client = client_key(address);
+        let (slots, turn) = self.admit_password_check(&account, client, Instant::now())?;
+        if let Some(turn) = turn {
+            tokio::time::sleep_until(turn.into()).await;
         }
         let credentials = self.store.credentials_by_email(email.as_str()).await?;
         let stored_hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
         if !self.hasher.verify(password, stored_hash).await? {
-            self.account_failures.record(key, now);
-            if let Some(addr) = address {
-                self.address_failures.record(addr, now);
+            if slots.ceiling.is_none() {
+                // A guess over the ceiling: this address waits a whole burst before its next.
+                self.account_address_failures.fill((account, client), Instant::now());
             }
+            slots.failed();
             tracing::info!("sign-in refused");
             return Err(wrong());
         }
         Ok(credentials.expect("a password matched, so the account exists").id)
+    }
+
+    /// Takes the slots of a password check of `account` from `client` at `now`, or refuses it
+    /// with when to try again; with the account's ceiling full, also the turn in its slow lane
+    /// to wait for.
+    fn admit_password_check(
+        &self,
+        account: &str,
+        client: IpAddr,
+        now: Instant,
+    ) -> Result<(SignInSlots<'_>, Option<Instant>)> {
+        let refused = |retry_after| Error::ResourceExhausted {
+            message: "too many failed sign-ins for this account or from this address".into(),
+            retry_after,
+        };
+        let address = self.address_failures.acquire(client, now).map_err(refused)?;
+        let pair = (account.to_owned(), client);
+        let fresh = self.account_address_failures.is_empty(&pair, now);
+        let account_address = self.account_address_failures.acquire(pair.clone(), now).map_err(refused)?;
+        let ceiling_wait = match self.account_failures.acquire(account.to_owned(), now) {
+            Ok(ceiling) => return Ok((SignInSlots { address, account_address, ceiling: Some(ceiling) }, None)),
+            Err(wait) => wait,
+        };
+        if !fresh {
+            drop(account_address);
+            let fresh_in = self.account_address_failures.until_empty(&pair, now);
+            return Err(refused(ceiling_wait.min(fresh_in)));
+        }
+        let mut lanes = self.slow_lanes.lock().expect("slow lane lock poisoned");
+        if lanes.len() > PRUNE_SLOW_LANES_ABOVE {
+            lanes.retain(|_, next| *next > now);
+        }
+        let next = lanes.entry(account.to_owned()).or_insert(now);
+        let turn = (*next).max(now) + ACCOUNT_CEILING_DELAY;
+        *next = turn;
+        Ok((SignInSlots { address, account_address, ceiling: None }, Some(turn)))
     }
 
     async fn sign_in(&self, user_id: &str) -> Result<(UserRecord, NewSession)> {
@@ -266,11 +482,10 @@ impl Accounts {
     /// Replaces the caller's password and ends their other sessions; returns how many ended.
     pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<u64> {
         let new = Password::parse("new_password", new)?;
-        let now = Instant::now();
-        let key = caller.user_id.clone();
-        if let Some(retry_after) = self.account_failures.check(&key, now) {
-            return Err(Error::ResourceExhausted { message: "too many wrong current passwords".into(), retry_after });
-        }
+        let slot =
+            self.password_change_failures.acquire(caller.user_id.clone(), Instant::now()).map_err(|retry_after| {
+                Error::ResourceExhausted { message: "too many wrong current passwords".into(), retry_after }
+            })?;
         let credentials = self.store.credentials_by_id(&caller.user_id).await?;
         let stored_hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
         if stored_hash.is_none() && credentials.is_some() {
@@ -282,7 +497,7 @@ impl Accounts {
                 ));
             }
         } else if !self.hasher.verify(current, stored_hash).await? {
-            self.account_failures.record(key, now);
+            slot.keep();
             return Err(Error::invalid(
                 "current_password",
                 "the current password is wrong; enter the one you sign in with",
@@ -337,9 +552,10 @@ impl Accounts {
         Ok(())
     }
 
-    /// Deletes sessions that can no longer be used; returns how many.
+    /// Deletes sessions and sign-in links that can no longer be used; returns how many.
     pub async fn sweep_expired_sessions(&self) -> Result<u64> {
         let now = now_millis();
-        Ok(self.store.delete_expired_sessions(now, now.saturating_sub(millis(self.idle_timeout))).await?)
+        let links = self.store.delete_expired_sign_in_links(now).await?;
+        Ok(links + self.store.delete_expired_sessions(now, now.saturating_sub(millis(self.idle_timeout))).await?)
     }
 }

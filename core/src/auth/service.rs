@@ -1,7 +1,7 @@
 //! `assistchat.v1.AuthService` over [`Accounts`]: decode, check the caller, call the domain,
 //! encode.
 
-use std::{net::IpAddr, sync::Arc};
+use std::sync::Arc;
 
 use assistchat_proto::v1::{
     ApiToken, BeginIdentitySignInRequest, BeginIdentitySignInResponse, ChangePasswordRequest, ChangePasswordResponse,
@@ -10,18 +10,19 @@ use assistchat_proto::v1::{
     IdentityLinkRequired, IdentityProvider, IdentitySignedIn, LinkIdentityWithPasswordRequest,
     LinkIdentityWithPasswordResponse, LinkedIdentity, ListApiTokensRequest, ListApiTokensResponse,
     ListIdentityProvidersRequest, ListIdentityProvidersResponse, ListSignInMethodsRequest, ListSignInMethodsResponse,
-    LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RegisterRequest, RegisterResponse, Session,
-    UnlinkIdentityRequest, UnlinkIdentityResponse, User, auth_service_server::AuthService,
-    finish_identity_sign_in_response::Outcome,
+    LoginRequest, LoginResponse, LogoutRequest, LogoutResponse, RedeemSignInLinkRequest, RedeemSignInLinkResponse,
+    RegisterRequest, RegisterResponse, RegistrationPolicy as PolicyMessage, Session, UnlinkIdentityRequest,
+    UnlinkIdentityResponse, User, auth_service_server::AuthService, finish_identity_sign_in_response::Outcome,
 };
 use tonic::{Request, Response, Status};
 
 use super::{
-    Accounts, NewSession, Registration,
+    Accounts, NewSession,
     identities::{Callback, Finished, Identities},
+    registration::RegistrationPolicy,
 };
 use crate::{
-    rpc::{caller, client_address, timestamp},
+    rpc::{TrustedProxies, caller, client_address, timestamp},
     store::{api_tokens::ApiTokenRecord, identities::IdentityRecord, users::UserRecord},
 };
 
@@ -32,12 +33,12 @@ pub struct AuthApi {
     /// Sign-in with identity providers.
     identities: Arc<Identities>,
     /// Peers whose `x-forwarded-for` is believed.
-    trusted_proxies: Arc<[IpAddr]>,
+    trusted_proxies: TrustedProxies,
 }
 
 impl AuthApi {
     /// The service over `accounts` and `identities`.
-    pub fn new(accounts: Arc<Accounts>, identities: Arc<Identities>, trusted_proxies: Arc<[IpAddr]>) -> Self {
+    pub fn new(accounts: Arc<Accounts>, identities: Arc<Identities>, trusted_proxies: TrustedProxies) -> Self {
         Self { accounts, identities, trusted_proxies }
     }
 
@@ -79,14 +80,16 @@ fn api_token(record: ApiTokenRecord) -> ApiToken {
 impl AuthService for AuthApi {
     #[tracing::instrument(skip_all)]
     async fn register(&self, request: Request<RegisterRequest>) -> Result<Response<RegisterResponse>, Status> {
+        let address = client_address(&request, &self.trusted_proxies);
         let input = request.into_inner();
         let (record, new) = self
             .accounts
-            .register(&Registration {
+            .register(&super::Registration {
                 email: &input.email,
                 password: &input.password,
                 display_name: &input.display_name,
                 language_code: &input.language_code,
+                address,
             })
             .await?;
         Ok(Response::new(RegisterResponse { user: Some(user(record)), session: Some(session(new)) }))
@@ -174,7 +177,17 @@ impl AuthService for AuthApi {
             .iter()
             .map(|provider| IdentityProvider { id: provider.id().into(), display_name: provider.display_name().into() })
             .collect();
-        Ok(Response::new(ListIdentityProvidersResponse { identity_providers }))
+        let policy = self.accounts.registration();
+        let registration = match policy {
+            RegistrationPolicy::Open => PolicyMessage::Open,
+            RegistrationPolicy::Domains(_) => PolicyMessage::Domains,
+            RegistrationPolicy::Closed => PolicyMessage::Closed,
+        };
+        Ok(Response::new(ListIdentityProvidersResponse {
+            identity_providers,
+            registration: registration.into(),
+            registration_domains: policy.domains().to_vec(),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -183,7 +196,8 @@ impl AuthService for AuthApi {
         request: Request<BeginIdentitySignInRequest>,
     ) -> Result<Response<BeginIdentitySignInResponse>, Status> {
         let link_to = if request.get_ref().link { Some(caller(&self.accounts, &request).await?) } else { None };
-        let begun = self.identities.begin(&request.get_ref().provider_id, link_to.as_ref()).await?;
+        let address = client_address(&request, &self.trusted_proxies);
+        let begun = self.identities.begin(&request.get_ref().provider_id, link_to.as_ref(), address).await?;
         Ok(Response::new(BeginIdentitySignInResponse {
             authorization_url: begun.authorization_url,
             state: begun.state,
@@ -254,6 +268,15 @@ impl AuthService for AuthApi {
             has_password: methods.has_password,
             identities: methods.identities.into_iter().map(|record| self.linked_identity(record)).collect(),
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn redeem_sign_in_link(
+        &self,
+        request: Request<RedeemSignInLinkRequest>,
+    ) -> Result<Response<RedeemSignInLinkResponse>, Status> {
+        let (record, new) = self.accounts.redeem_sign_in_link(&request.get_ref().token).await?;
+        Ok(Response::new(RedeemSignInLinkResponse { user: Some(user(record)), session: Some(session(new)) }))
     }
 
     #[tracing::instrument(skip_all)]

@@ -15,8 +15,8 @@ pub enum TokenKind {
     Session,
     /// A personal API token.
     ApiToken,
-    /// A single-use token that links an outside identity once the account's password is given;
-    /// it authenticates no call.
+    /// A single-use token that authenticates no call: one that links an outside identity once
+    /// the account's password is given, or a one-time sign-in link made by the operator.
     IdentityLink,
 }
 

@@ -16,6 +16,7 @@ pub mod providers;
 pub mod resources;
 pub mod secrets;
 pub mod sessions;
+pub mod sign_in_links;
 pub mod usage;
 pub mod users;
 

@@ -258,7 +258,8 @@ async fn failed_logins_are_throttled_per_address(backend: Backend) {
 
 async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
     // Trusted (as the web edge would be): each browser address has its own budget.
-    let trusting = |config: &mut assistchat_core::Config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let trusting =
+        |config: &mut assistchat_core::Config| config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     let Some(app) = spawn_app_with(backend, trusting).await else {
         return;
     };

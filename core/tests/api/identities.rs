@@ -26,6 +26,8 @@ both_backends!(
     a_state_is_spent_by_its_first_use_and_bound_to_its_provider,
     every_refusal_signs_nobody_in_and_creates_nothing,
     identities_are_linked_from_the_profile_and_the_last_method_stays,
+    closed_registration_refuses_new_identities_and_signs_known_ones_in,
+    sign_in_starts_are_throttled_per_address,
 );
 
 const CLIENT_ID: &str = "assistchat.apps.example";
@@ -395,4 +397,64 @@ async fn with_no_provider_configured_there_is_nothing_to_sign_in_with() {
     let status = app.auth().begin_identity_sign_in(begin).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     assert!(status.message().contains("email and password"), "{}", status.message());
+}
+
+async fn closed_registration_refuses_new_identities_and_signs_known_ones_in(backend: Backend) {
+    let Some((app, fake)) = app_with_google(backend).await else { return };
+    let known = person(&unique_email("known"));
+    fake.set_person(known.clone());
+    assert!(signed_in(sign_in_with_google(&app).await.expect("signed in")).created);
+    let password_account = unique_email("ann");
+    register(&app, &password_account).await;
+    // The operator closes registration.
+    let mut app = app;
+    app.config.registration = assistchat_core::config::RegistrationMode::Closed;
+    let app = app.restart().await;
+
+    fake.set_person(known);
+    let again = signed_in(sign_in_with_google(&app).await.expect("a linked account still signs in"));
+    assert!(!again.created);
+    // An identity with the email of an existing account is asked for its password, as before.
+    fake.set_person(person(&password_account));
+    link_required(sign_in_with_google(&app).await.expect("asked for the password"));
+    // A newcomer is refused, in words saying what to do, and nothing is made.
+    let newcomer = unique_email("newcomer");
+    fake.set_person(person(&newcomer));
+    let status = sign_in_with_google(&app).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let message = status.message();
+    assert!(message.contains(&newcomer) && message.contains("closed") && message.contains("operator"), "{message}");
+    let status = app.auth().login(LoginRequest { email: newcomer, password: PASSWORD.into() }).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+}
+
+async fn sign_in_starts_are_throttled_per_address(backend: Backend) {
+    let Some((app, _fake)) = app_with_google(backend).await else { return };
+    let begin = |address: &'static str| {
+        let mut auth = app.auth();
+        async move {
+            let mut request = Request::new(BeginIdentitySignInRequest { provider_id: "google".into(), link: false });
+            request.metadata_mut().insert("x-forwarded-for", address.parse().unwrap());
+            auth.begin_identity_sign_in(request).await.map(drop)
+        }
+    };
+    // Without a trusted proxy every call is the test's own address, whatever it forwards.
+    let calls: Vec<_> = (0..60).map(|_| tokio::spawn(begin("203.0.113.7"))).collect();
+    let mut begun = 0;
+    let mut refused = Vec::new();
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(()) => begun += 1,
+            Err(status) => refused.push(status),
+        }
+    }
+    let burst = assistchat_core::auth::identities::SIGN_IN_START_BURST as usize;
+    assert!(begun >= 1 && begun <= burst + 1, "{begun} sign-ins begun at once from one address");
+    assert_eq!(begun + refused.len(), 60);
+    for status in &refused {
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert!(status.message().contains("try again in"), "{}", status.message());
+        let retry = tonic_types::StatusExt::get_error_details(status).retry_info().unwrap().retry_delay.unwrap();
+        assert!(retry > std::time::Duration::ZERO);
+    }
 }

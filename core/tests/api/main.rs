@@ -18,3 +18,4 @@ mod server;
 mod spending;
 mod store;
 mod test_edge;
+mod throttles;

@@ -11,8 +11,9 @@ use std::{
 };
 
 use assistchat_proto::v1::{
-    CreateApiTokenRequest, GetCurrentUserRequest, LoginRequest, RegisterRequest, SetOpenAiKeyRequest,
-    auth_service_client::AuthServiceClient, profile_service_client::ProfileServiceClient,
+    ChangePasswordRequest, CreateApiTokenRequest, GetCurrentUserRequest, LoginRequest, RedeemSignInLinkRequest,
+    RegisterRequest, SetOpenAiKeyRequest, auth_service_client::AuthServiceClient,
+    profile_service_client::ProfileServiceClient,
 };
 use base64::Engine;
 use tempfile::TempDir;
@@ -23,7 +24,7 @@ use crate::{
     helpers::{Backend, authed, fresh_database, uuid_simple},
 };
 
-both_backends!(the_binary_serves_logs_safely_and_stops_on_sigterm);
+both_backends!(the_binary_serves_logs_safely_and_stops_on_sigterm, users_create_makes_an_account_on_a_closed_server);
 
 const BINARY: &str = env!("CARGO_BIN_EXE_assistchat-core");
 const PASSWORD: &str = "process test passphrase";
@@ -38,7 +39,13 @@ struct CoreProcess {
 
 impl CoreProcess {
     fn start(data_dir: &Path, database_url: &str) -> Self {
+        Self::start_with(data_dir, database_url, &[])
+    }
+
+    /// [`CoreProcess::start`] with more environment variables.
+    fn start_with(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BINARY)
+            .envs(env.iter().copied())
             .env("ASSISTCHAT_DATA_DIR", data_dir)
             .env("ASSISTCHAT_CORE_LISTEN", "127.0.0.1:0")
             .env("ASSISTCHAT_LOG_FORMAT", "json")
@@ -157,4 +164,73 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
     let said = String::from_utf8_lossy(&without_old_key.stdout);
     assert!(said.contains("re-sealed 0 secrets"), "{said}{}", String::from_utf8_lossy(&without_old_key.stderr));
     assert!(said.contains("(1 were current already)"), "{said}");
+}
+
+async fn users_create_makes_an_account_on_a_closed_server(backend: Backend) {
+    let dir = TempDir::new().unwrap();
+    let Some((url, _guard)) = fresh_database(backend, &dir).await else {
+        return;
+    };
+    let data_dir = dir.path().join("data");
+    let email = format!("made.{}@example.com", &uuid_simple()[..8]);
+    let users = |args: &[&str]| {
+        let output = Command::new(BINARY)
+            .arg("users")
+            .args(args)
+            .env("ASSISTCHAT_DATA_DIR", &data_dir)
+            .env("DATABASE_URL", &url)
+            .env("ASSISTCHAT_REGISTRATION", "closed")
+            .env("ASSISTCHAT_PUBLIC_URL", "https://chat.example.com/")
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), said)
+    };
+    let link_token = |said: &str| {
+        let link = said.lines().find_map(|line| line.strip_prefix("One-time sign-in link: ")).expect(said);
+        link.strip_prefix("https://chat.example.com/welcome?token=").expect(link).trim().to_owned()
+    };
+    let (made, said) = users(&["create", &email.to_uppercase(), "--name", "Made By Operator"]);
+    assert!(made, "{said}");
+    assert!(said.contains(&email) && said.contains("Profile") && said.contains("72 hours"), "{said}");
+    let token = link_token(&said);
+    let (again, complaint) = users(&["create", &email]);
+    assert!(!again && complaint.contains("exists already"), "an email has one account: {complaint}");
+    let (none, complaint) = users(&["sign-in-link", "nobody@example.com"]);
+    assert!(!none && complaint.contains("no account"), "{complaint}");
+
+    let core = CoreProcess::start_with(&data_dir, &url, &[("ASSISTCHAT_REGISTRATION", "closed")]);
+    let mut auth = AuthServiceClient::new(core.channel().await);
+    let status = auth
+        .register(RegisterRequest {
+            email: format!("walk-in.{}@example.com", &uuid_simple()[..8]),
+            password: PASSWORD.into(),
+            display_name: "Walk In".into(),
+            language_code: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    // The link signs in once.
+    let redeemed = auth.redeem_sign_in_link(RedeemSignInLinkRequest { token: token.clone() }).await;
+    let redeemed = redeemed.expect("the printed link signs in").into_inner();
+    assert_eq!(redeemed.user.unwrap().display_name, "Made By Operator");
+    let status = auth.redeem_sign_in_link(RedeemSignInLinkRequest { token: token.clone() }).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "a link is spent by its first use");
+    assert!(status.message().contains("operator"), "{}", status.message());
+    // Its owner sets a password and signs in with it.
+    let session = redeemed.session.unwrap().token;
+    let change = ChangePasswordRequest { current_password: String::new(), new_password: PASSWORD.into() };
+    auth.change_password(authed(change, &session)).await.expect("the owner sets a password");
+    auth.login(LoginRequest { email: email.clone(), password: PASSWORD.into() }).await.expect("their password works");
+    // A new link for the account, while the server runs.
+    let (remade, said) = users(&["sign-in-link", &email]);
+    assert!(remade, "{said}");
+    let second = link_token(&said);
+    auth.redeem_sign_in_link(RedeemSignInLinkRequest { token: second.clone() }).await.expect("a new link works");
+    let (clean, output) = core.terminate().await;
+    assert!(clean, "{output}");
+    for secret in [&token, &second] {
+        assert!(!output.contains(secret.as_str()), "a sign-in link reached the server's log");
+    }
 }

@@ -1,7 +1,8 @@
 //! Signing in and out: `/login`, `/register`, `POST /logout`, and the language switcher.
 
 use assistchat_proto::v1::{
-    IdentityProvider, LoginRequest, LogoutRequest, RegisterRequest, Session, UpdateProfileRequest,
+    IdentityProvider, ListIdentityProvidersResponse, LoginRequest, LogoutRequest, RegisterRequest, RegistrationPolicy,
+    Session, UpdateProfileRequest,
 };
 use axum::{
     Form,
@@ -86,18 +87,55 @@ fn login_body(page: &Page, email: &str, error: Markup, providers: &[IdentityProv
     }
 }
 
-fn register_body(page: &Page, form: &RegisterForm, error: Option<&str>, providers: &[IdentityProvider]) -> Markup {
+/// What the registration page says of the operator's policy before anyone fills it in, and
+/// whether it shows the form at all.
+fn registration_notice(page: &Page, options: &ListIdentityProvidersResponse) -> (Markup, bool) {
+    let with_providers = !options.identity_providers.is_empty();
+    match options.registration() {
+        RegistrationPolicy::Closed => {
+            let notice_html = html! {
+                div.registration-policy data-policy="closed" {
+                    (notice("info", page.t("register.closed")))
+                    @if with_providers { p { (page.t("register.providers_sign_in")) } }
+                }
+            };
+            (notice_html, false)
+        }
+        RegistrationPolicy::Domains => {
+            let domains = options.registration_domains.join(", ");
+            let notice_html = html! {
+                div.registration-policy data-policy="domains" {
+                    (notice("info", &page.lang.format("register.domains", &[("domains", &domains)])))
+                    @if with_providers { p { (page.t("register.providers_sign_in")) } }
+                }
+            };
+            (notice_html, true)
+        }
+        RegistrationPolicy::Open | RegistrationPolicy::Unspecified => (html! {}, true),
+    }
+}
+
+fn register_body(
+    page: &Page,
+    form: &RegisterForm,
+    error: Option<&str>,
+    options: &ListIdentityProvidersResponse,
+) -> Markup {
+    let (policy, form_shown) = registration_notice(page, options);
     html! {
         section.auth {
             h1 { (page.t("register.title")) }
             @if let Some(error) = error { (notice("error", error)) }
-            (identity::buttons(page, providers))
-            form method="post" action="/register" {
-                label { (page.t("field.display_name")) input type="text" name="display_name" value=(form.display_name) required maxlength="100" autocomplete="name"; }
-                label { (page.t("field.email")) input type="email" name="email" value=(form.email) required autocomplete="username"; }
-                label { (page.t("field.password")) input type="password" name="password" required minlength="8" maxlength="128" autocomplete="new-password";
-                    small { (page.t("register.password_hint")) } }
-                button type="submit" { (page.t("register.submit")) }
+            (policy)
+            (identity::buttons(page, &options.identity_providers))
+            @if form_shown {
+                form method="post" action="/register" {
+                    label { (page.t("field.display_name")) input type="text" name="display_name" value=(form.display_name) required maxlength="100" autocomplete="name"; }
+                    label { (page.t("field.email")) input type="email" name="email" value=(form.email) required autocomplete="username"; }
+                    label { (page.t("field.password")) input type="password" name="password" required minlength="8" maxlength="128" autocomplete="new-password";
+                        small { (page.t("register.password_hint")) } }
+                    button type="submit" { (page.t("register.submit")) }
+                }
             }
             p { (page.t("register.have_account")) " " a href="/login" { (page.t("nav.login")) } }
         }
@@ -156,8 +194,8 @@ pub async fn register_page(State(state): State<AppState>, visitor: Visitor) -> R
     match Page::load(&state, &visitor, "/register").await {
         Ok(page) if page.user.is_some() => Redirect::to("/").into_response(),
         Ok(page) => {
-            let providers = identity::providers(&state, &visitor).await;
-            page.render("register.title", register_body(&page, &RegisterForm::default(), None, &providers))
+            let options = identity::sign_in_options(&state, &visitor).await;
+            page.render("register.title", register_body(&page, &RegisterForm::default(), None, &options))
                 .into_response()
         }
         Err(err) => page_error(visitor.lang, err),
@@ -195,8 +233,14 @@ pub async fn register(
             }
             let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/register" };
             let form = RegisterForm { password: String::new(), ..form };
-            let providers = identity::providers(&state, &visitor).await;
-            let body = register_body(&page, &form, Some(&err.user_message(visitor.lang)), &providers);
+            let options = identity::sign_in_options(&state, &visitor).await;
+            // A refusal by the registration policy is what the page's notice says already.
+            let message = if err.grpc_code() == Some(tonic::Code::PermissionDenied) {
+                visitor.lang.t("register.refused").into()
+            } else {
+                err.user_message(visitor.lang)
+            };
+            let body = register_body(&page, &form, Some(&message), &options);
             (err.status(), page.render("register.title", body)).into_response()
         }
     }

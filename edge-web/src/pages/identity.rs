@@ -10,7 +10,8 @@
 
 use assistchat_proto::v1::{
     BeginIdentitySignInRequest, FinishIdentitySignInRequest, IdentityLinkRequired, IdentityProvider,
-    LinkIdentityWithPasswordRequest, ListIdentityProvidersRequest, finish_identity_sign_in_response::Outcome,
+    LinkIdentityWithPasswordRequest, ListIdentityProvidersRequest, ListIdentityProvidersResponse,
+    finish_identity_sign_in_response::Outcome,
 };
 use axum::{
     Form,
@@ -175,12 +176,18 @@ impl Problem {
 /// The identity providers core is configured with. A failure is logged and means no buttons:
 /// the password form still works.
 pub async fn providers(state: &AppState, visitor: &Visitor) -> Vec<IdentityProvider> {
+    sign_in_options(state, visitor).await.identity_providers
+}
+
+/// The identity providers core is configured with and who may register. A failure is logged
+/// and means no buttons and nothing said about registration: the password forms still work.
+pub async fn sign_in_options(state: &AppState, visitor: &Visitor) -> ListIdentityProvidersResponse {
     let request = visitor.meta.request(ListIdentityProvidersRequest {});
     match state.core.auth().list_identity_providers(request).await {
-        Ok(response) => response.into_inner().identity_providers,
+        Ok(response) => response.into_inner(),
         Err(status) => {
             tracing::warn!(code = ?status.code(), message = status.message(), "cannot list the identity providers");
-            Vec::new()
+            ListIdentityProvidersResponse::default()
         }
     }
 }

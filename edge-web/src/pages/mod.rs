@@ -15,6 +15,7 @@ pub mod settings_form;
 pub mod sign_in_methods;
 pub mod telegram;
 pub mod usage;
+pub mod welcome;
 pub mod zoom;
 
 use axum::{
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/link", post(identity::link_with_password))
         .route("/auth/{provider}", get(identity::begin))
         .route("/auth/{provider}/callback", get(identity::callback))
+        .route("/welcome", get(welcome::show).post(welcome::redeem))
         .route("/logout", post(auth::logout))
         .route("/lang", post(auth::switch_language))
         .route("/profile", get(profile::profile_page).post(profile::update_personal))

@@ -13,6 +13,8 @@ pub struct TestWeb {
     pub addr: SocketAddr,
     /// Core's address, when this started one.
     pub core_addr: Option<SocketAddr>,
+    /// Core's database, when this started core: for what only the operator's commands do.
+    pub core_database_url: Option<String>,
     /// The fake OpenAI API core asks, when this started core.
     openai: Option<FakeOpenAi>,
     stops: Vec<oneshot::Sender<()>>,
@@ -38,6 +40,15 @@ impl TestWeb {
         Self::start_web_with(|config| config.web_listen = web_listen.into(), Limits::default(), configure).await
     }
 
+    /// Core with its settings changed by `configure`, and the web edge with its own changed by
+    /// `configure_web`.
+    pub async fn start_configured(
+        configure: impl FnOnce(&mut assistchat_core::Config),
+        configure_web: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start_web_with(configure_web, Limits::default(), configure).await
+    }
+
     /// Core (its settings changed by `configure_core`), and the web edge with its settings
     /// changed by `configure_web` and its connections held to `limits`.
     pub async fn start_web_with(
@@ -53,6 +64,7 @@ impl TestWeb {
         // Users' own model servers in these tests are on this machine, which the operator allows.
         config.outbound_allow = vec!["127.0.0.1".into(), "localhost".into()];
         configure(&mut config);
+        let database_url = config.database_url();
         let core = assistchat_core::Application::build(config).await.expect("core starts");
         let core_addr = core.local_addr();
         let (core_stop, stopped) = oneshot::channel::<()>();
@@ -61,6 +73,7 @@ impl TestWeb {
         }));
         let mut web = Self::web_only_with(&format!("http://{core_addr}"), configure_web, limits).await;
         web.core_addr = Some(core_addr);
+        web.core_database_url = Some(database_url);
         web.openai = Some(openai);
         web.stops.push(core_stop);
         web._data_dir = Some(data_dir);
@@ -77,6 +90,12 @@ impl TestWeb {
         Self::web_only_with(core_url, |config| config.web_listen = web_listen.into(), Limits::default()).await
     }
 
+    /// The web edge alone with `config`.
+    pub async fn web_with(config: Config) -> Self {
+        let core_url = config.core_url.clone();
+        Self::web_only_with(&core_url, |own| *own = config, Limits::default()).await
+    }
+
     /// The web edge alone, with core expected at `core_url`, its settings changed by
     /// `configure` and its connections held to `limits`.
     pub async fn web_only_with(core_url: &str, configure: impl FnOnce(&mut Config), limits: Limits) -> Self {
@@ -88,7 +107,7 @@ impl TestWeb {
         tokio::spawn(web.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        Self { addr, core_addr: None, openai: None, stops: vec![stop], _data_dir: None }
+        Self { addr, core_addr: None, core_database_url: None, openai: None, stops: vec![stop], _data_dir: None }
     }
 
     /// The fake OpenAI API core was started with; it accepts any key and echoes.

@@ -11,6 +11,7 @@ mod journey;
 mod limits;
 mod stream_limits;
 mod pages;
+mod proxies;
 mod qr;
 mod resource_pages;
 mod resources;
