@@ -8,7 +8,7 @@
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use super::{Accounts, Caller, Credential, NewSession, oidc::OidcProvider};
+use super::{Accounts, Caller, NewSession, oidc::OidcProvider};
 use crate::{
     config::IdentityProviderConfig,
     crypto::tokens::{self, TokenKind},
@@ -142,12 +142,10 @@ impl Identities {
     /// Begins a sign-in with `provider_id`; with `link_to`, one that links the identity to that
     /// signed-in caller instead.
     pub async fn begin(&self, provider_id: &str, link_to: Option<&Caller>) -> Result<Begun> {
-        let provider = self.configured(provider_id)?;
-        if let Some(Caller { credential: Credential::ApiToken(_), .. }) = link_to {
-            return Err(Error::FailedPrecondition(
-                "sign-in methods are linked from a signed-in session, not with an API token".into(),
-            ));
+        if let Some(caller) = link_to {
+            caller.require_session()?;
         }
+        let provider = self.configured(provider_id)?;
         let authorization = provider.authorize().await?;
         let expire_time = now_millis().saturating_add(millis(FLOW_LIFETIME));
         let flow = SignInFlowRecord {
@@ -228,6 +226,9 @@ impl Identities {
             return Err(Error::FailedPrecondition(format!(
                 "linking {name} was begun by another session; sign in to that account and start again"
             )));
+        }
+        if let Some(caller) = caller {
+            caller.require_session()?;
         }
         self.add_identity(name, identity).await.map(Finished::Linked)
     }
@@ -369,6 +370,7 @@ impl Identities {
     /// Unlinks one of the caller's identities, unless the account would have no way left to
     /// sign in.
     pub async fn unlink(&self, caller: &Caller, id: &str) -> Result<()> {
+        caller.require_session()?;
         let identities = self.store.identities_of(&caller.user_id).await?;
         if !identities.iter().any(|identity| identity.id == id) {
             return Err(Error::NotFound(format!(

@@ -6,6 +6,8 @@ mod helpers;
 mod ai;
 mod auth;
 mod conversations;
+mod credentials;
+mod edge_credentials;
 mod identities;
 mod process;
 mod profile;
