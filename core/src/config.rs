@@ -307,8 +307,10 @@ impl Config {
             let provider = name.strip_prefix(EDGE_TOKEN_PREFIX)?.to_owned();
             Some((name, provider, value))
         });
-        let in_code =
-            self.provider_edge_tokens.iter().map(|(provider, value)| (provider.clone(), provider.clone(), value.clone()));
+        let in_code = self
+            .provider_edge_tokens
+            .iter()
+            .map(|(provider, value)| (provider.clone(), provider.clone(), value.clone()));
         let mut credentials: Vec<(String, EdgeReach)> = Vec::new();
         for (name, provider, value) in from_env.chain(in_code) {
             let value = value.trim();

@@ -11,9 +11,9 @@ mod resources;
 mod usage;
 
 use assistchat_proto::v1::{
-    AiMode, ApiToken, ChangePasswordRequest, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, GetProfileRequest,
-    ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyCheck, OpenAiKeyState, Profile, RegisterRequest,
-    Session, SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest, User,
+    AiMode, ApiToken, ChangePasswordRequest, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest,
+    GetProfileRequest, ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyCheck, OpenAiKeyState, Profile,
+    RegisterRequest, Session, SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest, User,
 };
 use axum::{
     Json, Router,

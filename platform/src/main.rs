@@ -67,8 +67,7 @@ async fn main() -> anyhow::Result<()> {
         instance_id: Some(instance.into()),
     };
     let provider = telegram.provider().await?;
-    let telegram_edge =
-        assistchat_edge_client::EdgeClient::new(&edge("telegram-builtin", &telegram_token), provider)?;
+    let telegram_edge = assistchat_edge_client::EdgeClient::new(&edge("telegram-builtin", &telegram_token), provider)?;
     // Zoom posts to this edge's own web server: a port taken by something else costs the Zoom
     // channel only, not the platform.
     let zoom_edge = match zoom.provider().await {

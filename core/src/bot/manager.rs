@@ -83,13 +83,35 @@ pub enum Nudge {
 }
 
 enum Command {
-    Attach { spec: ProviderSpec, instance_id: String, reach: EdgeReach, sender: EdgeSender, reply: oneshot::Sender<u64> },
-    Detach { connection: u64 },
-    Report { connection: u64, report: ResourceReport },
-    Reconcile { resource_ids: Vec<String>, user_id: Option<String>, nudge: Nudge, reply: oneshot::Sender<()> },
-    Deleted { user_id: String, resource_id: String, reply: oneshot::Sender<()> },
+    Attach {
+        spec: ProviderSpec,
+        instance_id: String,
+        reach: EdgeReach,
+        sender: EdgeSender,
+        reply: oneshot::Sender<u64>,
+    },
+    Detach {
+        connection: u64,
+    },
+    Report {
+        connection: u64,
+        report: ResourceReport,
+    },
+    Reconcile {
+        resource_ids: Vec<String>,
+        user_id: Option<String>,
+        nudge: Nudge,
+        reply: oneshot::Sender<()>,
+    },
+    Deleted {
+        user_id: String,
+        resource_id: String,
+        reply: oneshot::Sender<()>,
+    },
     GraceOver,
-    Close { reply: oneshot::Sender<()> },
+    Close {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The handle every service holds.

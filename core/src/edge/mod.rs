@@ -83,10 +83,8 @@ impl EdgeApi {
         manager: BotManager,
         conversations: Arc<Conversations>,
     ) -> Self {
-        let credentials = credentials
-            .iter()
-            .map(|(token, reach)| (Sha256::digest(token.as_bytes()).into(), reach.clone()))
-            .collect();
+        let credentials =
+            credentials.iter().map(|(token, reach)| (Sha256::digest(token.as_bytes()).into(), reach.clone())).collect();
         Self { credentials, heartbeat, registry, store, manager, conversations }
     }
 
@@ -108,7 +106,8 @@ impl EdgeApi {
                  instance that runs it",
             )
         };
-        let Some(placed) = self.manager.placement(resource_id).filter(|placed| placed.instance_id == instance_id) else {
+        let Some(placed) = self.manager.placement(resource_id).filter(|placed| placed.instance_id == instance_id)
+        else {
             return Err(not_here());
         };
         if placed.reach != *reach {

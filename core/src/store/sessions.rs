@@ -39,10 +39,12 @@ impl Store {
 
     /// The session whose token has this hash, expired or not.
     pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, user_id, create_time, last_seen_time, expire_time FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, create_time, last_seen_time, expire_time FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// Records that the session was used at `now`.

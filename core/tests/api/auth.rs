@@ -156,7 +156,8 @@ async fn logout_revokes_the_session_at_once(backend: Backend) {
     // Other sessions are untouched.
     app.auth().get_current_user(authed(GetCurrentUserRequest {}, &other.token)).await.unwrap();
     // An API token cannot log out: it is revoked by deleting it.
-    let api = app.auth().create_api_token(authed(CreateApiTokenRequest { name: "ci".into(), ttl: None }, &other.token)).await;
+    let api =
+        app.auth().create_api_token(authed(CreateApiTokenRequest { name: "ci".into(), ttl: None }, &other.token)).await;
     let status = app.auth().logout(authed(LogoutRequest {}, &api.unwrap().into_inner().token)).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
 }
@@ -185,7 +186,9 @@ async fn protected_calls_need_a_valid_token(backend: Backend) {
             auth.get_current_user(with_header(GetCurrentUserRequest {}, &header)).await.unwrap_err(),
             auth.logout(with_header(LogoutRequest {}, &header)).await.unwrap_err(),
             auth.change_password(with_header(ChangePasswordRequest::default(), &header)).await.unwrap_err(),
-            auth.create_api_token(with_header(CreateApiTokenRequest { name: "x".into(), ttl: None }, &header)).await.unwrap_err(),
+            auth.create_api_token(with_header(CreateApiTokenRequest { name: "x".into(), ttl: None }, &header))
+                .await
+                .unwrap_err(),
             auth.list_api_tokens(with_header(ListApiTokensRequest::default(), &header)).await.unwrap_err(),
             auth.delete_api_token(with_header(DeleteApiTokenRequest { id: "x".into() }, &header)).await.unwrap_err(),
         ];

@@ -67,7 +67,8 @@ async fn an_api_token_is_refused_every_credential_action_a_session_may_do(backen
 
     // Every call that changes how the account is reached, with the script's token: refused,
     // and nothing changed.
-    let new_password = || ChangePasswordRequest { current_password: PASSWORD.into(), new_password: "taken over!".into() };
+    let new_password =
+        || ChangePasswordRequest { current_password: PASSWORD.into(), new_password: "taken over!".into() };
     let mut auth = app.auth();
     let refusals: Vec<(&str, Status)> = vec![
         ("CreateApiToken", create_token(&app, script, "another").await.unwrap_err()),
@@ -132,7 +133,8 @@ async fn a_password_change_ends_other_sessions_and_revokes_every_api_token(backe
     let (_, bob) = app.register("bob").await;
     let bobs = create_token(&app, &bob.token, "bob's").await.unwrap().token;
 
-    let change = ChangePasswordRequest { current_password: PASSWORD.into(), new_password: "a brand new passphrase".into() };
+    let change =
+        ChangePasswordRequest { current_password: PASSWORD.into(), new_password: "a brand new passphrase".into() };
     let done = app.auth().change_password(authed(change, &kept.token)).await.unwrap().into_inner();
     assert_eq!((done.ended_session_count, done.revoked_api_token_count), (2, 3));
     for credential in scripts.iter().chain([&phone, &laptop]) {
@@ -149,7 +151,11 @@ async fn a_first_password_needs_a_session_signed_in_within_ten_minutes(backend: 
     let (user, session) = app.register("carol").await;
     let store = database(&app).await;
     // As an account made by a sign-in provider: no password.
-    sqlx::query("UPDATE users SET password_hash = '' WHERE id = $1").bind(&user.id).execute(store.pool()).await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = '' WHERE id = $1")
+        .bind(&user.id)
+        .execute(store.pool())
+        .await
+        .unwrap();
     let sign_in_ago = |minutes: i64| {
         let store = store.clone();
         let user_id = user.id.clone();
@@ -285,7 +291,11 @@ async fn two_parallel_unlinks_always_leave_a_way_in(backend: Backend) {
     let (user, session) = app.register("dave").await;
     let store = database(&app).await;
     // As an account made by a sign-in provider: no password, so its identities are its way in.
-    sqlx::query("UPDATE users SET password_hash = '' WHERE id = $1").bind(&user.id).execute(store.pool()).await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = '' WHERE id = $1")
+        .bind(&user.id)
+        .execute(store.pool())
+        .await
+        .unwrap();
     let link = |store: Store, user_id: String| async move {
         let id = uuid_simple();
         sqlx::query(

@@ -86,7 +86,10 @@ async fn a_provider_credential_acts_only_as_its_own_provider(backend: Backend) {
     let shop = create(&app, &session.token, new_resource("Shop", "{}", "tok-aaaaaaaaaaaaaaaaaaaa-1111")).await;
     eventually(&app, &session.token, &shop.id, ResourceState::Ready).await;
     let other_request = CreateResourceRequest {
-        resource: Some(Resource { provider: "otherchan".into(), ..new_resource("Other", "{}", "tok-other-bbbbbbbbbbbb").resource.unwrap() }),
+        resource: Some(Resource {
+            provider: "otherchan".into(),
+            ..new_resource("Other", "{}", "tok-other-bbbbbbbbbbbb").resource.unwrap()
+        }),
     };
     let elsewhere = create(&app, &session.token, other_request).await;
     eventually(&app, &session.token, &elsewhere.id, ResourceState::Ready).await;
@@ -110,7 +113,8 @@ async fn a_provider_credential_acts_only_as_its_own_provider(backend: Backend) {
         "testchan's credential conversing for otherchan's resource",
         converse_as(&app, TESTCHAN_TOKEN, converse("one", &elsewhere.id, "u3")).await,
     );
-    let reset = ResetConversationRequest { instance_id: "one".into(), resource_id: shop.id.clone(), chat_id: "c".into() };
+    let reset =
+        ResetConversationRequest { instance_id: "one".into(), resource_id: shop.id.clone(), chat_id: "c".into() };
     let reset = EdgeServiceClient::new(app.channel.clone()).reset_conversation(authed(reset, OTHER_TOKEN)).await;
     assert_denied("otherchan's credential resetting testchan's chat", reset);
     assert_eq!(fake.chat_calls(), calls, "refused calls never reach the model");

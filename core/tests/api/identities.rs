@@ -104,7 +104,11 @@ pub(crate) async fn visit_provider(app: &TestApp, provider_id: &str, session: Op
     Returned(query)
 }
 
-pub(crate) async fn finish(app: &TestApp, returned: &Returned, session: Option<&str>) -> Result<Outcome, tonic::Status> {
+pub(crate) async fn finish(
+    app: &TestApp,
+    returned: &Returned,
+    session: Option<&str>,
+) -> Result<Outcome, tonic::Status> {
     let request = returned.finish("google");
     let request = match session {
         Some(token) => authed(request, token),

@@ -210,8 +210,11 @@ async fn tokens_are_made_with_an_expiry_and_a_password_change_says_what_it_ended
     let other = web.browser();
     let login = [("email", email.as_str()), ("password", "a long enough passphrase")];
     assert_eq!(other.post(web.url("/login")).form(&login).send().await.unwrap().status(), StatusCode::SEE_OTHER);
-    let change =
-        [("csrf", csrf.as_str()), ("current_password", "a long enough passphrase"), ("new_password", "a new passphrase")];
+    let change = [
+        ("csrf", csrf.as_str()),
+        ("current_password", "a long enough passphrase"),
+        ("new_password", "a new passphrase"),
+    ];
     let changed = browser.post(web.url("/profile/password")).form(&change).send().await.unwrap();
     assert_eq!(changed.status(), StatusCode::SEE_OTHER);
     let location = changed.headers()[header::LOCATION].to_str().unwrap().to_owned();
