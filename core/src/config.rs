@@ -3,10 +3,12 @@
 //! Every setting has one name, documented here and in the README's table; `docker-compose.yml`
 //! and operators rely on the environment variable names.
 
-use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
+
+use crate::edge::{EdgeReach, MIN_EDGE_TOKEN_LEN, credential_key};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -167,10 +169,18 @@ pub struct Config {
     #[arg(long, env = "ASSISTCHAT_SYSTEM_PROMPT", default_value = DEFAULT_SYSTEM_PROMPT)]
     pub system_prompt: String,
 
-    /// The credential provider edges attach with (at least 32 characters; `openssl rand -hex
-    /// 32`). Unset means no edge can attach.
+    /// The shared credential provider edges attach with, valid for every provider (at least 32
+    /// characters; `openssl rand -hex 32`): for a single operator who runs every edge. Prefer one
+    /// credential per provider, `ASSISTCHAT_EDGE_TOKEN_<PROVIDER>` (such as
+    /// `ASSISTCHAT_EDGE_TOKEN_TELEGRAM`, each at least 32 characters), which attaches only as that
+    /// provider and receives only its resources. With neither set, no edge can attach.
     #[arg(long, env = "ASSISTCHAT_EDGE_TOKEN", hide_env_values = true)]
     pub edge_token: Option<String>,
+
+    /// Per-provider edge credentials set in code, by provider name, on top of the
+    /// `ASSISTCHAT_EDGE_TOKEN_<PROVIDER>` ones of the environment (for embedding and tests).
+    #[arg(skip)]
+    pub provider_edge_tokens: BTreeMap<String, String>,
 
     /// How often attached edges send heartbeats; an edge silent for three intervals is
     /// detached and its resources are shown in error or moved.
@@ -206,6 +216,10 @@ pub struct Config {
     #[arg(skip)]
     pub extra_identity_providers: Vec<IdentityProviderConfig>,
 }
+
+/// The start of the variables that hold one provider's edge credential:
+/// `ASSISTCHAT_EDGE_TOKEN_<PROVIDER>`, the provider's name upper-cased with `_` for `-`.
+pub const EDGE_TOKEN_PREFIX: &str = "ASSISTCHAT_EDGE_TOKEN_";
 
 /// Google's OpenID Connect issuer.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -261,6 +275,7 @@ impl Config {
             session_lifetime: Duration::from_secs(12 * 60 * 60),
             qr_per_minute: 60,
             edge_token: None,
+            provider_edge_tokens: BTreeMap::new(),
             edge_heartbeat: Duration::from_secs(2),
             openai_api_key: None,
             openai_base_url: "https://api.openai.com/v1".into(),
@@ -350,6 +365,67 @@ impl Config {
         Ok(providers)
     }
 
+    /// The edge credentials core accepts, each with what it may act as: one per provider from
+    /// the environment's `ASSISTCHAT_EDGE_TOKEN_<PROVIDER>` and [`Config::provider_edge_tokens`],
+    /// then the shared `ASSISTCHAT_EDGE_TOKEN`.
+    pub fn edge_credentials(&self) -> Result<Vec<(String, EdgeReach)>, String> {
+        self.edge_credentials_from(std::env::vars())
+    }
+
+    /// [`Config::edge_credentials`] with the environment's variables given as `vars`.
+    fn edge_credentials_from(
+        &self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Vec<(String, EdgeReach)>, String> {
+        let from_env = vars.into_iter().filter_map(|(name, value)| {
+            let provider = name.strip_prefix(EDGE_TOKEN_PREFIX)?.to_owned();
+            Some((name, provider, value))
+        });
+        let in_code = self
+            .provider_edge_tokens
+            .iter()
+            .map(|(provider, value)| (provider.clone(), provider.clone(), value.clone()));
+        let mut credentials: Vec<(String, EdgeReach)> = Vec::new();
+        for (name, provider, value) in from_env.chain(in_code) {
+            let value = value.trim();
+            // An empty value (`${X:-}` in a compose file) sets nothing.
+            if value.is_empty() {
+                continue;
+            }
+            let key = credential_key(&provider);
+            let valid = key.starts_with(|c: char| c.is_ascii_lowercase())
+                && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !valid {
+                return Err(format!("{name}: {provider:?} is not a provider name (letters, digits and _)"));
+            }
+            if value.len() < MIN_EDGE_TOKEN_LEN {
+                return Err(format!(
+                    "{name} must be at least {MIN_EDGE_TOKEN_LEN} characters; make one with `openssl rand -hex 32`"
+                ));
+            }
+            let reach = EdgeReach::Provider(key);
+            if credentials.iter().any(|(_, earlier)| *earlier == reach) {
+                return Err(format!("{name}: the edge credential of this provider is set twice"));
+            }
+            credentials.push((value.to_owned(), reach));
+        }
+        if let Some(shared) = self.edge_token.as_deref().map(str::trim).filter(|token| !token.is_empty()) {
+            if shared.len() < MIN_EDGE_TOKEN_LEN {
+                return Err(format!(
+                    "ASSISTCHAT_EDGE_TOKEN must be at least {MIN_EDGE_TOKEN_LEN} characters; make one with `openssl \
+                     rand -hex 32`"
+                ));
+            }
+            credentials.push((shared.to_owned(), EdgeReach::Any));
+        }
+        for (index, (token, _)) in credentials.iter().enumerate() {
+            if credentials[..index].iter().any(|(earlier, _)| earlier == token) {
+                return Err("two edge credentials have the same value; give each provider its own".into());
+            }
+        }
+        Ok(credentials)
+    }
+
     /// The platform's AI settings.
     pub fn platform_ai(&self) -> crate::ai::PlatformAi {
         crate::ai::PlatformAi {
@@ -407,6 +483,7 @@ impl std::fmt::Debug for Config {
             .field("max_streams_per_user", &self.max_streams_per_user)
             .field("system_prompt", &self.system_prompt)
             .field("edge_token", &self.edge_token.as_ref().map(|_| "<redacted>"))
+            .field("provider_edge_tokens", &self.provider_edge_tokens.keys().collect::<Vec<_>>())
             .field("edge_heartbeat", &self.edge_heartbeat)
             .field("public_url", &self.public_url)
             .field("google_client_id", &self.google_client_id)
@@ -451,6 +528,41 @@ mod tests {
         let shown = format!("{config:?}{:?}{:?}", config.platform_ai(), config.identity_providers_from(|_| None));
         assert!(!shown.contains("c2VjcmV0") && !shown.contains("sk-platform") && !shown.contains("edge-credential"));
         assert!(!shown.contains("GOCSPX") && shown.contains("id.apps.googleusercontent.com"));
+    }
+
+    #[test]
+    fn each_provider_edge_credential_names_its_provider() {
+        let mut config = Config::with_defaults("d".into());
+        assert!(config.edge_credentials_from([]).unwrap().is_empty(), "nothing set, no edge attaches");
+        let telegram = "t".repeat(MIN_EDGE_TOKEN_LEN);
+        let zoom = "z".repeat(MIN_EDGE_TOKEN_LEN);
+        config.edge_token = Some("s".repeat(MIN_EDGE_TOKEN_LEN));
+        config.provider_edge_tokens.insert("my-chan".into(), "m".repeat(MIN_EDGE_TOKEN_LEN));
+        let vars = [
+            ("ASSISTCHAT_EDGE_TOKEN_TELEGRAM".to_owned(), telegram.clone()),
+            ("ASSISTCHAT_EDGE_TOKEN_ZOOM".to_owned(), zoom.clone()),
+            ("ASSISTCHAT_EDGE_TOKEN_SLACK".to_owned(), String::new()),
+            ("ASSISTCHAT_EDGE_HEARTBEAT".to_owned(), "2s".to_owned()),
+        ];
+        let credentials = config.edge_credentials_from(vars.clone()).unwrap();
+        let reaches: Vec<_> = credentials.iter().map(|(_, reach)| reach.clone()).collect();
+        assert_eq!(
+            reaches,
+            [
+                EdgeReach::Provider("telegram".into()),
+                EdgeReach::Provider("zoom".into()),
+                EdgeReach::Provider("my_chan".into()),
+                EdgeReach::Any
+            ]
+        );
+        assert!(reaches[2].allows("my-chan") && !reaches[0].allows("zoom") && reaches[3].allows("zoom"));
+        let short = [("ASSISTCHAT_EDGE_TOKEN_ZOOM".to_owned(), "short".to_owned())];
+        assert!(config.edge_credentials_from(short).unwrap_err().contains("ASSISTCHAT_EDGE_TOKEN_ZOOM"));
+        let same = [("ASSISTCHAT_EDGE_TOKEN_ZOOM".to_owned(), telegram.clone()), vars[0].clone()];
+        assert!(config.edge_credentials_from(same).unwrap_err().contains("same value"));
+        let bad = [("ASSISTCHAT_EDGE_TOKEN_1X".to_owned(), zoom)];
+        assert!(config.edge_credentials_from(bad).is_err());
+        assert!(!format!("{config:?}").contains(&"m".repeat(MIN_EDGE_TOKEN_LEN)), "credentials stay out of logs");
     }
 
     #[test]

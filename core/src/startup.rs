@@ -32,7 +32,7 @@ use crate::{
     config::{Config, redact_url},
     conversations::{self, Conversations},
     crypto::{Keyring, SecretError, keyring::KeySource},
-    edge::{EdgeApi, MIN_EDGE_TOKEN_LEN},
+    edge::{EdgeApi, EdgeReach},
     error::Error,
     profile::{Profiles, service::ProfileApi},
     providers::Registry,
@@ -73,11 +73,9 @@ pub enum StartError {
         /// What failed.
         source: std::io::Error,
     },
-    /// The edge credential is too short to be safe.
-    #[error(
-        "ASSISTCHAT_EDGE_TOKEN must be at least {MIN_EDGE_TOKEN_LEN} characters; make one with `openssl rand -hex 32`"
-    )]
-    EdgeToken,
+    /// An edge credential is too short to be safe, or otherwise wrong; the text says which.
+    #[error("edge credentials: {0}")]
+    EdgeToken(String),
     /// An exception to the outbound policy is not a host, an IP address or a CIDR block.
     #[error("ASSISTCHAT_OUTBOUND_ALLOW: {0}")]
     OutboundAllow(String),
@@ -117,6 +115,8 @@ pub struct Application {
     manager: BotManager,
     /// The conversation domain.
     conversations: Arc<Conversations>,
+    /// The edge credentials accepted, with what each may act as.
+    edge_credentials: Vec<(String, EdgeReach)>,
     /// The configuration.
     config: Config,
 }
@@ -126,9 +126,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
-        if config.edge_token.as_ref().is_some_and(|token| token.len() < MIN_EDGE_TOKEN_LEN) {
-            return Err(StartError::EdgeToken);
-        }
+        let edge_credentials = config.edge_credentials().map_err(StartError::EdgeToken)?;
         let identity_providers = config.identity_providers().map_err(StartError::IdentityProviders)?;
         let outbound = config.outbound().map_err(StartError::OutboundAllow)?;
         let registration = RegistrationPolicy::new(config.registration, &config.registration_domains)
@@ -177,6 +175,7 @@ impl Application {
             resources,
             manager,
             conversations,
+            edge_credentials,
             config,
         })
     }
@@ -215,7 +214,7 @@ impl Application {
             BotApi::new(self.accounts.clone(), self.store.clone(), self.manager.clone(), self.conversations.clone())
                 .with_max_streams_per_user(usize::try_from(self.config.max_streams_per_user).unwrap_or(usize::MAX));
         let edge_api = EdgeApi::new(
-            self.config.edge_token.as_deref(),
+            &self.edge_credentials,
             self.config.edge_heartbeat,
             self.registry.clone(),
             self.store.clone(),

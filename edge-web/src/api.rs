@@ -11,9 +11,9 @@ mod resources;
 mod usage;
 
 use assistchat_proto::v1::{
-    AiMode, ApiToken, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, GetProfileRequest,
-    ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyCheck, OpenAiKeyState, Profile, RegisterRequest,
-    Session, SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest, User,
+    AiMode, ApiToken, ChangePasswordRequest, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest,
+    GetProfileRequest, ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyCheck, OpenAiKeyState, Profile,
+    RegisterRequest, Session, SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest, User,
 };
 use axum::{
     Json, Router,
@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use crate::{
     AppState,
     error::{ApiError, AppError},
-    pages::profile::format_time,
+    pages::profile::{format_time, token_ttl},
     qr::{self, QrForm},
     visitor::{Credential, Visitor, csrf_token_for},
 };
@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/profile/openai/settings", put(put_ai_settings))
         .route("/api/profile/tokens", get(list_tokens).post(create_token))
         .route("/api/profile/tokens/{id}", delete(delete_token))
+        .route("/api/profile/password", post(change_password))
         .route("/api/qr/build", post(build_qr).layer(DefaultBodyLimit::max(qr::MAX_BODY_BYTES)))
         .merge(resources::routes())
         .merge(bot::routes())
@@ -119,6 +120,7 @@ fn token_json(token: &ApiToken) -> Value {
         "name": token.name,
         "created_at": token.create_time.as_ref().map(format_time),
         "last_used_at": token.last_use_time.as_ref().map(format_time),
+        "expires_at": token.expire_time.as_ref().map(format_time),
     })
 }
 
@@ -357,6 +359,9 @@ async fn list_tokens(
 #[derive(Deserialize)]
 struct TokenBody {
     name: String,
+    /// Days the token works; absent or 0 for no expiry.
+    #[serde(default)]
+    expire_days: Option<u32>,
 }
 
 async fn create_token(
@@ -366,12 +371,39 @@ async fn create_token(
     Body(body): Body<TokenBody>,
 ) -> Result<Response, ApiError> {
     check_csrf(&visitor, &headers)?;
-    let response =
-        state.core.auth().create_api_token(visitor.meta.request(CreateApiTokenRequest { name: body.name })).await?;
+    let ttl = token_ttl(&body.expire_days.unwrap_or_default().to_string())?;
+    let request = CreateApiTokenRequest { name: body.name, ttl };
+    let response = state.core.auth().create_api_token(visitor.meta.request(request)).await?;
     let response = response.into_inner();
     let mut token = token_json(&response.api_token.unwrap_or_default());
     token["token"] = response.token.into();
     Ok((StatusCode::CREATED, Json(token)).into_response())
+}
+
+/// The body of `POST /api/profile/password`.
+#[derive(Deserialize)]
+struct PasswordBody {
+    /// The password in use now; empty for an account that has none yet.
+    #[serde(default)]
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /api/profile/password`: changes (or sets) the password; answers how many other
+/// sessions ended and API tokens were revoked.
+async fn change_password(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Body(body): Body<PasswordBody>,
+) -> Result<Json<Value>, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    let request = ChangePasswordRequest { current_password: body.current_password, new_password: body.new_password };
+    let done = state.core.auth().change_password(visitor.meta.request(request)).await?.into_inner();
+    Ok(Json(json!({
+        "ended_session_count": done.ended_session_count,
+        "revoked_api_token_count": done.revoked_api_token_count,
+    })))
 }
 
 async fn delete_token(

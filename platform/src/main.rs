@@ -44,8 +44,17 @@ async fn main() -> anyhow::Result<()> {
             core.trusted_proxies.push(loopback.into());
         }
     }
-    // The edges here attach with a credential of this process's own unless one is set.
-    let edge_token = core.edge_token.get_or_insert_with(random_credential).clone();
+    // Each edge here attaches with a credential of its own provider, made by this process unless
+    // one is set, so that none of them can act as another.
+    let mut edge_token = |provider: &str| {
+        let variable = format!("{}{}", assistchat_core::config::EDGE_TOKEN_PREFIX, provider.to_uppercase());
+        match std::env::var(&variable).ok().filter(|token| !token.trim().is_empty()) {
+            Some(token) => token.trim().to_owned(),
+            None => core.provider_edge_tokens.entry(provider.into()).or_insert_with(random_credential).clone(),
+        }
+    };
+    let telegram_token = edge_token("telegram");
+    let zoom_token = edge_token("zoom");
     let core_app = assistchat_core::Application::build(core).await.context("core could not start")?;
     web.core_url = format!("http://{}", core_app.local_addr());
     let web_app = assistchat_edge_web::Application::build(web).await.context("web edge could not start")?;
@@ -55,17 +64,17 @@ async fn main() -> anyhow::Result<()> {
     let wait = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let edge = |instance: &str| assistchat_edge_client::EdgeConfig {
+    let edge = |instance: &str, edge_token: &str| assistchat_edge_client::EdgeConfig {
         core_url: format!("http://{}", core_app.local_addr()),
-        edge_token: edge_token.clone(),
+        edge_token: edge_token.to_owned(),
         instance_id: Some(instance.into()),
     };
     let provider = telegram.provider().await?;
-    let telegram_edge = assistchat_edge_client::EdgeClient::new(&edge("telegram-builtin"), provider)?;
+    let telegram_edge = assistchat_edge_client::EdgeClient::new(&edge("telegram-builtin", &telegram_token), provider)?;
     // Zoom posts to this edge's own web server: a port taken by something else costs the Zoom
     // channel only, not the platform.
     let zoom_edge = match zoom.provider().await {
-        Ok(provider) => Some(assistchat_edge_client::EdgeClient::new(&edge("zoom-builtin"), provider)?),
+        Ok(provider) => Some(assistchat_edge_client::EdgeClient::new(&edge("zoom-builtin", &zoom_token), provider)?),
         Err(err) => {
             tracing::warn!(error = %err, "the Zoom edge did not start; Zoom chatbots stay offline");
             None

@@ -53,7 +53,13 @@ fn every_service_runs_a_binary_of_the_image_with_variables_it_reads() {
         );
         for (variable, _) in service["environment"].as_hash().into_iter().flatten() {
             let variable = variable.as_str().unwrap();
-            assert!(reads.contains(variable), "{name}: {binary} does not read {variable}; it reads {reads:?}");
+            // Core reads one edge credential per provider, by the provider's name.
+            let per_provider = binary == "assistchat-core"
+                && variable.strip_prefix(assistchat_core::config::EDGE_TOKEN_PREFIX).is_some_and(|p| !p.is_empty());
+            assert!(
+                reads.contains(variable) || per_provider,
+                "{name}: {binary} does not read {variable}; it reads {reads:?}"
+            );
         }
         seen.insert(binary);
     }
@@ -73,4 +79,21 @@ fn the_web_edge_reaches_core_where_core_listens_and_is_trusted_by_it() {
     let secret = core["environment"]["ASSISTCHAT_SECRET_KEY"].as_str().unwrap();
     assert!(secret.starts_with("${ASSISTCHAT_SECRET_KEY:?"), "the key is never written into the file: {secret}");
     assert!(matches!(core["environment"]["DATABASE_URL"].as_str(), Some(url) if url.contains("@postgres:5432/")));
+}
+
+#[test]
+fn each_provider_edge_attaches_with_its_own_credential() {
+    let compose = &YamlLoader::load_from_str(&repo_file("docker-compose.yml")).unwrap()[0];
+    let core = &compose["services"]["core"]["environment"];
+    assert!(core["ASSISTCHAT_EDGE_TOKEN"].is_badvalue(), "no shared edge credential: each provider has its own");
+    let mut credentials = BTreeSet::new();
+    for (service, provider) in [("telegram", "TELEGRAM"), ("zoom", "ZOOM")] {
+        let variable = format!("{}{provider}", assistchat_core::config::EDGE_TOKEN_PREFIX);
+        let on_core = core[variable.as_str()].as_str().unwrap_or_else(|| panic!("core has no {variable}"));
+        let on_edge = compose["services"][service]["environment"]["ASSISTCHAT_EDGE_TOKEN"].as_str().unwrap();
+        assert_eq!(on_edge, on_core, "{service} attaches with core's {variable}");
+        assert!(on_core.starts_with(&format!("${{{variable}:?")), "never written into the file: {on_core}");
+        credentials.insert(on_core.to_owned());
+    }
+    assert_eq!(credentials.len(), 2, "the edges' credentials differ");
 }

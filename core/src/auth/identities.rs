@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{Accounts, Caller, Credential, NewSession, oidc::OidcProvider};
+use super::{Accounts, Caller, NewSession, oidc::OidcProvider};
 use crate::{
     config::IdentityProviderConfig,
     crypto::tokens::{self, TokenKind},
@@ -155,12 +155,10 @@ impl Identities {
     /// links the identity to that signed-in caller instead. Sign-ins begun are throttled per
     /// client address.
     pub async fn begin(&self, provider_id: &str, link_to: Option<&Caller>, address: Option<IpAddr>) -> Result<Begun> {
-        let provider = self.configured(provider_id)?;
-        if let Some(Caller { credential: Credential::ApiToken(_), .. }) = link_to {
-            return Err(Error::FailedPrecondition(
-                "sign-in methods are linked from a signed-in session, not with an API token".into(),
-            ));
+        if let Some(caller) = link_to {
+            caller.require_session()?;
         }
+        let provider = self.configured(provider_id)?;
         let slot = self.starts.acquire(client_key(address), Instant::now()).map_err(|retry_after| {
             Error::ResourceExhausted {
                 message: "too many sign-ins were begun from this address; finish one you began".into(),
@@ -248,6 +246,9 @@ impl Identities {
             return Err(Error::FailedPrecondition(format!(
                 "linking {name} was begun by another session; sign in to that account and start again"
             )));
+        }
+        if let Some(caller) = caller {
+            caller.require_session()?;
         }
         self.add_identity(name, identity).await.map(Finished::Linked)
     }
@@ -398,6 +399,7 @@ impl Identities {
     /// Unlinks one of the caller's identities, unless the account would have no way left to
     /// sign in.
     pub async fn unlink(&self, caller: &Caller, id: &str) -> Result<()> {
+        caller.require_session()?;
         let identities = self.store.identities_of(&caller.user_id).await?;
         if !identities.iter().any(|identity| identity.id == id) {
             return Err(Error::NotFound(format!(

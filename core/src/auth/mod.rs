@@ -56,7 +56,7 @@ use crate::{
         api_tokens::ApiTokenRecord,
         new_id, now_millis,
         sessions::SessionRecord,
-        users::{NewUser, UserRecord},
+        users::{NewUser, Revoked, UserRecord},
     },
     throttle::{Permit, Throttle, client_key},
 };
@@ -92,6 +92,16 @@ pub const ADDRESS_DRAIN: Duration = Duration::from_secs(10);
 const TOUCH_INTERVAL_MS: i64 = 60_000;
 /// How often expired sessions are swept from the database.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(10 * 60);
+/// The most personal API tokens one account may have.
+pub const MAX_API_TOKENS_PER_USER: i64 = 50;
+/// The longest an API token may be made to last (a token meant to last longer is made without
+/// an expiry).
+const MAX_API_TOKEN_TTL: Duration = Duration::from_secs(10 * 366 * 24 * 60 * 60);
+/// The shortest an API token may be made to last.
+const MIN_API_TOKEN_TTL: Duration = Duration::from_secs(60);
+/// A first password is set only from a session signed in this recently: a session left open
+/// on a shared computer must not be enough to give the account a password.
+pub const FRESH_SESSION: Duration = Duration::from_secs(10 * 60);
 
 /// Who is calling, once their bearer token checked out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +110,25 @@ pub struct Caller {
     pub user_id: String,
     /// The credential the call was made with.
     pub credential: Credential,
+    /// When that credential was issued (a session's sign-in, a token's creation), in Unix
+    /// milliseconds.
+    pub issue_time: i64,
+}
+
+impl Caller {
+    /// Refuses a call made with a personal API token: what changes how the account is reached
+    /// (passwords, tokens, sign-in methods) needs a person signed in, so that a token leaked
+    /// from a script cannot take the account over.
+    pub fn require_session(&self) -> Result<&str> {
+        match &self.credential {
+            Credential::Session(id) => Ok(id),
+            Credential::ApiToken(_) => Err(Error::PermissionDenied(
+                "this needs a browser session: sign in on the web (personal API tokens cannot change passwords, \
+                 API tokens or sign-in methods)"
+                    .into(),
+            )),
+        }
+    }
 }
 
 /// The kind of credential a call was made with, and its id.
@@ -410,10 +439,11 @@ impl Accounts {
         let session = SessionRecord {
             id: new_id(),
             user_id: user_id.to_owned(),
+            create_time: now,
             last_seen_time: now,
             expire_time: now.saturating_add(millis(self.lifetime)),
         };
-        self.store.insert_session(&session, &token_hash, now).await?;
+        self.store.insert_session(&session, &token_hash).await?;
         let user = self.current_user(user_id).await?;
         Ok((user, NewSession { token, expire_time: session.expire_time }))
     }
@@ -444,15 +474,28 @@ impl Accounts {
                 if now - session.last_seen_time >= TOUCH_INTERVAL_MS.min(millis(self.idle_timeout) / 4) {
                     self.store.touch_session(&session.id, now).await?;
                 }
-                Ok(Caller { user_id: session.user_id, credential: Credential::Session(session.id) })
+                Ok(Caller {
+                    user_id: session.user_id,
+                    credential: Credential::Session(session.id),
+                    issue_time: session.create_time,
+                })
             }
             TokenKind::IdentityLink => Err(invalid()),
             TokenKind::ApiToken => {
                 let token = self.store.api_token_by_hash(&hash).await?.ok_or_else(invalid)?;
+                if token.expire_time.is_some_and(|end| now >= end) {
+                    return Err(Error::Unauthenticated(
+                        "this API token has expired; create a new one on your profile page".into(),
+                    ));
+                }
                 if token.last_use_time.is_none_or(|last| now - last >= TOUCH_INTERVAL_MS) {
                     self.store.touch_api_token(&token.id, now).await?;
                 }
-                Ok(Caller { user_id: token.user_id, credential: Credential::ApiToken(token.id) })
+                Ok(Caller {
+                    user_id: token.user_id,
+                    credential: Credential::ApiToken(token.id),
+                    issue_time: token.create_time,
+                })
             }
         }
     }
@@ -479,8 +522,10 @@ impl Accounts {
             .ok_or_else(|| Error::Unauthenticated("this account no longer exists; sign in again".into()))
     }
 
-    /// Replaces the caller's password and ends their other sessions; returns how many ended.
-    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<u64> {
+    /// Replaces the caller's password, ends their other sessions and revokes every API token;
+    /// returns what was ended. Needs a session, and a first password a fresh one.
+    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<Revoked> {
+        let keep = caller.require_session()?;
         let new = Password::parse("new_password", new)?;
         let slot =
             self.password_change_failures.acquire(caller.user_id.clone(), Instant::now()).map_err(|retry_after| {
@@ -503,28 +548,53 @@ impl Accounts {
                 "the current password is wrong; enter the one you sign in with",
             ));
         }
+        if stored_hash.is_none() && now_millis().saturating_sub(caller.issue_time) >= millis(FRESH_SESSION) {
+            return Err(Error::FailedPrecondition(format!(
+                "a first password is set only within {} minutes of signing in; sign in again, then set it",
+                FRESH_SESSION.as_secs() / 60
+            )));
+        }
         let hash = self.hasher.hash(new.as_str()).await?;
-        let keep = match &caller.credential {
-            Credential::Session(id) => Some(id.as_str()),
-            Credential::ApiToken(_) => None,
-        };
-        let ended = self.store.change_password(&caller.user_id, &hash, keep).await?;
-        tracing::info!(user_id = %caller.user_id, ended_sessions = ended, "password changed");
+        let ended = self.store.change_password(&caller.user_id, &hash, Some(keep)).await?;
+        tracing::info!(
+            user_id = %caller.user_id,
+            ended_sessions = ended.sessions,
+            revoked_api_tokens = ended.api_tokens,
+            "password changed"
+        );
         Ok(ended)
     }
 
-    /// Issues a personal API token; returns its record and the token itself.
-    pub async fn create_api_token(&self, caller: &Caller, name: &str) -> Result<(ApiTokenRecord, String)> {
+    /// Issues a personal API token, working for `ttl` if given (else until deleted); returns its
+    /// record and the token itself. Needs a session.
+    pub async fn create_api_token(
+        &self,
+        caller: &Caller,
+        name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(ApiTokenRecord, String)> {
+        caller.require_session()?;
         let name = Name::parse("name", name)?;
+        let ttl = ttl.filter(|ttl| !ttl.is_zero());
+        if ttl.is_some_and(|ttl| !(MIN_API_TOKEN_TTL..=MAX_API_TOKEN_TTL).contains(&ttl)) {
+            return Err(Error::invalid("ttl", "choose between a minute and ten years, or none for no expiry"));
+        }
         let (token, hash) = tokens::generate(TokenKind::ApiToken);
+        let now = now_millis();
         let record = ApiTokenRecord {
             id: new_id(),
             user_id: caller.user_id.clone(),
             name: name.as_str().to_owned(),
-            create_time: now_millis(),
+            create_time: now,
             last_use_time: None,
+            expire_time: ttl.map(|ttl| now.saturating_add(millis(ttl))),
         };
-        self.store.insert_api_token(&record, &hash).await?;
+        if !self.store.insert_api_token(&record, &hash, MAX_API_TOKENS_PER_USER).await? {
+            return Err(Error::QuotaSpent(format!(
+                "you have {MAX_API_TOKENS_PER_USER} API tokens, the most one account may have; delete some you no \
+                 longer use first"
+            )));
+        }
         tracing::info!(user_id = %caller.user_id, token_id = %record.id, "API token created");
         Ok((record, token))
     }
@@ -543,8 +613,9 @@ impl Accounts {
         Ok(pagination::paginate(items, limit, LIST, |token| &token.id))
     }
 
-    /// Revokes one of the caller's API tokens.
+    /// Revokes one of the caller's API tokens. Needs a session.
     pub async fn delete_api_token(&self, caller: &Caller, id: &str) -> Result<()> {
+        caller.require_session()?;
         if !self.store.delete_api_token(&caller.user_id, id).await? {
             return Err(Error::NotFound(format!("no API token {id:?} of yours; list your tokens to see their ids")));
         }

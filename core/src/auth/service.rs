@@ -22,6 +22,7 @@ use super::{
     registration::RegistrationPolicy,
 };
 use crate::{
+    error::Error,
     rpc::{TrustedProxies, caller, client_address, timestamp},
     store::{api_tokens::ApiTokenRecord, identities::IdentityRecord, users::UserRecord},
 };
@@ -73,6 +74,7 @@ fn api_token(record: ApiTokenRecord) -> ApiToken {
         name: record.name,
         create_time: Some(timestamp(record.create_time)),
         last_use_time: record.last_use_time.map(timestamp),
+        expire_time: record.expire_time.map(timestamp),
     }
 }
 
@@ -128,7 +130,10 @@ impl AuthService for AuthApi {
         let caller = caller(&self.accounts, &request).await?;
         let input = request.into_inner();
         let ended = self.accounts.change_password(&caller, &input.current_password, &input.new_password).await?;
-        Ok(Response::new(ChangePasswordResponse { ended_session_count: i32::try_from(ended).unwrap_or(i32::MAX) }))
+        Ok(Response::new(ChangePasswordResponse {
+            ended_session_count: i32::try_from(ended.sessions).unwrap_or(i32::MAX),
+            revoked_api_token_count: i32::try_from(ended.api_tokens).unwrap_or(i32::MAX),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -137,7 +142,15 @@ impl AuthService for AuthApi {
         request: Request<CreateApiTokenRequest>,
     ) -> Result<Response<CreateApiTokenResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
-        let (record, token) = self.accounts.create_api_token(&caller, &request.get_ref().name).await?;
+        let input = request.get_ref();
+        let ttl = match &input.ttl {
+            None => None,
+            Some(ttl) => Some(
+                std::time::Duration::try_from(*ttl)
+                    .map_err(|_| Error::invalid("ttl", "must be a positive duration, or unset for no expiry"))?,
+            ),
+        };
+        let (record, token) = self.accounts.create_api_token(&caller, &input.name, ttl).await?;
         Ok(Response::new(CreateApiTokenResponse { api_token: Some(api_token(record)), token }))
     }
 

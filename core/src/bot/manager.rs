@@ -20,6 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tonic::Status;
 
 use crate::{
+    edge::EdgeReach,
     providers::{ProviderSpec, Registry},
     resources::{Resources, paused_state},
     store::{
@@ -82,13 +83,35 @@ pub enum Nudge {
 }
 
 enum Command {
-    Attach { spec: ProviderSpec, instance_id: String, sender: EdgeSender, reply: oneshot::Sender<u64> },
-    Detach { connection: u64 },
-    Report { connection: u64, report: ResourceReport },
-    Reconcile { resource_ids: Vec<String>, user_id: Option<String>, nudge: Nudge, reply: oneshot::Sender<()> },
-    Deleted { user_id: String, resource_id: String, reply: oneshot::Sender<()> },
+    Attach {
+        spec: ProviderSpec,
+        instance_id: String,
+        reach: EdgeReach,
+        sender: EdgeSender,
+        reply: oneshot::Sender<u64>,
+    },
+    Detach {
+        connection: u64,
+    },
+    Report {
+        connection: u64,
+        report: ResourceReport,
+    },
+    Reconcile {
+        resource_ids: Vec<String>,
+        user_id: Option<String>,
+        nudge: Nudge,
+        reply: oneshot::Sender<()>,
+    },
+    Deleted {
+        user_id: String,
+        resource_id: String,
+        reply: oneshot::Sender<()>,
+    },
     GraceOver,
-    Close { reply: oneshot::Sender<()> },
+    Close {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The handle every service holds.
@@ -145,11 +168,12 @@ impl BotManager {
         Ok(handle)
     }
 
-    /// Registers an edge instance; returns its connection number. An older connection of the
-    /// same provider and instance id is ended with `ABORTED`.
-    pub async fn attach(&self, spec: ProviderSpec, instance_id: String, sender: EdgeSender) -> u64 {
+    /// Registers an edge instance, attached with a credential of `reach`; returns its
+    /// connection number. An older connection of the same provider and instance id is ended
+    /// with `ABORTED`.
+    pub async fn attach(&self, spec: ProviderSpec, instance_id: String, reach: EdgeReach, sender: EdgeSender) -> u64 {
         let (reply, answer) = oneshot::channel();
-        let _ = self.commands.send(Command::Attach { spec, instance_id, sender, reply });
+        let _ = self.commands.send(Command::Attach { spec, instance_id, reach, sender, reply });
         answer.await.unwrap_or_default()
     }
 
@@ -193,10 +217,17 @@ impl BotManager {
         self.closing.subscribe()
     }
 
-    /// Whether the resource is started on the edge instance `instance_id` (of its provider).
-    pub fn runs_on(&self, resource_id: &str, instance_id: &str) -> bool {
+    /// Where the resource is started: the instance id (of its provider) and the reach of the
+    /// credential that instance attached with; `None` when it runs nowhere.
+    pub fn placement(&self, resource_id: &str) -> Option<Placement> {
         let placements = self.placements.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        placements.get(resource_id).is_some_and(|running| running == instance_id)
+        placements.get(resource_id).cloned()
+    }
+
+    /// Whether the resource is started on the edge instance `instance_id` (of its provider),
+    /// attached with a credential of `reach`.
+    pub fn runs_on(&self, resource_id: &str, instance_id: &str, reach: &EdgeReach) -> bool {
+        self.placement(resource_id).is_some_and(|placed| placed.instance_id == instance_id && placed.reach == *reach)
     }
 
     /// Changes to watch.
@@ -222,15 +253,26 @@ struct Instance {
     provider: String,
     /// Its id, as in its hello.
     instance_id: String,
+    /// What the credential it attached with may act as.
+    reach: EdgeReach,
     /// Commands to it.
     sender: EdgeSender,
     /// The resources started on it.
     resources: HashSet<String>,
 }
 
-/// Which instance id runs each running resource, shared with the conversation calls, which
-/// must not wait behind the manager's queue to check who may answer for a resource.
-type Placements = Arc<std::sync::RwLock<HashMap<String, String>>>;
+/// Where a running resource runs, as the conversation calls check it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The id of the instance it was started on.
+    pub instance_id: String,
+    /// What the credential that instance attached with may act as.
+    pub reach: EdgeReach,
+}
+
+/// Where each running resource runs, shared with the conversation calls, which must not wait
+/// behind the manager's queue to check who may answer for a resource.
+type Placements = Arc<std::sync::RwLock<HashMap<String, Placement>>>;
 
 /// The running resources, mirrored into [`Placements`] on every change.
 struct Assignments {
@@ -239,7 +281,7 @@ struct Assignments {
 }
 
 impl Assignments {
-    fn placements(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, String>> {
+    fn placements(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Placement>> {
         self.placements.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -251,8 +293,8 @@ impl Assignments {
         self.by_resource.contains_key(resource_id)
     }
 
-    fn insert(&mut self, resource_id: String, assignment: Assignment, instance_id: String) {
-        self.placements().insert(resource_id.clone(), instance_id);
+    fn insert(&mut self, resource_id: String, assignment: Assignment, placement: Placement) {
+        self.placements().insert(resource_id.clone(), placement);
         self.by_resource.insert(resource_id, assignment);
     }
 
@@ -304,9 +346,9 @@ impl Task {
 
     async fn handle(&mut self, command: Command) -> Result<(), StoreError> {
         match command {
-            Command::Attach { spec, instance_id, sender, reply } => {
+            Command::Attach { spec, instance_id, reach, sender, reply } => {
                 let provider = spec.name.clone();
-                let connection = self.attach(spec, instance_id, sender).await?;
+                let connection = self.attach(spec, instance_id, reach, sender).await?;
                 let _ = reply.send(connection);
                 self.start_waiting(&provider).await?;
             }
@@ -363,7 +405,13 @@ impl Task {
         Ok(())
     }
 
-    async fn attach(&mut self, spec: ProviderSpec, instance_id: String, sender: EdgeSender) -> Result<u64, StoreError> {
+    async fn attach(
+        &mut self,
+        spec: ProviderSpec,
+        instance_id: String,
+        reach: EdgeReach,
+        sender: EdgeSender,
+    ) -> Result<u64, StoreError> {
         let older: Vec<u64> = self
             .instances
             .iter()
@@ -376,7 +424,7 @@ impl Task {
         self.seen_since_start.insert(spec.name.clone());
         self.instances.insert(
             connection,
-            Instance { provider: spec.name.clone(), instance_id, sender, resources: HashSet::new() },
+            Instance { provider: spec.name.clone(), instance_id, reach, sender, resources: HashSet::new() },
         );
         tracing::info!(provider = %spec.name, connection, "edge instance attached");
         for old in older {
@@ -471,8 +519,8 @@ impl Task {
         let instance = self.instances.get_mut(&connection).expect("chosen among attached instances");
         instance.resources.insert(run.id.clone());
         let _ = instance.sender.send(Ok(AttachResponse { kind: Some(Kind::StartResource(start)) }));
-        let instance_id = instance.instance_id.clone();
-        self.assignments.insert(run.id.clone(), Assignment { connection, generation }, instance_id);
+        let placement = Placement { instance_id: instance.instance_id.clone(), reach: instance.reach.clone() };
+        self.assignments.insert(run.id.clone(), Assignment { connection, generation }, placement);
         let observed = ObservedState {
             state: "pending".into(),
             detail: "Starting.".into(),

@@ -1,5 +1,11 @@
-//! `assistchat.v1.EdgeService`: provider edges attach here with the edge credential, say who
+//! `assistchat.v1.EdgeService`: provider edges attach here with an edge credential, say who
 //! they are, and from then on receive the bot manager's commands and send their reports.
+//!
+//! A credential has a reach ([`EdgeReach`]): a provider's own (`ASSISTCHAT_EDGE_TOKEN_<PROVIDER>`)
+//! attaches only as that provider, so it describes only that provider's schema, is handed only
+//! that provider's resources (and their secrets), and converses only for the resources started
+//! on the instances it attached itself. The shared `ASSISTCHAT_EDGE_TOKEN` may act as any
+//! provider, for a single operator who runs every edge.
 
 use std::{pin::Pin, sync::Arc, time::Duration};
 
@@ -26,10 +32,35 @@ pub const MIN_EDGE_TOKEN_LEN: usize = 32;
 /// Heartbeat intervals of silence after which an edge is detached.
 const SILENT_INTERVALS: u32 = 3;
 
+/// What an edge credential may act as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EdgeReach {
+    /// The shared credential: any provider.
+    Any,
+    /// A provider's own credential: that provider only, by its [`credential_key`].
+    Provider(String),
+}
+
+impl EdgeReach {
+    /// Whether a credential of this reach may act as `provider`.
+    pub fn allows(&self, provider: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Provider(key) => *key == credential_key(provider),
+        }
+    }
+}
+
+/// The form of a provider's name in its credential's variable (`ASSISTCHAT_EDGE_TOKEN_<KEY>`,
+/// upper-cased there): lower-case, with `_` for `-`.
+pub fn credential_key(provider: &str) -> String {
+    provider.trim().to_lowercase().replace('-', "_")
+}
+
 /// The gRPC face of the edge protocol.
 pub struct EdgeApi {
-    /// SHA-256 of the edge credential; `None` when no edge may attach.
-    token_digest: Option<[u8; 32]>,
+    /// SHA-256 of each accepted edge credential, with its reach; empty when no edge may attach.
+    credentials: Vec<([u8; 32], EdgeReach)>,
     /// How often edges send heartbeats.
     heartbeat: Duration,
     /// Where providers' descriptions go.
@@ -43,21 +74,29 @@ pub struct EdgeApi {
 }
 
 impl EdgeApi {
-    /// The service, accepting edges that present `token`.
+    /// The service, accepting edges that present one of `credentials`, each with its reach.
     pub fn new(
-        token: Option<&str>,
+        credentials: &[(String, EdgeReach)],
         heartbeat: Duration,
         registry: Arc<Registry>,
         store: Store,
         manager: BotManager,
         conversations: Arc<Conversations>,
     ) -> Self {
-        let token_digest = token.map(|token| Sha256::digest(token.as_bytes()).into());
-        Self { token_digest, heartbeat, registry, store, manager, conversations }
+        let credentials =
+            credentials.iter().map(|(token, reach)| (Sha256::digest(token.as_bytes()).into(), reach.clone())).collect();
+        Self { credentials, heartbeat, registry, store, manager, conversations }
     }
 
-    /// The chat `chat_id` of a resource started on the calling instance.
-    async fn channel(&self, instance_id: &str, resource_id: &str, chat_id: &str) -> Result<Channel, Status> {
+    /// The chat `chat_id` of a resource started on the calling instance, which must have
+    /// attached with the caller's credential, of `reach`.
+    async fn channel(
+        &self,
+        reach: &EdgeReach,
+        instance_id: &str,
+        resource_id: &str,
+        chat_id: &str,
+    ) -> Result<Channel, Status> {
         bounded("instance_id", instance_id, MAX_ID_CHARS)?;
         bounded("resource_id", resource_id, MAX_ID_CHARS)?;
         bounded("chat_id", chat_id, MAX_ID_CHARS)?;
@@ -67,10 +106,22 @@ impl EdgeApi {
                  instance that runs it",
             )
         };
-        if !self.manager.runs_on(resource_id, instance_id) {
+        let Some(placed) = self.manager.placement(resource_id).filter(|placed| placed.instance_id == instance_id)
+        else {
             return Err(not_here());
+        };
+        if placed.reach != *reach {
+            return Err(Status::permission_denied(
+                "this instance attached with another edge credential; converse with the credential it attached with",
+            ));
         }
         let record = self.store.resource_by_id(resource_id).await.map_err(Error::from)?.ok_or_else(not_here)?;
+        if !reach.allows(&record.provider) {
+            return Err(Status::permission_denied(format!(
+                "this edge credential is not for provider {:?}; converse with that provider's credential",
+                record.provider
+            )));
+        }
         let settings: serde_json::Value = serde_json::from_str(&record.meta_json).unwrap_or_default();
         let system_prompt = settings.get("system_prompt").and_then(|value| value.as_str()).unwrap_or_default();
         Ok(Channel {
@@ -81,24 +132,35 @@ impl EdgeApi {
         })
     }
 
-    fn authenticate<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let Some(expected) = &self.token_digest else {
+    /// What the caller's edge credential may act as, or why it is refused.
+    fn authenticate<T>(&self, request: &Request<T>) -> Result<EdgeReach, Status> {
+        if self.credentials.is_empty() {
             return Err(Status::unauthenticated(
-                "this core accepts no edges; set the same ASSISTCHAT_EDGE_TOKEN on core and on the edge",
+                "this core accepts no edges; set ASSISTCHAT_EDGE_TOKEN_<PROVIDER> on core and the same value as \
+                 ASSISTCHAT_EDGE_TOKEN on that provider's edge",
             ));
-        };
+        }
         let presented = request
             .metadata()
             .get("authorization")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| Status::unauthenticated("send authorization: Bearer <edge credential>"))?;
-        // Digests of equal length, so the comparison's time says nothing about the credential.
+        // Digests of equal length, each compared in full, so the time taken says nothing about
+        // the credential.
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        if digest.iter().zip(expected).fold(0u8, |diff, (a, b)| diff | (a ^ b)) != 0 {
-            return Err(Status::unauthenticated("the edge credential is wrong; check ASSISTCHAT_EDGE_TOKEN"));
+        let mut found = None;
+        for (expected, reach) in &self.credentials {
+            if digest.iter().zip(expected).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0 {
+                found = Some(reach.clone());
+            }
         }
-        Ok(())
+        found.ok_or_else(|| {
+            Status::unauthenticated(
+                "the edge credential is wrong; give the edge (as ASSISTCHAT_EDGE_TOKEN) the value of core's \
+                 ASSISTCHAT_EDGE_TOKEN_<PROVIDER> for its provider",
+            )
+        })
     }
 }
 
@@ -125,7 +187,7 @@ impl EdgeService for EdgeApi {
 
     #[tracing::instrument(skip_all)]
     async fn attach(&self, request: Request<Streaming<AttachRequest>>) -> Result<Response<Outbound>, Status> {
-        self.authenticate(&request)?;
+        let reach = self.authenticate(&request)?;
         let silence = self.heartbeat * SILENT_INTERVALS;
         let mut inbound = request.into_inner();
         let first = tokio::time::timeout(silence, inbound.message())
@@ -135,6 +197,15 @@ impl EdgeService for EdgeApi {
             return Err(Status::failed_precondition("the first message must be a hello"));
         };
         let spec = ProviderSpec::from_hello(&hello)?;
+        if !reach.allows(&spec.name) {
+            tracing::warn!(provider = %spec.name, "an edge credential of another provider tried to attach");
+            return Err(Status::permission_denied(format!(
+                "this edge credential is not for provider {:?}; attach with the credential core has as \
+                 ASSISTCHAT_EDGE_TOKEN_{}",
+                spec.name,
+                credential_key(&spec.name).to_uppercase()
+            )));
+        }
         self.registry.describe(&self.store, spec.clone()).await.map_err(Error::from)?;
         let (sender, outbound) = mpsc::unbounded_channel();
         let welcome = EdgeWelcome {
@@ -142,7 +213,7 @@ impl EdgeService for EdgeApi {
             core_version: env!("CARGO_PKG_VERSION").into(),
         };
         let _ = sender.send(Ok(AttachResponse { kind: Some(Kind::Welcome(welcome)) }));
-        let connection = self.manager.attach(spec, hello.instance_id, sender.clone()).await;
+        let connection = self.manager.attach(spec, hello.instance_id, reach, sender.clone()).await;
         let manager = self.manager.clone();
         tokio::spawn(async move {
             loop {
@@ -176,13 +247,13 @@ impl EdgeService for EdgeApi {
 
     #[tracing::instrument(skip_all, fields(resource_id = %request.get_ref().resource_id))]
     async fn converse(&self, request: Request<ConverseRequest>) -> Result<Response<ConverseResponse>, Status> {
-        self.authenticate(&request)?;
+        let reach = self.authenticate(&request)?;
         let request = request.into_inner();
         let sender = request.sender.unwrap_or_default();
         bounded("sender.id", &sender.id, MAX_ID_CHARS)?;
         bounded("external_message_id", &request.external_message_id, MAX_ID_CHARS)?;
         message_text("text", &request.text)?;
-        let channel = self.channel(&request.instance_id, &request.resource_id, &request.chat_id).await?;
+        let channel = self.channel(&reach, &request.instance_id, &request.resource_id, &request.chat_id).await?;
         let sender_name = match (sender.display_name.as_str(), sender.username.as_str()) {
             ("", "") => String::new(),
             ("", handle) => format!("@{handle}"),
@@ -203,9 +274,9 @@ impl EdgeService for EdgeApi {
         &self,
         request: Request<ResetConversationRequest>,
     ) -> Result<Response<ResetConversationResponse>, Status> {
-        self.authenticate(&request)?;
+        let reach = self.authenticate(&request)?;
         let request = request.into_inner();
-        let channel = self.channel(&request.instance_id, &request.resource_id, &request.chat_id).await?;
+        let channel = self.channel(&reach, &request.instance_id, &request.resource_id, &request.chat_id).await?;
         self.conversations.reset(&channel).await?;
         Ok(Response::new(ResetConversationResponse {}))
     }

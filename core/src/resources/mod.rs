@@ -29,6 +29,9 @@ const MAX_META_LEN: usize = 64 * 1024;
 const MAX_SECRET_CHARS: usize = 4096;
 /// Secrets shorter than this show no characters at all in their mask.
 const MIN_CHARS_TO_SHOW: usize = 12;
+/// The most resources one account may have: each may hold a connection to an outside service
+/// and a share of an edge, so that one account cannot take the whole platform's.
+pub const MAX_RESOURCES_PER_USER: i64 = 100;
 
 /// A resource to create.
 #[derive(Clone, Default)]
@@ -138,7 +141,12 @@ impl Resources {
             create_time: now,
             update_time: now,
         };
-        self.store.insert_resource(&record).await.map_err(|err| same_account(err, &spec))?;
+        if !self.store.insert_resource(&record, MAX_RESOURCES_PER_USER).await.map_err(|err| same_account(err, &spec))? {
+            return Err(Error::QuotaSpent(format!(
+                "you have {MAX_RESOURCES_PER_USER} resources, the most one account may have; delete some you no \
+                 longer use first"
+            )));
+        }
         Ok(record)
     }
 

@@ -17,22 +17,46 @@ pub struct ApiTokenRecord {
     pub create_time: i64,
     /// When it was last used, in Unix milliseconds; `None` if never.
     pub last_use_time: Option<i64>,
+    /// When it stops working, in Unix milliseconds; `None` if never.
+    pub expire_time: Option<i64>,
 }
 
-const SELECT_TOKEN: &str = "SELECT id, user_id, name, create_time, last_use_time FROM api_tokens";
+const SELECT_TOKEN: &str = "SELECT id, user_id, name, create_time, last_use_time, expire_time FROM api_tokens";
 
 impl Store {
-    /// Stores a new token.
-    pub async fn insert_api_token(&self, token: &ApiTokenRecord, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, create_time) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&token.id)
+    /// Stores a new token unless its user has `cap` tokens already; returns whether it was
+    /// stored. The count and the insert are one step: the user's row is locked first (a row
+    /// lock on PostgreSQL, the write lock on SQLite), so parallel calls are counted one after
+    /// another.
+    pub async fn insert_api_token(
+        &self,
+        token: &ApiTokenRecord,
+        token_hash: &str,
+        cap: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        Self::lock_user(&mut tx, &token.user_id).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE user_id = $1")
             .bind(&token.user_id)
-            .bind(&token.name)
-            .bind(token_hash)
-            .bind(token.create_time)
-            .execute(self.pool())
+            .fetch_one(&mut *tx)
             .await?;
-        Ok(())
+        if count >= cap {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, create_time, expire_time) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&token.id)
+        .bind(&token.user_id)
+        .bind(&token.name)
+        .bind(token_hash)
+        .bind(token.create_time)
+        .bind(token.expire_time)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The token with this hash.

@@ -134,9 +134,12 @@ impl Store {
     }
 
     /// Unlinks one of an account's identities unless it is the account's last way to sign in
-    /// (no password and no other identity), in one statement so two unlinks cannot both pass.
-    /// Returns whether it was unlinked.
+    /// (no password and no other identity); returns whether it was unlinked. The account's row
+    /// is locked first, so two unlinks (on PostgreSQL under READ COMMITTED too, where one
+    /// statement alone would let both see the other's identity) are checked one after another.
     pub async fn delete_identity_if_not_last(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        Self::lock_user(&mut tx, user_id).await?;
         let done = sqlx::query(
             "DELETE FROM identities WHERE id = $1 AND user_id = $2 AND ( \
                  EXISTS (SELECT 1 FROM users WHERE id = $2 AND password_hash <> '') \
@@ -144,8 +147,9 @@ impl Store {
         )
         .bind(id)
         .bind(user_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 

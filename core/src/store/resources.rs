@@ -109,9 +109,19 @@ const SELECT_RUN: &str = "SELECT r.id, r.user_id, r.provider, r.desired_state, p
      JOIN profiles p ON p.user_id = r.user_id";
 
 impl Store {
-    /// Stores a new resource. A second resource with the same identity hash is a
-    /// [`StoreError::Conflict`].
-    pub async fn insert_resource(&self, r: &ResourceRecord) -> Result<(), StoreError> {
+    /// Stores a new resource unless its user has `cap` resources already; returns whether it
+    /// was stored. The count and the insert are one step, as in [`Store::insert_api_token`]. A
+    /// second resource with the same identity hash is a [`StoreError::Conflict`].
+    pub async fn insert_resource(&self, r: &ResourceRecord, cap: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        Self::lock_user(&mut tx, &r.user_id).await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE user_id = $1")
+            .bind(&r.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if count >= cap {
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO resources (id, user_id, provider, name, meta_json, secrets_sealed, secret_masks, \
              identity_hash, desired_state, generation, state, state_detail, state_reason, state_action, \
@@ -136,9 +146,10 @@ impl Store {
         .bind(&r.status_info)
         .bind(r.create_time)
         .bind(r.update_time)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A resource of this user.

@@ -11,6 +11,8 @@ pub struct SessionRecord {
     pub id: String,
     /// The account it signs in.
     pub user_id: String,
+    /// When it was signed in, in Unix milliseconds.
+    pub create_time: i64,
     /// When it was last used, in Unix milliseconds.
     pub last_seen_time: i64,
     /// When it ends regardless of use, in Unix milliseconds.
@@ -19,7 +21,7 @@ pub struct SessionRecord {
 
 impl Store {
     /// Stores a new session.
-    pub async fn insert_session(&self, session: &SessionRecord, token_hash: &str, now: i64) -> Result<(), StoreError> {
+    pub async fn insert_session(&self, session: &SessionRecord, token_hash: &str) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, token_hash, create_time, last_seen_time, expire_time) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -27,7 +29,7 @@ impl Store {
         .bind(&session.id)
         .bind(&session.user_id)
         .bind(token_hash)
-        .bind(now)
+        .bind(session.create_time)
         .bind(session.last_seen_time)
         .bind(session.expire_time)
         .execute(self.pool())
@@ -37,10 +39,12 @@ impl Store {
 
     /// The session whose token has this hash, expired or not.
     pub async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, user_id, last_seen_time, expire_time FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, create_time, last_seen_time, expire_time FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     /// Records that the session was used at `now`.

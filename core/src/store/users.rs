@@ -57,6 +57,15 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// What a password change ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Revoked {
+    /// Sessions ended (all but the caller's).
+    pub sessions: u64,
+    /// Personal API tokens revoked (all of them).
+    pub api_tokens: u64,
+}
+
 const SELECT_USER: &str = "SELECT u.id, u.email, p.display_name, p.language_code, u.create_time \
      FROM users u JOIN profiles p ON p.user_id = u.id";
 
@@ -112,14 +121,23 @@ impl Store {
             .await?)
     }
 
-    /// Replaces the password hash of an account and ends all its sessions but `keep_session`,
-    /// in one transaction; returns how many sessions were ended.
+    /// Takes the lock of one user's row for the rest of the transaction: a row lock on
+    /// PostgreSQL (the same under READ COMMITTED), the database's write lock on SQLite. A check
+    /// made after it (counting the user's rows, say) holds until the transaction ends, since
+    /// every other transaction that takes it waits.
+    pub(super) async fn lock_user(connection: &mut sqlx::AnyConnection, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET email = email WHERE id = $1").bind(user_id).execute(connection).await?;
+        Ok(())
+    }
+
+    /// Replaces the password hash of an account, ends all its sessions but `keep_session` and
+    /// revokes all its API tokens, in one transaction; returns what was ended.
     pub async fn change_password(
         &self,
         user_id: &str,
         password_hash: &str,
         keep_session: Option<&str>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Revoked, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
@@ -132,7 +150,12 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        let api_tokens = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
-        Ok(ended)
+        Ok(Revoked { sessions: ended, api_tokens })
     }
 }

@@ -156,7 +156,8 @@ async fn logout_revokes_the_session_at_once(backend: Backend) {
     // Other sessions are untouched.
     app.auth().get_current_user(authed(GetCurrentUserRequest {}, &other.token)).await.unwrap();
     // An API token cannot log out: it is revoked by deleting it.
-    let api = app.auth().create_api_token(authed(CreateApiTokenRequest { name: "ci".into() }, &other.token)).await;
+    let api =
+        app.auth().create_api_token(authed(CreateApiTokenRequest { name: "ci".into(), ttl: None }, &other.token)).await;
     let status = app.auth().logout(authed(LogoutRequest {}, &api.unwrap().into_inner().token)).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
 }
@@ -185,7 +186,9 @@ async fn protected_calls_need_a_valid_token(backend: Backend) {
             auth.get_current_user(with_header(GetCurrentUserRequest {}, &header)).await.unwrap_err(),
             auth.logout(with_header(LogoutRequest {}, &header)).await.unwrap_err(),
             auth.change_password(with_header(ChangePasswordRequest::default(), &header)).await.unwrap_err(),
-            auth.create_api_token(with_header(CreateApiTokenRequest { name: "x".into() }, &header)).await.unwrap_err(),
+            auth.create_api_token(with_header(CreateApiTokenRequest { name: "x".into(), ttl: None }, &header))
+                .await
+                .unwrap_err(),
             auth.list_api_tokens(with_header(ListApiTokensRequest::default(), &header)).await.unwrap_err(),
             auth.delete_api_token(with_header(DeleteApiTokenRequest { id: "x".into() }, &header)).await.unwrap_err(),
         ];
@@ -316,7 +319,7 @@ async fn api_tokens_are_shown_once_and_work_until_deleted(backend: Backend) {
     let (_, bob_session) = app.register("bob").await;
     let created = app
         .auth()
-        .create_api_token(authed(CreateApiTokenRequest { name: " home server ".into() }, &ann_session.token))
+        .create_api_token(authed(CreateApiTokenRequest { name: " home server ".into(), ttl: None }, &ann_session.token))
         .await
         .unwrap()
         .into_inner();
@@ -325,7 +328,7 @@ async fn api_tokens_are_shown_once_and_work_until_deleted(backend: Backend) {
     assert_eq!(described.name, "home server");
     assert!(described.last_use_time.is_none());
 
-    let unnamed = authed(CreateApiTokenRequest { name: String::new() }, &ann_session.token);
+    let unnamed = authed(CreateApiTokenRequest { name: String::new(), ttl: None }, &ann_session.token);
     assert_eq!(violated_field(&app.auth().create_api_token(unnamed).await.unwrap_err()), "name");
 
     // The token acts for its owner.
@@ -364,7 +367,7 @@ async fn api_tokens_are_listed_in_pages(backend: Backend) {
     let (_, session) = app.register("ann").await;
     let mut created = Vec::new();
     for i in 0..5 {
-        let request = authed(CreateApiTokenRequest { name: format!("token {i}") }, &session.token);
+        let request = authed(CreateApiTokenRequest { name: format!("token {i}"), ttl: None }, &session.token);
         created.push(app.auth().create_api_token(request).await.unwrap().into_inner().api_token.unwrap().id);
     }
     let mut seen = Vec::new();

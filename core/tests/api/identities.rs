@@ -35,7 +35,7 @@ const CLIENT_SECRET: &str = "client-secret-1234";
 const PASSWORD: &str = "a long enough passphrase";
 
 /// A core with Google (the fake) as its sign-in provider, and the fake.
-async fn app_with_google(backend: Backend) -> Option<(TestApp, FakeOidc)> {
+pub(crate) async fn app_with_google(backend: Backend) -> Option<(TestApp, FakeOidc)> {
     let fake = FakeOidc::start().await;
     let issuer = fake.issuer();
     let app = spawn_app_with(backend, |config| {
@@ -67,7 +67,7 @@ fn unique_email(name: &str) -> String {
 }
 
 /// What the provider sent the browser back with: the callback's query parameters.
-struct Returned(HashMap<String, String>);
+pub(crate) struct Returned(HashMap<String, String>);
 
 impl Returned {
     fn get(&self, name: &str) -> String {
@@ -88,7 +88,7 @@ impl Returned {
 
 /// Begins a sign-in (a link with `session`) and plays the browser at the provider: follows the
 /// authorization address and reads where the provider sends it back.
-async fn visit_provider(app: &TestApp, provider_id: &str, session: Option<&str>) -> Returned {
+pub(crate) async fn visit_provider(app: &TestApp, provider_id: &str, session: Option<&str>) -> Returned {
     let begin = BeginIdentitySignInRequest { provider_id: provider_id.into(), link: session.is_some() };
     let request = match session {
         Some(token) => authed(begin, token),
@@ -106,7 +106,11 @@ async fn visit_provider(app: &TestApp, provider_id: &str, session: Option<&str>)
     Returned(query)
 }
 
-async fn finish(app: &TestApp, returned: &Returned, session: Option<&str>) -> Result<Outcome, tonic::Status> {
+pub(crate) async fn finish(
+    app: &TestApp,
+    returned: &Returned,
+    session: Option<&str>,
+) -> Result<Outcome, tonic::Status> {
     let request = returned.finish("google");
     let request = match session {
         Some(token) => authed(request, token),

@@ -7,6 +7,8 @@ mod ai;
 mod auth;
 mod call_limits;
 mod conversations;
+mod credentials;
+mod edge_credentials;
 mod identities;
 mod outbound;
 mod process;

@@ -122,7 +122,8 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
     let wrong = auth.login(LoginRequest { email, password: format!("{PASSWORD}!") }).await;
     assert!(wrong.is_err());
     profile.set_open_ai_key(authed(SetOpenAiKeyRequest { api_key: OPENAI_KEY.into() }, &session)).await.unwrap();
-    let api_token = auth.create_api_token(authed(CreateApiTokenRequest { name: "ci".into() }, &session)).await;
+    let api_token =
+        auth.create_api_token(authed(CreateApiTokenRequest { name: "ci".into(), ttl: None }, &session)).await;
     let api_token = api_token.unwrap().into_inner().token;
     let mut traced = authed(GetCurrentUserRequest {}, &api_token);
     traced.metadata_mut().insert("x-request-id", "process-test-request-7".parse().unwrap());

@@ -82,6 +82,29 @@ pub struct TokenForm {
     /// The token's name.
     #[serde(default)]
     name: String,
+    /// How many days it works: one of [`TOKEN_EXPIRY_DAYS`], or empty or `never`.
+    #[serde(default)]
+    expire_days: String,
+}
+
+/// The expiries the token form offers, in days, besides "never".
+pub const TOKEN_EXPIRY_DAYS: [u32; 2] = [30, 90];
+
+/// The token lifetime chosen in a form or a JSON body: `None` for never, or an error naming the
+/// choices.
+pub fn token_ttl(expire_days: &str) -> Result<Option<prost_types::Duration>, AppError> {
+    match expire_days.trim() {
+        "" | "never" | "0" => Ok(None),
+        days => match days.parse::<u32>() {
+            Ok(days) if (1..=3650).contains(&days) => {
+                Ok(Some(prost_types::Duration { seconds: i64::from(days) * 86_400, nanos: 0 }))
+            }
+            _ => Err(AppError::Invalid {
+                field: "expire_days".into(),
+                message: "choose a number of days from 1 to 3650, or never".into(),
+            }),
+        },
+    }
 }
 
 redacted_debug!(TokenForm { name ; csrf });
@@ -93,6 +116,10 @@ pub struct Saved {
     pub saved: Option<String>,
     /// The id of the provider just linked to the account.
     pub linked: Option<String>,
+    /// After a password change: how many other sessions it ended.
+    pub ended_sessions: Option<u32>,
+    /// After a password change: how many API tokens it revoked.
+    pub revoked_tokens: Option<u32>,
 }
 
 /// What to show above the profile after an action.
@@ -109,6 +136,13 @@ enum Outcome {
     Linked(String),
     /// A token was created: shown once.
     NewToken(String),
+    /// The password was changed or set: what that ended.
+    PasswordChanged {
+        /// Other sessions ended.
+        sessions: u32,
+        /// API tokens revoked.
+        tokens: u32,
+    },
     /// The own key was saved, but its server could not be reached to check it: why.
     KeyUnchecked(String),
     /// The own key was not saved: shown at the key field.
@@ -134,6 +168,9 @@ const KEY_LEN: std::ops::RangeInclusive<usize> = 8..=512;
 pub async fn profile_page(State(state): State<AppState>, visitor: Visitor, Query(saved): Query<Saved>) -> Response {
     let outcome = match saved {
         Saved { linked: Some(provider), .. } => Outcome::Linked(provider),
+        Saved { ended_sessions: Some(sessions), revoked_tokens, .. } => {
+            Outcome::PasswordChanged { sessions, tokens: revoked_tokens.unwrap_or_default() }
+        }
         Saved { saved: Some(_), .. } => Outcome::Saved,
         Saved { .. } => Outcome::None,
     };
@@ -187,6 +224,9 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Respon
                 p { (page.t("tokens.created")) }
                 code #new-token { (token) }
                 button type="button" data-copy="#new-token" { (page.t("tokens.copy")) }
+            },
+            Outcome::PasswordChanged { sessions, tokens } => div #password-changed data-ended-sessions=(sessions) data-revoked-tokens=(tokens) {
+                (notice("ok", &page.lang.format("password.changed", &[("sessions", &sessions.to_string()), ("tokens", &tokens.to_string())])))
             },
             Outcome::None | Outcome::KeyUnchecked(_) | Outcome::KeyRefused { .. } | Outcome::KeyTested { .. } => {},
         }
@@ -297,6 +337,9 @@ fn tokens_section(page: &Page, tokens: &[assistchat_proto::v1::ApiToken]) -> Mar
     let date = |time: &Option<prost_types::Timestamp>| {
         time.as_ref().map(format_time).unwrap_or_else(|| page.t("tokens.never").to_owned())
     };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
     html! {
         section.card #tokens {
             h2 { (page.t("tokens.title")) }
@@ -305,13 +348,21 @@ fn tokens_section(page: &Page, tokens: &[assistchat_proto::v1::ApiToken]) -> Mar
                 p { (page.t("tokens.empty")) }
             } @else {
                 table {
-                    thead { tr { th { (page.t("tokens.name")) } th { (page.t("tokens.created_at")) } th { (page.t("tokens.last_used")) } th {} } }
+                    thead { tr { th { (page.t("tokens.name")) } th { (page.t("tokens.created_at")) } th { (page.t("tokens.last_used")) } th { (page.t("tokens.expires")) } th {} } }
                     tbody {
                         @for token in tokens {
-                            tr {
+                            @let expired = token.expire_time.as_ref().is_some_and(|end| end.seconds <= now);
+                            tr data-token=(token.id) data-expired=(expired) {
                                 td { (token.name) }
-                                td { (date(&token.create_time)) }
-                                td { (date(&token.last_use_time)) }
+                                td.created { (date(&token.create_time)) }
+                                td.last-used { (date(&token.last_use_time)) }
+                                td.expires {
+                                    @match &token.expire_time {
+                                        None => (page.t("tokens.never_expires")),
+                                        Some(end) if expired => (page.lang.format("tokens.expired_at", &[("date", &format_time(end))])),
+                                        Some(end) => (format_time(end)),
+                                    }
+                                }
                                 td {
                                     form method="post" action=(format!("/profile/tokens/{}/delete", token.id)) data-confirm=(page.t("tokens.delete_confirm")) {
                                         (page.csrf_field())
@@ -326,6 +377,14 @@ fn tokens_section(page: &Page, tokens: &[assistchat_proto::v1::ApiToken]) -> Mar
             form method="post" action="/profile/tokens" {
                 (page.csrf_field())
                 label { (page.t("tokens.name")) input type="text" name="name" required maxlength="100"; }
+                label { (page.t("tokens.expiry"))
+                    select name="expire_days" {
+                        option value="never" { (page.t("tokens.expiry_never")) }
+                        @for days in TOKEN_EXPIRY_DAYS {
+                            option value=(days) selected[days == TOKEN_EXPIRY_DAYS[1]] { (page.lang.format("tokens.expiry_days", &[("days", &days.to_string())])) }
+                        }
+                    }
+                }
                 button type="submit" { (page.t("tokens.create")) }
             }
         }
@@ -460,11 +519,20 @@ pub async fn create_token(State(state): State<AppState>, visitor: Visitor, Form(
     if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
         return page_error(visitor.lang, err);
     }
-    let created =
-        state.core.auth().create_api_token(visitor.meta.request(CreateApiTokenRequest { name: form.name })).await;
+    let ttl = match token_ttl(&form.expire_days) {
+        Ok(ttl) => ttl,
+        Err(err) => return render(&state, &visitor, Outcome::Failed(err)).await,
+    };
+    let request = CreateApiTokenRequest { name: form.name, ttl };
+    let created = state.core.auth().create_api_token(visitor.meta.request(request)).await;
     let outcome = match created {
         Ok(response) => Outcome::NewToken(response.into_inner().token),
         Err(status) if status.code() == tonic::Code::Unauthenticated => return crate::error::to_login(),
+        // The account's cap of tokens, not a throttle: nothing to wait for.
+        Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+            let err = AppError::from(status);
+            Outcome::Problem(Problem::from_core(StatusCode::TOO_MANY_REQUESTS, "tokens.too_many", "", &err))
+        }
         Err(status) => Outcome::Failed(status.into()),
     };
     render(&state, &visitor, outcome).await

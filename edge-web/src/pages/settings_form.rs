@@ -30,6 +30,12 @@ pub fn error_message(page: &Page, err: &AppError) -> String {
         (_, AppError::Core(status)) if status.code() == tonic::Code::AlreadyExists => {
             page.t("resources.account_taken").into()
         }
+        // The account's cap of resources, not a throttle: nothing to wait for.
+        (_, AppError::Core(status))
+            if status.code() == tonic::Code::ResourceExhausted && err.retry_after().is_none() =>
+        {
+            page.t("resources.too_many").into()
+        }
         (_, AppError::Invalid { message, .. }) => page.lang.format("error.invalid", &[("detail", message)]),
         _ => err.user_message(page.lang),
     }

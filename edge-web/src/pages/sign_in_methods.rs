@@ -9,7 +9,7 @@ use axum::{
     Form,
     extract::{Path, State},
     http::StatusCode,
-    response::Response,
+    response::{IntoResponse, Redirect, Response},
 };
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -117,13 +117,35 @@ pub fn section(page: &Page, methods: &Methods) -> Markup {
     }
 }
 
-/// `POST /profile/password`: changes the password, or sets the first one; other sessions end.
+/// `POST /profile/password`: changes the password, or sets the first one; other sessions end
+/// and API tokens are revoked, and the profile says how many.
 pub async fn set_password(State(state): State<AppState>, visitor: Visitor, Form(form): Form<PasswordForm>) -> Response {
+    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
+        return page_error(visitor.lang, err);
+    }
     let request = ChangePasswordRequest { current_password: form.current_password, new_password: form.new_password };
-    profile::change(&state, &visitor, &form.csrf, || async {
-        state.core.auth().change_password(visitor.meta.request(request)).await.map(drop)
-    })
-    .await
+    let status = match state.core.auth().change_password(visitor.meta.request(request)).await {
+        Ok(response) => {
+            let done = response.into_inner();
+            let location = format!(
+                "/profile?saved=1&ended_sessions={}&revoked_tokens={}",
+                done.ended_session_count.max(0),
+                done.revoked_api_token_count.max(0)
+            );
+            return Redirect::to(&location).into_response();
+        }
+        Err(status) => status,
+    };
+    let err = AppError::from(status);
+    match err.grpc_code() {
+        Some(Code::Unauthenticated) => crate::error::to_login(),
+        // A first password from a session signed in too long ago: sign in again.
+        Some(Code::FailedPrecondition) => {
+            let problem = Problem::from_core(StatusCode::PRECONDITION_FAILED, "password.sign_in_again", "", &err);
+            profile::show_problem(&state, &visitor, problem).await
+        }
+        _ => profile::show_error(&state, &visitor, err).await,
+    }
 }
 
 /// `POST /profile/identities/{id}/unlink`: removes a linked identity, unless it is the account's

@@ -91,11 +91,42 @@ async fn scripts_use_api_tokens_without_csrf() {
     assert!(listed["tokens"][0]["last_used_at"].is_string());
     assert!(!listed.to_string().contains(&token[4..]));
 
+    assert!(listed["tokens"][0]["expires_at"].is_null(), "made without an expiry");
+
+    // A script cannot manage tokens or the password: that needs the person, signed in.
     let id = created["id"].as_str().unwrap();
-    let deleted =
-        script.delete(web.url(&format!("/api/profile/tokens/{id}"))).bearer_auth(&token).send().await.unwrap();
+    let url = web.url(&format!("/api/profile/tokens/{id}"));
+    let refused = script.delete(url.clone()).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "permission_denied");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("sign in on the web"), "{refused}");
+    let more = script.post(web.url("/api/profile/tokens")).bearer_auth(&token).json(&json!({"name": "more"}));
+    assert_eq!(more.send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let password = json!({"current_password": PASSWORD, "new_password": "taken over by a script"});
+    let takeover = script.post(web.url("/api/profile/password")).bearer_auth(&token).json(&password);
+    assert_eq!(takeover.send().await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // The browser may, and a token may be made to expire.
+    let expiring = browser
+        .post(web.url("/api/profile/tokens"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "monthly", "expire_days": 30}));
+    let expiring: Value = expiring.send().await.unwrap().json().await.unwrap();
+    assert!(expiring["expires_at"].as_str().is_some_and(|at| at.ends_with("UTC")), "{expiring}");
+    let deleted = browser.delete(url).header("x-csrf-token", &csrf).send().await.unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let after = script.get(web.url("/api/profile")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+
+    // A password change revokes every token and says so.
+    let new_password = json!({"current_password": PASSWORD, "new_password": "a fresh long passphrase"});
+    let changed = browser.post(web.url("/api/profile/password")).header("x-csrf-token", &csrf).json(&new_password);
+    let changed: Value = changed.send().await.unwrap().json().await.unwrap();
+    assert_eq!(changed["revoked_api_token_count"], 1, "{changed}");
+    assert_eq!(changed["ended_session_count"], 0, "{changed}");
+    let monthly = expiring["token"].as_str().unwrap();
+    let after = script.get(web.url("/api/profile")).bearer_auth(monthly).send().await.unwrap();
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
 
     // The browser session logs out with its CSRF header; the cookie stops working.

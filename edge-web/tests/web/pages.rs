@@ -176,3 +176,51 @@ async fn secure_cookies_over_https() {
     assert!(cookie.starts_with("__Host-assistchat_session=acs_"), "{cookie}");
     assert!(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"), "{cookie}");
 }
+
+#[tokio::test]
+async fn tokens_are_made_with_an_expiry_and_a_password_change_says_what_it_ended() {
+    let web = TestWeb::start().await;
+    let browser = web.browser();
+    let email = format!("tom.{}@example.com", uuid());
+    let form = [("display_name", "Tom"), ("email", email.as_str()), ("password", "a long enough passphrase")];
+    assert_eq!(browser.post(web.url("/register")).form(&form).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let profile = browser.get(web.url("/profile")).send().await.unwrap().text().await.unwrap();
+    let csrf = csrf_in(&profile);
+    for choice in ["value=\"never\"", "value=\"30\"", "value=\"90\""] {
+        assert!(profile.contains(choice), "the token form offers {choice}: {profile}");
+    }
+
+    let monthly = [("csrf", csrf.as_str()), ("name", "monthly"), ("expire_days", "30")];
+    let made = browser.post(web.url("/profile/tokens")).form(&monthly).send().await.unwrap();
+    assert_eq!(made.status(), StatusCode::OK);
+    let page = made.text().await.unwrap();
+    assert!(page.contains("id=\"new-token\""), "{page}");
+    let row = &page[page.find("<td>monthly</td>").expect("listed")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("class=\"last-used\">never<"), "never used yet: {row}");
+    assert!(row.contains("UTC") && !row.contains("never expires"), "listed with its expiry date: {row}");
+    let forever = [("csrf", csrf.as_str()), ("name", "forever"), ("expire_days", "never")];
+    let page = browser.post(web.url("/profile/tokens")).form(&forever).send().await.unwrap().text().await.unwrap();
+    let row = &page[page.find("<td>forever</td>").expect("listed")..];
+    assert!(row[..row.find("</tr>").unwrap()].contains("never expires"), "{row}");
+    let odd = [("csrf", csrf.as_str()), ("name", "odd"), ("expire_days", "lots")];
+    assert_eq!(browser.post(web.url("/profile/tokens")).form(&odd).send().await.unwrap().status(), 400);
+
+    // Another session, then a password change: it and both tokens end, and the page says so.
+    let other = web.browser();
+    let login = [("email", email.as_str()), ("password", "a long enough passphrase")];
+    assert_eq!(other.post(web.url("/login")).form(&login).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let change = [
+        ("csrf", csrf.as_str()),
+        ("current_password", "a long enough passphrase"),
+        ("new_password", "a new passphrase"),
+    ];
+    let changed = browser.post(web.url("/profile/password")).form(&change).send().await.unwrap();
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    let location = changed.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(location, "/profile?saved=1&ended_sessions=1&revoked_tokens=2");
+    let page = browser.get(web.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("1 other sessions ended and 2 API tokens revoked"), "{page}");
+    assert!(!page.contains("<td>monthly</td>"), "the tokens are gone: {page}");
+    assert_eq!(other.get(web.url("/profile")).send().await.unwrap().status(), StatusCode::SEE_OTHER, "signed out");
+}
