@@ -3,7 +3,7 @@
 //! Every setting has one name, documented here and in the README's table; `docker-compose.yml`
 //! and operators rely on the environment variable names.
 
-use std::{collections::BTreeMap, net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;

@@ -54,7 +54,10 @@ async fn a_unary_call_past_its_timeout_ends_while_streams_and_model_calls_live_o
 async fn calls_past_the_streams_one_connection_may_carry_wait_for_one_to_end() {
     let app = spawn_app_with(Backend::Sqlite, |config| config.max_streams_per_connection = 2).await.unwrap();
     let (_, session) = app.register("ann").await;
-    let watch = || app.bot().watch_bot_status(authed(WatchBotStatusRequest {}, &session.token));
+    let watch = || {
+        let (mut bot, token) = (app.bot(), session.token.clone());
+        async move { bot.watch_bot_status(authed(WatchBotStatusRequest {}, &token)).await }
+    };
     let first = watch().await.unwrap();
     let _second = watch().await.unwrap();
 

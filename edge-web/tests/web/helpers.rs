@@ -90,12 +90,6 @@ impl TestWeb {
         Self::web_only_with(core_url, |config| config.web_listen = web_listen.into(), Limits::default()).await
     }
 
-    /// The web edge alone with `config`.
-    pub async fn web_with(config: Config) -> Self {
-        let core_url = config.core_url.clone();
-        Self::web_only_with(&core_url, |own| *own = config, Limits::default()).await
-    }
-
     /// The web edge alone, with core expected at `core_url`, its settings changed by
     /// `configure` and its connections held to `limits`.
     pub async fn web_only_with(core_url: &str, configure: impl FnOnce(&mut Config), limits: Limits) -> Self {
