@@ -41,7 +41,8 @@ pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// The unary calls that wait for a model to answer: their timeout is the model's deadline plus
 /// the ordinary one.
-pub const MODEL_WAITING: [&str; 2] = ["/assistchat.v1.BotService/SendChatMessage", "/assistchat.v1.EdgeService/Converse"];
+pub const MODEL_WAITING: [&str; 2] =
+    ["/assistchat.v1.BotService/SendChatMessage", "/assistchat.v1.EdgeService/Converse"];
 
 /// The paths (`/package.Service/Method`) of every streaming method in these encoded
 /// descriptor sets.

@@ -142,8 +142,9 @@ impl Application {
             .map_err(StartError::IdentityProviders)?;
         let identities = Arc::new(identities);
         let platform_ai = config.platform_ai();
-        let profiles =
-            Arc::new(Profiles::new(store.clone(), keyring.clone(), platform_ai.clone()).with_outbound(outbound.clone()));
+        let profiles = Arc::new(
+            Profiles::new(store.clone(), keyring.clone(), platform_ai.clone()).with_outbound(outbound.clone()),
+        );
         let registry = Arc::new(Registry::load(&store).await?);
         let resources = Arc::new(Resources::new(store.clone(), keyring, registry.clone()));
         // Edges come back within a few heartbeats of a restart; until then nothing is offline.

@@ -83,7 +83,12 @@ impl TelegramSettings {
         tracing::info!(listen = %self.telegram_listen, public_url, "Telegram webhooks served");
         // Limits as on every public server: Telegram and Zoom are not the only ones who can
         // reach this port.
-        tokio::spawn(assistchat_http::serve(listener, router, assistchat_http::Limits::default(), std::future::pending()));
+        tokio::spawn(assistchat_http::serve(
+            listener,
+            router,
+            assistchat_http::Limits::default(),
+            std::future::pending(),
+        ));
         Ok(provider)
     }
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use assistchat_core::{Application, Config};
 use assistchat_edge_client::{EdgeClient, EdgeConfig};
 use assistchat_edge_telegram::{Telegram, webhook::MAX_UPDATE_BYTES};
-use assistchat_http::Limits;
 use assistchat_fakes::{
     FakeOpenAi,
     telegram::{Failure, FakeTelegram, GroupText},
 };
+use assistchat_http::Limits;
 use assistchat_proto::v1::{
     CreateResourceRequest, GetResourceRequest, RegisterRequest, Resource, ResourceErrorAction, ResourceState,
     SendChatMessageRequest, StartBotRequest, auth_service_client::AuthServiceClient,
@@ -484,7 +484,9 @@ async fn the_webhook_server_closes_connections_that_never_finish_their_headers_a
     tokio::spawn(assistchat_http::serve(listener, router, limits, std::future::pending()));
 
     let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
-    slow.write_all(b"POST /telegram/r1 HTTP/1.1\r\nHost: bots.example.test\r\nX-Telegram-Bot-Api-Secret-To").await.unwrap();
+    slow.write_all(b"POST /telegram/r1 HTTP/1.1\r\nHost: bots.example.test\r\nX-Telegram-Bot-Api-Secret-To")
+        .await
+        .unwrap();
     read_until_closed(&mut slow).await;
     let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
     read_until_closed(&mut silent).await;

@@ -66,7 +66,8 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Self(value)),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                let message = format!("the request body is over {} KiB; send a smaller one", crate::MAX_BODY_BYTES / 1024);
+                let message =
+                    format!("the request body is over {} KiB; send a smaller one", crate::MAX_BODY_BYTES / 1024);
                 Err(ApiError(AppError::TooLarge { field: "body", message }))
             }
             Err(rejection) => Err(ApiError(AppError::BadRequest(rejection_message(&rejection)))),

@@ -74,7 +74,12 @@ impl ZoomSettings {
         tracing::info!(listen = %self.zoom_listen, public_url, "Zoom webhooks served");
         // Limits as on every public server: Telegram and Zoom are not the only ones who can
         // reach this port.
-        tokio::spawn(assistchat_http::serve(listener, router, assistchat_http::Limits::default(), std::future::pending()));
+        tokio::spawn(assistchat_http::serve(
+            listener,
+            router,
+            assistchat_http::Limits::default(),
+            std::future::pending(),
+        ));
         Ok(provider)
     }
 }

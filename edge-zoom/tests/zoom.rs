@@ -7,11 +7,11 @@ use std::time::Duration;
 use assistchat_core::{Application, Config};
 use assistchat_edge_client::{EdgeClient, EdgeConfig};
 use assistchat_edge_zoom::{Zoom, webhook::MAX_EVENT_BYTES};
-use assistchat_http::Limits;
 use assistchat_fakes::{
     FakeOpenAi,
     zoom::{Endpoint, Failure, FakeZoom, SentMessage},
 };
+use assistchat_http::Limits;
 use assistchat_proto::v1::{
     ActivateResourceRequest, CreateResourceRequest, GetResourceRequest, PauseResourceRequest, RegisterRequest,
     Resource, ResourceErrorAction, ResourceState, StartBotRequest, auth_service_client::AuthServiceClient,

@@ -87,7 +87,8 @@ impl Logo {
             ));
         }
         // The copy flattening needs, unless the decoder's pixels already are 8-bit RGB(A).
-        let conversion = if matches!(decoder.color_type(), ColorType::Rgba8 | ColorType::Rgb8) { 0 } else { pixels * 4 };
+        let conversion =
+            if matches!(decoder.color_type(), ColorType::Rgba8 | ColorType::Rgb8) { 0 } else { pixels * 4 };
         let decoder_budget = MAX_LOGO_ALLOC - conversion;
         if decoder.total_bytes() > decoder_budget {
             return Err(too_much_memory());

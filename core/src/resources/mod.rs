@@ -363,7 +363,8 @@ mod tests {
 
     #[test]
     fn secret_values_never_show_in_debug_output() {
-        let secrets = BTreeMap::from([("bot_token".to_owned(), "7000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw".to_owned())]);
+        let secrets =
+            BTreeMap::from([("bot_token".to_owned(), "7000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw".to_owned())]);
         let new = NewResource { provider: "telegram".into(), secrets: secrets.clone(), ..Default::default() };
         let changes = ResourceChanges { secrets: Some(secrets), ..Default::default() };
         for shown in [format!("{new:?}"), format!("{changes:?}")] {

@@ -18,8 +18,8 @@ use assistchat_core::{Application, Config, StartError};
 use assistchat_fakes::{Behaviour, FakeOpenAi};
 use assistchat_proto::v1::{
     AiMode, ChatMessageRole, GetProfileRequest, ListChatMessagesRequest, OpenAiKeyCheck, Profile,
-    SendChatMessageRequest, SetOpenAiKeyRequest, StreamChatMessageRequest, TestOpenAiKeyRequest,
-    UpdateProfileRequest, stream_chat_message_response::Event,
+    SendChatMessageRequest, SetOpenAiKeyRequest, StreamChatMessageRequest, TestOpenAiKeyRequest, UpdateProfileRequest,
+    stream_chat_message_response::Event,
 };
 use prost_types::FieldMask;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -175,7 +175,10 @@ async fn every_private_spelling_is_refused_when_saved(backend: Backend) {
     ];
     for (url, address) in spellings {
         let status = set_base_url(&app, &ann.token, url).await.unwrap_err();
-        assert_eq!((status.code(), violated_field(&status).as_str()), (Code::InvalidArgument, "profile.openai_base_url"));
+        assert_eq!(
+            (status.code(), violated_field(&status).as_str()),
+            (Code::InvalidArgument, "profile.openai_base_url")
+        );
         let told = status.message();
         assert!(told.contains(&format!("{address} is {INSIDE}")), "{url}: {told}");
         assert!(told.contains(ALLOW) && told.contains("base URL in Profile"), "{url}: {told}");

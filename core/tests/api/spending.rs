@@ -11,7 +11,7 @@ use assistchat_core::{
 };
 use assistchat_fakes::{Behaviour, FakeOpenAi};
 use assistchat_proto::v1::{
-    GetUsageRequest, Profile, SendChatMessageRequest, SendChatMessageResponse, StreamChatMessageRequest,
+    ChannelUser, GetUsageRequest, Profile, SendChatMessageRequest, SendChatMessageResponse, StreamChatMessageRequest,
     UpdateProfileRequest, UsageDay, WatchBotStatusRequest, edge_service_client::EdgeServiceClient,
     stream_chat_message_response::Event as ChatEvent,
 };
@@ -245,7 +245,7 @@ async fn every_model_call_carries_the_reply_cap(backend: Backend) {
         instance_id: "one".into(),
         resource_id: run.resource.id.clone(),
         chat_id: "chat-1".into(),
-        sender: None,
+        sender: Some(ChannelUser { id: "42".into(), display_name: "Zoe".into(), username: "zoe".into() }),
         external_message_id: "m-1".into(),
         text: "from a channel".into(),
     };
@@ -282,7 +282,7 @@ async fn a_few_calls_per_user_run_at_once_and_the_rest_are_told_when_to_retry(ba
         instance_id: "one".into(),
         resource_id: run.resource.id.clone(),
         chat_id: "chat-1".into(),
-        sender: None,
+        sender: Some(ChannelUser { id: "42".into(), display_name: "Zoe".into(), username: "zoe".into() }),
         external_message_id: "m-1".into(),
         text: "from a channel".into(),
     };

@@ -3,8 +3,8 @@
 use std::{net::SocketAddr, time::Duration};
 
 use assistchat_edge_web::Config;
-use assistchat_http::Limits;
 use assistchat_fakes::FakeOpenAi;
+use assistchat_http::Limits;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 

@@ -106,7 +106,8 @@ async fn what_carries_a_token_is_never_cached_and_static_files_still_are() {
     no_store(&registered, "the registration answer, with the session and CSRF tokens");
     let csrf = registered.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
 
-    let created = client.post(web.url("/api/profile/tokens")).header("x-csrf-token", &csrf).json(&json!({"name": "cron"}));
+    let created =
+        client.post(web.url("/api/profile/tokens")).header("x-csrf-token", &csrf).json(&json!({"name": "cron"}));
     let created = created.send().await.unwrap();
     assert!(created.status().is_success(), "{}", created.status());
     no_store(&created, "a new API token");
@@ -136,8 +137,9 @@ async fn hsts_is_sent_over_https_only() {
     let proxied = client.get(web.url("/login")).header("x-forwarded-proto", "https").send().await.unwrap();
     assert_eq!(proxied.headers()[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000; includeSubDomains");
 
-    let always = TestWeb::start_web_with(|config| config.secure_cookies = SecureCookies::Always, Limits::default(), |_| {})
-        .await;
+    let always =
+        TestWeb::start_web_with(|config| config.secure_cookies = SecureCookies::Always, Limits::default(), |_| {})
+            .await;
     let response = always.browser().get(always.url("/api/profile")).send().await.unwrap();
     assert_eq!(response.headers()[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000; includeSubDomains");
 }
