@@ -362,7 +362,8 @@ async fn event_streams_past_the_cap_are_refused_until_one_closes(backend: Backen
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    reopened.expect("a place freed by a closed stream").message().await.unwrap().unwrap();
+    let mut reopened = reopened.expect("a place freed by a closed stream");
+    reopened.message().await.unwrap().unwrap();
     assert_eq!(watch(ann.token.clone()).await.unwrap_err().code(), Code::ResourceExhausted);
 }
 
