@@ -110,7 +110,7 @@ impl Allow {
 
     fn allows_host(&self, host: &str) -> bool {
         let key = host_key(host);
-        self.hosts.iter().any(|allowed| *allowed == key)
+        self.hosts.contains(&key)
     }
 }
 

@@ -190,7 +190,7 @@ async fn a_burst_of_messages_overshoots_the_quota_by_at_most_one_reservation(bac
         assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
         assert!(refused.message().contains("quota of 1000 tokens"), "{refused:?}");
     }
-    assert!(answered >= 1 && answered < 20, "{answered} of 20 answered");
+    assert!((1..20).contains(&answered), "{answered} of 20 answered");
     assert_eq!(fake.chat_calls(), answered, "a refused message asks the model nothing");
     let spent = today(&app, &ann.token).await;
     let requests = fake.requests();
