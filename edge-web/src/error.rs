@@ -1,13 +1,10 @@
-//! Errors of the web edge: one type, shown as a JSON error body to the API and as a page (or a
-//! redirect to sign in) to people.
+//! What went wrong with a request, as one type whatever the layer: its HTTP status, its code in
+//! the JSON API, the field at fault and the words for a person. [`crate::http::error`] answers it
+//! as a JSON body or a page.
 
 use std::time::Duration;
 
-use axum::{
-    Json,
-    http::{StatusCode, header},
-    response::{IntoResponse, Redirect, Response},
-};
+use axum::http::StatusCode;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -169,45 +166,6 @@ impl AppError {
     }
 }
 
-/// An [`AppError`] answered as JSON: `{"error": {"code", "message", "field"?}}`.
-#[derive(Debug)]
-pub struct ApiError(pub AppError);
-
-impl<E: Into<AppError>> From<E> for ApiError {
-    fn from(err: E) -> Self {
-        Self(err.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let err = self.0;
-        let status = err.status();
-        let code = err.code();
-        let message = match &err {
-            AppError::Forbidden => "cross-site request or missing CSRF token; send the x-csrf-token header from the same origin, or use a bearer token".to_owned(),
-            AppError::NotFound => "no such endpoint".to_owned(),
-            AppError::BadRequest(message) | AppError::Invalid { message, .. } | AppError::TooLarge { message, .. } => {
-                message.clone()
-            }
-            AppError::Core(status) => status.message().to_owned(),
-        };
-        if status.is_server_error() {
-            tracing::warn!(%status, %code, %message, "API request failed");
-        }
-        let mut body = serde_json::json!({ "error": { "code": code, "message": message } });
-        if let Some(field) = err.field() {
-            body["error"]["field"] = field.into();
-        }
-        let mut response = (status, Json(body)).into_response();
-        if let Some(wait) = err.retry_after() {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
-        }
-        response
-    }
-}
-
 /// `ResourceExhausted` → `resource_exhausted`.
 fn snake_case(name: &str) -> String {
     let mut out = String::new();
@@ -218,11 +176,6 @@ fn snake_case(name: &str) -> String {
         out.push(c.to_ascii_lowercase());
     }
     out
-}
-
-/// Where a page sends a visitor whose session is gone.
-pub fn to_login() -> Response {
-    Redirect::to("/login").into_response()
 }
 
 #[cfg(test)]

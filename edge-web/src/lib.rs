@@ -4,11 +4,16 @@
 //! to core, carrying the caller's session (from an HttpOnly cookie) or bearer token, the HTTP
 //! request's id and the browser's address.
 //!
-//! Layout: [`pages`] renders HTML with maud; [`api`] is the JSON API; [`qr`] is the QR tool's
-//! form, which both serve; [`resource`] and [`schema`] turn resources and their settings into
-//! what both show and read back; [`chat`] does the same for the browser chat's messages;
-//! [`visitor`] reads who is asking and guards changes against CSRF; [`i18n`] holds the message
-//! catalogue; [`security`] adds the headers and the cross-site check every response gets.
+//! Layers, each importing only those above it in this list:
+//! - [`config`], [`i18n`] (the message catalogue) and [`error`] (what went wrong, in one type);
+//! - [`core_client`]: the calls to core that pages and the API share, and [`state`], what every
+//!   handler holds;
+//! - [`view`]: what pages and the API show, as HTML or JSON: times, states, resources, the form
+//!   of a provider's settings, the page frame;
+//! - [`http`]: who is asking, the CSRF guard, the headers every response gets, and errors
+//!   answered as pages or JSON;
+//! - [`pages`] (HTML with maud) and [`api`] (JSON), which never import each other;
+//! - this module, which puts the router together.
 
 /// Writes `Debug` for a struct holding a secret: the fields before `;` are shown, those after
 /// it (passwords, keys, session and CSRF tokens) only as `<redacted>`, so that no log line or
@@ -27,21 +32,20 @@ macro_rules! redacted_debug {
 }
 
 pub mod api;
-pub mod chat;
 pub mod config;
 pub mod core_client;
 pub mod error;
+pub mod http;
 pub mod i18n;
 pub mod pages;
-pub mod qr;
-pub mod resource;
-pub mod schema;
-pub mod security;
+pub mod state;
 pub mod static_files;
-pub mod visitor;
+pub mod view;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
+pub use crate::http::body::MAX_BODY_BYTES;
+use crate::http::{security, visitor};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request},
@@ -51,26 +55,13 @@ use axum::{
 };
 pub use config::Config;
 use core_client::Core;
+pub use state::AppState;
 use tokio::net::TcpListener;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
-
-/// The largest request body of an ordinary route: a chat message of core's longest, every
-/// character percent-encoded, fits with room to spare. The QR tool's routes take a logo and
-/// have their own, larger limit ([`qr::MAX_BODY_BYTES`]).
-pub const MAX_BODY_BYTES: usize = 512 * 1024;
-
-/// What every handler shares.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// Clients of core.
-    pub core: Core,
-    /// The settings.
-    pub config: Arc<Config>,
-}
 
 /// Why the web edge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +90,7 @@ pub fn app(state: AppState) -> Router {
         })
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     Router::new()
-        .merge(pages::routes())
+        .merge(pages::routes(state.clone()))
         .merge(api::routes())
         .route("/static/{*path}", get(static_files::serve))
         .route("/healthz", get(|| async { "ok" }))
@@ -114,7 +105,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found(visitor: visitor::Visitor) -> Response {
-    pages::layout::error_page(visitor.lang, &error::AppError::NotFound)
+    view::layout::error_page(visitor.lang, &error::AppError::NotFound)
 }
 
 /// A web edge, bound and ready to serve.

@@ -17,15 +17,12 @@ use axum::{
     },
     routing::{get, post},
 };
-use serde_json::{Value, json};
 use tokio_stream::StreamExt;
 
-use super::check_csrf;
 use crate::{
-    AppState,
-    error::ApiError,
-    resource::{bot_json, state_json},
-    visitor::Visitor,
+    http::{csrf::check_csrf, error::ApiError, visitor::Visitor},
+    state::AppState,
+    view::json,
 };
 
 /// How often an idle event stream gets a comment, so that proxies keep it open.
@@ -40,21 +37,29 @@ pub fn routes() -> Router<AppState> {
         .route("/api/bot/events", get(events))
 }
 
-async fn start(State(state): State<AppState>, visitor: Visitor, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn start(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+) -> Result<Json<json::BotStatus>, ApiError> {
     check_csrf(&visitor, &headers)?;
     let response = state.core.bot().start_bot(visitor.meta.request(StartBotRequest {})).await?.into_inner();
-    Ok(Json(bot_json(&response.bot_status.unwrap_or_default())))
+    Ok(Json(json::BotStatus::from(&response.bot_status.unwrap_or_default())))
 }
 
-async fn stop(State(state): State<AppState>, visitor: Visitor, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn stop(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+) -> Result<Json<json::BotStatus>, ApiError> {
     check_csrf(&visitor, &headers)?;
     let response = state.core.bot().stop_bot(visitor.meta.request(StopBotRequest {})).await?.into_inner();
-    Ok(Json(bot_json(&response.bot_status.unwrap_or_default())))
+    Ok(Json(json::BotStatus::from(&response.bot_status.unwrap_or_default())))
 }
 
-async fn status(State(state): State<AppState>, visitor: Visitor) -> Result<Json<Value>, ApiError> {
+async fn status(State(state): State<AppState>, visitor: Visitor) -> Result<Json<json::BotStatus>, ApiError> {
     let response = state.core.bot().get_bot_status(visitor.meta.request(GetBotStatusRequest {})).await?.into_inner();
-    Ok(Json(bot_json(&response.bot_status.unwrap_or_default())))
+    Ok(Json(json::BotStatus::from(&response.bot_status.unwrap_or_default())))
 }
 
 /// `GET /api/bot/events`: `snapshot`, `resource_changed` and `resource_deleted` events. The
@@ -68,10 +73,15 @@ async fn events(State(state): State<AppState>, visitor: Visitor) -> Result<Respo
 
 /// One message of core's watch as an event.
 fn event(message: WatchBotStatusResponse) -> Option<Event> {
-    let (name, data) = match message.event? {
-        WatchEvent::Snapshot(status) => ("snapshot", bot_json(&status)),
-        WatchEvent::ResourceChanged(status) => ("resource_changed", Value::Object(state_json(&(&status).into()))),
-        WatchEvent::ResourceDeleted(deleted) => ("resource_deleted", json!({ "id": deleted.resource_id })),
+    let event = Event::default();
+    let event = match message.event? {
+        WatchEvent::Snapshot(status) => event.event("snapshot").json_data(json::BotStatus::from(&status)),
+        WatchEvent::ResourceChanged(status) => {
+            event.event("resource_changed").json_data(json::ResourceState::from(&status))
+        }
+        WatchEvent::ResourceDeleted(deleted) => {
+            event.event("resource_deleted").json_data(json::Deleted { id: deleted.resource_id })
+        }
     };
-    Some(Event::default().event(name).data(data.to_string()))
+    event.ok()
 }

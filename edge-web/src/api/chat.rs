@@ -18,16 +18,15 @@ use axum::{
     routing::{get, post},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tokio_stream::{Stream, StreamExt};
 
-use super::{Body, PageQuery, check_csrf};
+use super::PageQuery;
 use crate::{
-    AppState,
-    chat::{failure_message, message_json},
-    error::{ApiError, AppError},
+    error::AppError,
+    http::{body::Body, csrf::check_csrf, error::ApiError, visitor::Visitor},
     i18n::Lang,
-    visitor::Visitor,
+    state::AppState,
+    view::{chat::failure_message, json},
 };
 
 /// How often a stream waiting for the model gets a comment, so that proxies keep it open.
@@ -80,12 +79,13 @@ async fn send(
 
 /// One message of core's stream as an event.
 fn event(message: StreamChatMessageResponse) -> Option<Event> {
-    let (name, data) = match message.event? {
-        StreamEvent::UserMessage(message) => ("user_message", message_json(&message)),
-        StreamEvent::ReplyDelta(text) => ("delta", json!({ "text": text })),
-        StreamEvent::Reply(message) => ("reply", message_json(&message)),
+    let event = Event::default();
+    let event = match message.event? {
+        StreamEvent::UserMessage(message) => event.event("user_message").json_data(json::ChatMessage::from(&message)),
+        StreamEvent::ReplyDelta(text) => event.event("delta").json_data(json::Delta { text }),
+        StreamEvent::Reply(message) => event.event("reply").json_data(json::ChatMessage::from(&message)),
     };
-    Some(Event::default().event(name).data(data.to_string()))
+    event.ok()
 }
 
 /// Why the message got no reply, as the last event: core's words for the person where it wrote
@@ -94,11 +94,10 @@ fn error_event(err: AppError, lang: Lang) -> Event {
     if err.status().is_server_error() {
         tracing::warn!(error = %err, "chat message failed");
     }
-    let mut data = json!({ "code": err.code(), "message": failure_message(&err, lang) });
-    if let Some(field) = err.field() {
-        data["field"] = field.into();
-    }
-    Event::default().event("error").data(data.to_string())
+    let data = json::ErrorDetail { code: err.code(), message: failure_message(&err, lang), field: err.field() };
+    let event = Event::default().event("error");
+    // Serialising strings cannot fail.
+    event.json_data(data).unwrap_or_else(|_| Event::default().event("error"))
 }
 
 /// `GET /api/chat/messages`: the current conversation, newest first, by pages.
@@ -106,11 +105,11 @@ async fn list(
     State(state): State<AppState>,
     visitor: Visitor,
     Query(page): Query<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::ChatMessages>, ApiError> {
     let request = ListChatMessagesRequest { page_size: page.page_size, page_token: page.page_token };
     let response = state.core.bot().list_chat_messages(visitor.meta.request(request)).await?.into_inner();
-    let messages: Vec<Value> = response.chat_messages.iter().map(message_json).collect();
-    Ok(Json(json!({ "messages": messages, "next_page_token": response.next_page_token })))
+    let messages = response.chat_messages.iter().map(json::ChatMessage::from).collect();
+    Ok(Json(json::ChatMessages { messages, next_page_token: response.next_page_token }))
 }
 
 /// `POST /api/chat/reset`: starts a new conversation.

@@ -1,7 +1,7 @@
 //! `/api/providers` and `/api/resources`: the channels a user connects. A resource's settings
 //! travel as one object; the web edge splits out the secrets by the provider's `secret_fields`.
 
-use assistchat_proto::v1::{DeleteResourceRequest, ListResourcesRequest, Provider};
+use assistchat_proto::v1::{DeleteResourceRequest, ListResourcesRequest};
 use axum::{
     Json, Router,
     extract::{Path, Query, State},
@@ -10,14 +10,14 @@ use axum::{
     routing::{get, post},
 };
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::{Body, PageQuery, check_csrf};
+use super::PageQuery;
 use crate::{
-    AppState,
-    error::{ApiError, AppError},
-    resource::{create_resource, get_resource, providers, resource_json, set_active, update_resource},
-    visitor::Visitor,
+    error::AppError,
+    http::{body::Body, csrf::check_csrf, error::ApiError, visitor::Visitor},
+    state::AppState,
+    view::json,
 };
 
 /// The routes of providers and resources.
@@ -29,36 +29,21 @@ pub fn routes() -> Router<AppState> {
         .route("/api/resources/{id}/{verb}", post(verb))
 }
 
-fn provider_json(provider: &Provider) -> Value {
-    let schema: Value = serde_json::from_str(&provider.settings_schema_json).unwrap_or_default();
-    json!({
-        "name": provider.name,
-        "display_name": provider.display_name,
-        "description": provider.description,
-        "version": provider.version,
-        "settings_schema": schema,
-        "secret_fields": provider.secret_fields,
-        "identity_fields": provider.identity_fields,
-        "online": provider.online,
-        "instance_count": provider.instance_count,
-    })
-}
-
-async fn list_providers(State(state): State<AppState>, visitor: Visitor) -> Result<Json<Value>, ApiError> {
-    let providers = providers(&state, &visitor.meta).await?;
-    Ok(Json(json!({ "providers": providers.iter().map(provider_json).collect::<Vec<_>>() })))
+async fn list_providers(State(state): State<AppState>, visitor: Visitor) -> Result<Json<json::Providers>, ApiError> {
+    let providers = state.core.providers(&visitor.meta).await?;
+    Ok(Json(json::Providers { providers: providers.into_iter().map(json::Provider::from).collect() }))
 }
 
 async fn list(
     State(state): State<AppState>,
     visitor: Visitor,
     Query(query): Query<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::Resources>, ApiError> {
     let request =
         ListResourcesRequest { page_size: query.page_size, page_token: query.page_token, provider: query.provider };
     let response = state.core.resources().list_resources(visitor.meta.request(request)).await?.into_inner();
-    let resources: Vec<Value> = response.resources.iter().map(resource_json).collect();
-    Ok(Json(json!({ "resources": resources, "next_page_token": response.next_page_token })))
+    let resources = response.resources.iter().map(json::Resource::from).collect();
+    Ok(Json(json::Resources { resources, next_page_token: response.next_page_token }))
 }
 
 /// The body of `POST /api/resources`.
@@ -77,16 +62,16 @@ async fn create(
     Body(body): Body<NewResource>,
 ) -> Result<Response, ApiError> {
     check_csrf(&visitor, &headers)?;
-    let resource = create_resource(&state, &visitor.meta, body.provider, body.name, body.settings).await?;
-    Ok((StatusCode::CREATED, Json(resource_json(&resource))).into_response())
+    let resource = state.core.create_resource(&visitor.meta, body.provider, body.name, body.settings).await?;
+    Ok((StatusCode::CREATED, Json(json::Resource::from(&resource))).into_response())
 }
 
 async fn read(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(resource_json(&get_resource(&state, &visitor.meta, id).await?)))
+) -> Result<Json<json::Resource>, ApiError> {
+    Ok(Json(json::Resource::from(&state.core.get_resource(&visitor.meta, id).await?)))
 }
 
 /// The body of `PATCH /api/resources/{id}`: the fields to change.
@@ -102,10 +87,10 @@ async fn patch(
     headers: HeaderMap,
     Path(id): Path<String>,
     Body(body): Body<ResourcePatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::Resource>, ApiError> {
     check_csrf(&visitor, &headers)?;
-    let resource = update_resource(&state, &visitor.meta, id, body.name, body.settings).await?;
-    Ok(Json(resource_json(&resource)))
+    let resource = state.core.update_resource(&visitor.meta, id, body.name, body.settings).await?;
+    Ok(Json(json::Resource::from(&resource)))
 }
 
 async fn remove(
@@ -125,12 +110,12 @@ async fn verb(
     visitor: Visitor,
     headers: HeaderMap,
     Path((id, verb)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::Resource>, ApiError> {
     let active = match verb.as_str() {
         "activate" => true,
         "pause" => false,
         _ => return Err(AppError::NotFound.into()),
     };
     check_csrf(&visitor, &headers)?;
-    Ok(Json(resource_json(&set_active(&state, &visitor.meta, id, active).await?)))
+    Ok(Json(json::Resource::from(&state.core.set_active(&visitor.meta, id, active).await?)))
 }

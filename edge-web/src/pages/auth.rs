@@ -14,10 +14,16 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{
+    frame,
     identity::{self, Problem},
-    layout::{Page, notice, page_error},
 };
-use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
+use crate::{
+    error::AppError,
+    http::{csrf::CsrfForm, error::PageError, visitor::Visitor},
+    i18n::Lang,
+    state::AppState,
+    view::layout::{Page, notice},
+};
 
 /// The fields of the sign-in form.
 #[derive(Default, Deserialize)]
@@ -47,16 +53,6 @@ pub struct RegisterForm {
 }
 
 redacted_debug!(RegisterForm { email, display_name ; password });
-
-/// A form with only its CSRF token.
-#[derive(Default, Deserialize)]
-pub struct CsrfForm {
-    /// The CSRF token of the session.
-    #[serde(default)]
-    pub csrf: String,
-}
-
-redacted_debug!(CsrfForm { ; csrf });
 
 /// The language switcher's form.
 #[derive(Default, Deserialize)]
@@ -149,15 +145,13 @@ pub(super) fn signed_in(visitor: &Visitor, jar: CookieJar, session: Option<Sessi
 }
 
 /// `GET /login`.
-pub async fn login_page(State(state): State<AppState>, visitor: Visitor) -> Response {
-    match Page::load(&state, &visitor, "/login").await {
-        Ok(page) if page.user.is_some() => Redirect::to("/").into_response(),
-        Ok(page) => {
-            let providers = identity::providers(&state, &visitor).await;
-            page.render("login.title", login_body(&page, "", html! {}, &providers)).into_response()
-        }
-        Err(err) => page_error(visitor.lang, err),
+pub async fn login_page(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    let page = frame(&state, &visitor, "/login").await?;
+    if page.user.is_some() {
+        return Ok(Redirect::to("/").into_response());
     }
+    let providers = identity::providers(&state, &visitor).await;
+    Ok(page.render("login.title", login_body(&page, "", html! {}, &providers)).into_response())
 }
 
 /// `POST /login`: signs in and goes to the dashboard, or shows the form again with the error.
@@ -166,14 +160,14 @@ pub async fn login(
     visitor: Visitor,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let request = LoginRequest { email: form.email.clone(), password: form.password };
     match state.core.auth().login(visitor.meta.request(request)).await {
-        Ok(response) => signed_in(&visitor, jar, response.into_inner().session),
+        Ok(response) => Ok(signed_in(&visitor, jar, response.into_inner().session)),
         Err(status) => {
             let err = AppError::from(status);
             if err.status().is_server_error() {
-                return page_error(visitor.lang, err);
+                return Err(err.into());
             }
             // A wrong email or password is the same message, whatever core's wording.
             let message = if err.is_unauthenticated() {
@@ -181,31 +175,28 @@ pub async fn login(
             } else {
                 err.user_message(visitor.lang)
             };
-            let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/login" };
+            let page = Page::signed_out(visitor.lang, "/login");
             let providers = identity::providers(&state, &visitor).await;
             let body = login_body(&page, &form.email, notice("error", &message), &providers);
-            (err.status(), page.render("login.title", body)).into_response()
+            Ok((err.status(), page.render("login.title", body)).into_response())
         }
     }
 }
 
 /// `GET /register`.
-pub async fn register_page(State(state): State<AppState>, visitor: Visitor) -> Response {
-    match Page::load(&state, &visitor, "/register").await {
-        Ok(page) if page.user.is_some() => Redirect::to("/").into_response(),
-        Ok(page) => {
-            let options = identity::sign_in_options(&state, &visitor).await;
-            page.render("register.title", register_body(&page, &RegisterForm::default(), None, &options))
-                .into_response()
-        }
-        Err(err) => page_error(visitor.lang, err),
+pub async fn register_page(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    let page = frame(&state, &visitor, "/register").await?;
+    if page.user.is_some() {
+        return Ok(Redirect::to("/").into_response());
     }
+    let options = identity::sign_in_options(&state, &visitor).await;
+    Ok(page.render("register.title", register_body(&page, &RegisterForm::default(), None, &options)).into_response())
 }
 
 /// The sign-in page telling why a sign-in with an identity provider did not finish, with the
 /// status that says so.
 pub(super) async fn login_with_problem(state: &AppState, visitor: &Visitor, problem: &Problem) -> Response {
-    let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/login" };
+    let page = Page::signed_out(visitor.lang, "/login");
     let providers = identity::providers(state, visitor).await;
     let body = login_body(&page, "", problem.notice(visitor.lang), &providers);
     (problem.status(), page.render("login.title", body)).into_response()
@@ -217,7 +208,7 @@ pub async fn register(
     visitor: Visitor,
     jar: CookieJar,
     Form(form): Form<RegisterForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let request = RegisterRequest {
         email: form.email.clone(),
         password: form.password.clone(),
@@ -225,13 +216,13 @@ pub async fn register(
         language_code: visitor.lang.code().into(),
     };
     match state.core.auth().register(visitor.meta.request(request)).await {
-        Ok(response) => signed_in(&visitor, jar, response.into_inner().session),
+        Ok(response) => Ok(signed_in(&visitor, jar, response.into_inner().session)),
         Err(status) => {
             let err = AppError::from(status);
             if err.status().is_server_error() {
-                return page_error(visitor.lang, err);
+                return Err(err.into());
             }
-            let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/register" };
+            let page = Page::signed_out(visitor.lang, "/register");
             let form = RegisterForm { password: String::new(), ..form };
             let options = identity::sign_in_options(&state, &visitor).await;
             // A refusal by the registration policy is what the page's notice says already.
@@ -241,7 +232,7 @@ pub async fn register(
                 err.user_message(visitor.lang)
             };
             let body = register_body(&page, &form, Some(&message), &options);
-            (err.status(), page.render("register.title", body)).into_response()
+            Ok((err.status(), page.render("register.title", body)).into_response())
         }
     }
 }
@@ -252,19 +243,17 @@ pub async fn logout(
     visitor: Visitor,
     jar: CookieJar,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
     if visitor.signed_in() {
         // A session core already forgot is signed out all the same.
         if let Err(status) = state.core.auth().logout(visitor.meta.request(LogoutRequest {})).await
             && status.code() != tonic::Code::Unauthenticated
         {
-            return page_error(visitor.lang, status.into());
+            return Err(status.into());
         }
     }
-    (jar.add(visitor.removed_session_cookie()), Redirect::to("/")).into_response()
+    Ok((jar.add(visitor.removed_session_cookie()), Redirect::to("/")).into_response())
 }
 
 /// `POST /lang`: remembers the chosen language (in the profile when signed in) and goes back.
@@ -274,13 +263,11 @@ pub async fn switch_language(
     jar: CookieJar,
     headers: axum::http::HeaderMap,
     Form(form): Form<LangForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let Some(lang) = Lang::from_code(&form.lang) else {
-        return page_error(visitor.lang, AppError::BadRequest("unknown language".into()));
+        return Err(AppError::BadRequest("unknown language".into()).into());
     };
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
+    visitor.check_csrf(Some(&form.csrf))?;
     if visitor.signed_in() {
         let update = UpdateProfileRequest {
             profile: Some(assistchat_proto::v1::Profile { language_code: lang.code().into(), ..Default::default() }),
@@ -289,10 +276,10 @@ pub async fn switch_language(
         match state.core.profile().update_profile(visitor.meta.request(update)).await {
             Ok(_) => {}
             Err(status) if status.code() == tonic::Code::Unauthenticated => {}
-            Err(status) => return page_error(lang, status.into()),
+            Err(status) => return Err(PageError::in_lang(lang)(status)),
         }
     }
-    (jar.add(visitor.lang_cookie(lang)), Redirect::to(&back_to(&headers))).into_response()
+    Ok((jar.add(visitor.lang_cookie(lang)), Redirect::to(&back_to(&headers))).into_response())
 }
 
 /// The same-site path the browser came from, or `/`.

@@ -17,17 +17,16 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{
-    auth::CsrfForm,
-    layout::{Page, notice, page_error},
-    profile::format_time,
-};
+use super::signed_in_frame;
 use crate::{
-    AppState,
-    chat::{HISTORY_PAGE_SIZE, MAX_TEXT_CHARS, failure_message, new_client_message_id, role_name},
     error::AppError,
-    resource::rfc3339,
-    visitor::Visitor,
+    http::{csrf::CsrfForm, error::PageError, visitor::Visitor},
+    state::AppState,
+    view::{
+        chat::{HISTORY_PAGE_SIZE, MAX_TEXT_CHARS, failure_message, new_client_message_id, role_name},
+        layout::{Page, notice},
+        time::{format_time, rfc3339},
+    },
 };
 
 /// Where the browser goes after a message or a reset: the page, scrolled to the form under the
@@ -73,21 +72,26 @@ struct Draft {
 }
 
 /// `GET /chat`.
-pub async fn show(State(state): State<AppState>, visitor: Visitor, Query(query): Query<HistoryQuery>) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Response, PageError> {
     render(&state, &visitor, query.page_token, None).await
 }
 
-async fn render(state: &AppState, visitor: &Visitor, page_token: String, draft: Option<Draft>) -> Response {
-    let page = match Page::load(state, visitor, "/chat").await {
-        Ok(page) if page.user.is_some() => page,
-        Ok(_) => return crate::error::to_login(),
-        Err(err) => return page_error(visitor.lang, err),
-    };
+async fn render(
+    state: &AppState,
+    visitor: &Visitor,
+    page_token: String,
+    draft: Option<Draft>,
+) -> Result<Response, PageError> {
+    let page = signed_in_frame(state, visitor, "/chat").await?;
     let older = !page_token.is_empty();
     let request = ListChatMessagesRequest { page_size: HISTORY_PAGE_SIZE, page_token };
     let history = match state.core.bot().list_chat_messages(visitor.meta.request(request)).await {
         Ok(response) => Ok(response.into_inner()),
-        Err(status) if status.code() == tonic::Code::Unauthenticated => return crate::error::to_login(),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => return Err(status.into()),
         Err(status) => Err(AppError::from(status)),
     };
     let status = draft.as_ref().map_or(StatusCode::OK, |d| d.error.status());
@@ -121,7 +125,7 @@ async fn render(state: &AppState, visitor: &Visitor, page_token: String, draft: 
         }
         script src="/static/js/chat.js" defer {}
     };
-    (status, page.render("chat.title", body)).into_response()
+    Ok((status, page.render("chat.title", body)).into_response())
 }
 
 /// One message of the history: who wrote it and when, its text as plain text, and for a message
@@ -177,14 +181,16 @@ fn encode(s: &str) -> String {
 
 /// `POST /chat`: sends the message, waits for the reply and goes back to the page; or shows the
 /// page with the message kept in the form and why it got no reply.
-pub async fn send(State(state): State<AppState>, visitor: Visitor, Form(form): Form<MessageForm>) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
+pub async fn send(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<MessageForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
     let request = SendChatMessageRequest { text: form.text.clone(), client_message_id: form.client_message_id.clone() };
     match state.core.chat().send_chat_message(visitor.meta.request(request)).await {
-        Ok(_) => Redirect::to(BACK).into_response(),
-        Err(status) if status.code() == tonic::Code::Unauthenticated => crate::error::to_login(),
+        Ok(_) => Ok(Redirect::to(BACK).into_response()),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => Err(status.into()),
         Err(status) => {
             let error = AppError::from(status);
             // Core answered, so the message is stored with its failure: sending it again is a
@@ -196,14 +202,14 @@ pub async fn send(State(state): State<AppState>, visitor: Visitor, Form(form): F
 }
 
 /// `POST /chat/reset`: starts a new conversation.
-pub async fn reset(State(state): State<AppState>, visitor: Visitor, Form(form): Form<CsrfForm>) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
-    match state.core.bot().reset_chat(visitor.meta.request(ResetChatRequest {})).await {
-        Ok(_) => Redirect::to(BACK).into_response(),
-        Err(status) => page_error(visitor.lang, status.into()),
-    }
+pub async fn reset(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
+    state.core.bot().reset_chat(visitor.meta.request(ResetChatRequest {})).await?;
+    Ok(Redirect::to(BACK))
 }
 
 #[cfg(test)]

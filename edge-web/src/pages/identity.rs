@@ -24,16 +24,17 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use tonic::Code;
 
-use super::{
-    auth::{self, CsrfForm},
-    layout::{Page, notice, page_error},
-    profile,
-};
+use super::{auth, profile};
 use crate::{
-    AppState,
-    error::{AppError, to_login},
+    error::AppError,
+    http::{
+        csrf::CsrfForm,
+        error::PageError,
+        visitor::{Visitor, constant_time_eq},
+    },
     i18n::Lang,
-    visitor::{Visitor, constant_time_eq},
+    state::AppState,
+    view::layout::{Page, notice},
 };
 
 /// The query the provider sends the browser back with (RFC 6749, section 4.1.2).
@@ -219,7 +220,7 @@ pub async fn begin(
     visitor: Visitor,
     jar: CookieJar,
     Path(provider): Path<String>,
-) -> Response {
+) -> Result<Response, PageError> {
     start(&state, &visitor, jar, &provider, Mode::SignIn).await
 }
 
@@ -231,30 +232,34 @@ pub async fn begin_link(
     jar: CookieJar,
     Path(provider): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
     if !visitor.signed_in() {
-        return to_login();
+        return Err(PageError::sign_in());
     }
     start(&state, &visitor, jar, &provider, Mode::Link).await
 }
 
 /// Begins a sign-in at core, remembers its state in this browser and sends the browser to the
 /// provider.
-async fn start(state: &AppState, visitor: &Visitor, jar: CookieJar, provider: &str, mode: Mode) -> Response {
+async fn start(
+    state: &AppState,
+    visitor: &Visitor,
+    jar: CookieJar,
+    provider: &str,
+    mode: Mode,
+) -> Result<Response, PageError> {
     let request = BeginIdentitySignInRequest { provider_id: provider.to_owned(), link: mode == Mode::Link };
     let begun = match state.core.auth().begin_identity_sign_in(visitor.meta.request(request)).await {
         Ok(response) => response.into_inner(),
         Err(status) => {
             let err = AppError::from(status);
             if mode == Mode::Link && err.is_unauthenticated() {
-                return to_login();
+                return Err(err.into());
             }
             let providers = providers(state, visitor).await;
             let problem = Problem::from_error(&err, &display_name(&providers, provider));
-            return failed(state, visitor, jar, mode, problem).await;
+            return Ok(failed(state, visitor, jar, mode, problem).await);
         }
     };
     // Only a web address may become the Location header.
@@ -262,11 +267,11 @@ async fn start(state: &AppState, visitor: &Visitor, jar: CookieJar, provider: &s
     let sendable = (url.starts_with("https://") || url.starts_with("http://")) && HeaderValue::from_str(&url).is_ok();
     if !sendable || begun.state.is_empty() {
         tracing::error!("core began a sign-in without a usable authorization URL or state");
-        return failed(state, visitor, jar, mode, Problem::new(StatusCode::BAD_GATEWAY, "error.internal", provider))
-            .await;
+        let problem = Problem::new(StatusCode::BAD_GATEWAY, "error.internal", provider);
+        return Ok(failed(state, visitor, jar, mode, problem).await);
     }
     let cookie = visitor.sign_in_state_cookie(mode.cookie_value(&begun.state));
-    (jar.add(cookie), Redirect::to(&url)).into_response()
+    Ok((jar.add(cookie), Redirect::to(&url)).into_response())
 }
 
 /// `GET /auth/{provider}/callback`: the provider sent the browser back. Finishes the sign-in at
@@ -364,7 +369,7 @@ async fn failed(state: &AppState, visitor: &Visitor, jar: CookieJar, mode: Mode,
 
 /// The page that asks for the password of the account with the identity's email.
 fn link_page(lang: Lang, form: &LinkForm, error: Option<(StatusCode, Markup)>) -> Response {
-    let page = Page { lang, user: None, csrf: String::new(), path: "/auth/link" };
+    let page = Page::signed_out(lang, "/auth/link");
     let provider = form.provider.as_str();
     let (status, error) = error.unwrap_or((StatusCode::OK, html! {}));
     let body = html! {

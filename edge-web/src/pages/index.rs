@@ -1,32 +1,32 @@
 //! `/`: what AssistChat is and a way in; for a signed-in user, the dashboard.
 
-use assistchat_proto::v1::{AiMode, BotStatus, ListResourcesRequest, OpenAiKeyState, Profile, Resource};
-use axum::{
-    extract::State,
-    response::{IntoResponse, Response},
-};
+use assistchat_proto::v1::{AiMode, BotStatus, OpenAiKeyState, Profile, Resource};
+use axum::extract::State;
 use maud::{Markup, html};
 
-use super::{
-    bot,
-    layout::{Page, notice, page_error},
-    resources::{live, state_line},
+use super::frame;
+use crate::{
+    error::AppError,
+    http::{error::PageError, visitor::Visitor},
+    state::AppState,
+    view::{
+        bot,
+        layout::{Page, notice},
+        resource::StateView,
+        states::{live, state_line},
+    },
 };
-use crate::{AppState, resource::StateView, visitor::Visitor};
 
 /// `GET /`.
-pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Response {
-    let page = match Page::load(&state, &visitor, "/").await {
-        Ok(page) => page,
-        Err(err) => return page_error(visitor.lang, err),
-    };
+pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Result<Markup, PageError> {
+    let page = frame(&state, &visitor, "/").await?;
     let Some(profile) = &page.user else {
-        return page.render("index.title", landing(&page)).into_response();
+        return Ok(page.render("index.title", landing(&page)));
     };
-    let resources = state.core.resources().list_resources(visitor.meta.request(ListResourcesRequest::default())).await;
-    let resources = resources.map(|r| r.into_inner().resources).map_err(crate::error::AppError::from);
-    let bot = bot::status(&state, &visitor).await;
-    page.render("dashboard.title", live(&page, dashboard(&page, profile, bot, resources))).into_response()
+    // Core's default page: the dashboard shows the first of them.
+    let resources = state.core.list_resources(&visitor.meta, "", 0).await;
+    let bot = state.core.bot_status(&visitor.meta).await;
+    Ok(page.render("dashboard.title", live(&page, dashboard(&page, profile, bot, resources))))
 }
 
 fn landing(page: &Page) -> Markup {
@@ -51,7 +51,7 @@ fn dashboard(
     page: &Page,
     profile: &Profile,
     bot: Option<BotStatus>,
-    resources: Result<Vec<Resource>, crate::error::AppError>,
+    resources: Result<Vec<Resource>, AppError>,
 ) -> Markup {
     let mode = if profile.ai_mode() == AiMode::Byok { page.t("ai.mode_byok") } else { page.t("ai.mode_managed") };
     let key_missing = profile.ai_mode() == AiMode::Byok && profile.openai_key_state() != OpenAiKeyState::Set;

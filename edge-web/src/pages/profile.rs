@@ -16,14 +16,23 @@ use prost_types::FieldMask;
 use serde::Deserialize;
 
 use super::{
-    auth::CsrfForm,
-    bot,
+    Saved,
     identity::Problem,
-    layout::{Page, notice, page_error},
     sign_in_methods::{self, Methods},
-    usage,
+    signed_in_frame, usage,
 };
-use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
+use crate::{
+    error::AppError,
+    http::{csrf::CsrfForm, error::PageError, visitor::Visitor},
+    i18n::Lang,
+    state::AppState,
+    view::{
+        account::{TOKEN_EXPIRY_DAYS, key_check_name, token_ttl},
+        bot,
+        layout::{Page, notice},
+        time::format_time,
+    },
+};
 
 /// The personal data form.
 #[derive(Deserialize)]
@@ -87,40 +96,7 @@ pub struct TokenForm {
     expire_days: String,
 }
 
-/// The expiries the token form offers, in days, besides "never".
-pub const TOKEN_EXPIRY_DAYS: [u32; 2] = [30, 90];
-
-/// The token lifetime chosen in a form or a JSON body: `None` for never, or an error naming the
-/// choices.
-pub fn token_ttl(expire_days: &str) -> Result<Option<prost_types::Duration>, AppError> {
-    match expire_days.trim() {
-        "" | "never" | "0" => Ok(None),
-        days => match days.parse::<u32>() {
-            Ok(days) if (1..=3650).contains(&days) => {
-                Ok(Some(prost_types::Duration { seconds: i64::from(days) * 86_400, nanos: 0 }))
-            }
-            _ => Err(AppError::Invalid {
-                field: "expire_days".into(),
-                message: "choose a number of days from 1 to 3650, or never".into(),
-            }),
-        },
-    }
-}
-
 redacted_debug!(TokenForm { name ; csrf });
-
-/// Query of `GET /profile` and `GET /resources/{id}`: whether a change was just saved.
-#[derive(Debug, Default, Deserialize)]
-pub struct Saved {
-    /// Set after a successful change.
-    pub saved: Option<String>,
-    /// The id of the provider just linked to the account.
-    pub linked: Option<String>,
-    /// After a password change: how many other sessions it ended.
-    pub ended_sessions: Option<u32>,
-    /// After a password change: how many API tokens it revoked.
-    pub revoked_tokens: Option<u32>,
-}
 
 /// What to show above the profile after an action.
 enum Outcome {
@@ -165,7 +141,11 @@ enum Outcome {
 const KEY_LEN: std::ops::RangeInclusive<usize> = 8..=512;
 
 /// `GET /profile`.
-pub async fn profile_page(State(state): State<AppState>, visitor: Visitor, Query(saved): Query<Saved>) -> Response {
+pub async fn profile_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(saved): Query<Saved>,
+) -> Result<Response, PageError> {
     let outcome = match saved {
         Saved { linked: Some(provider), .. } => Outcome::Linked(provider),
         Saved { ended_sessions: Some(sessions), revoked_tokens, .. } => {
@@ -183,33 +163,28 @@ pub(super) fn saved() -> Response {
 }
 
 /// The profile with `problem` above it.
-pub(super) async fn show_problem(state: &AppState, visitor: &Visitor, problem: Problem) -> Response {
+pub(super) async fn show_problem(state: &AppState, visitor: &Visitor, problem: Problem) -> Result<Response, PageError> {
     render(state, visitor, Outcome::Problem(problem)).await
 }
 
 /// The profile with `err` above it.
-pub(super) async fn show_error(state: &AppState, visitor: &Visitor, err: AppError) -> Response {
+pub(super) async fn show_error(state: &AppState, visitor: &Visitor, err: AppError) -> Result<Response, PageError> {
     render(state, visitor, Outcome::Failed(err)).await
 }
 
-async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Response {
-    let page = match Page::load(state, visitor, "/profile").await {
-        Ok(page) => page,
-        Err(err) => return page_error(visitor.lang, err),
-    };
-    let Some(profile) = &page.user else { return crate::error::to_login() };
+async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Result<Response, PageError> {
+    let page = signed_in_frame(state, visitor, "/profile").await?;
+    let Some(profile) = &page.user else { return Err(PageError::sign_in()) };
     let request = visitor.meta.request(ListApiTokensRequest { page_size: 100, page_token: String::new() });
-    let tokens = match state.core.auth().list_api_tokens(request).await {
-        Ok(response) => response.into_inner().api_tokens,
-        Err(status) => return page_error(page.lang, status.into()),
-    };
+    let tokens = state.core.auth().list_api_tokens(request).await.map_err(PageError::in_lang(page.lang))?;
+    let tokens = tokens.into_inner().api_tokens;
     let status = match &outcome {
         Outcome::Failed(err) | Outcome::KeyRefused { error: err, .. } => err.status(),
         Outcome::Problem(problem) => problem.status(),
         _ => StatusCode::OK,
     };
     let methods = Methods::load(state, visitor).await;
-    let bot = bot::status(state, visitor).await;
+    let bot = state.core.bot_status(&visitor.meta).await;
     let usage = usage::load(state, visitor).await;
     let body = html! {
         h1 { (page.t("profile.title")) }
@@ -237,7 +212,7 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Respon
         @if let Some(bot) = &bot { (bot::switch(&page, bot, "/profile")) }
         (tokens_section(&page, &tokens))
     };
-    (status, page.render("profile.title", body)).into_response()
+    Ok((status, page.render("profile.title", body)).into_response())
 }
 
 fn personal_section(page: &Page, profile: &Profile) -> Markup {
@@ -319,7 +294,7 @@ fn key_outcome(page: &Page, outcome: &Outcome) -> Markup {
                 OpenAiKeyCheck::Rejected => "error",
                 _ => "warn",
             };
-            html! { div #key-test data-result=(crate::api::key_check_name(*result)) { (notice(kind, detail)) } }
+            html! { div #key-test data-result=(key_check_name(*result)) { (notice(kind, detail)) } }
         }
         _ => html! {},
     }
@@ -391,35 +366,16 @@ fn tokens_section(page: &Page, tokens: &[assistchat_proto::v1::ApiToken]) -> Mar
     }
 }
 
-/// A timestamp as `YYYY-MM-DD HH:MM UTC`.
-pub fn format_time(time: &prost_types::Timestamp) -> String {
-    let days = time.seconds.div_euclid(86_400);
-    let secs = time.seconds.rem_euclid(86_400);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
-}
-
 /// Runs `change` after the CSRF check; then back to the profile, or the profile with the error.
-pub(super) async fn change<F, Fut>(state: &AppState, visitor: &Visitor, csrf: &str, change: F) -> Response
+async fn change<F, Fut>(state: &AppState, visitor: &Visitor, csrf: &str, change: F) -> Result<Response, PageError>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<(), tonic::Status>>,
 {
-    if let Err(err) = visitor.check_csrf(Some(csrf)) {
-        return page_error(visitor.lang, err);
-    }
+    visitor.check_csrf(Some(csrf))?;
     match change().await {
-        Ok(()) => saved(),
-        Err(status) if status.code() == tonic::Code::Unauthenticated => crate::error::to_login(),
+        Ok(()) => Ok(saved()),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => Err(status.into()),
         Err(status) => render(state, visitor, Outcome::Failed(status.into())).await,
     }
 }
@@ -429,7 +385,7 @@ pub async fn update_personal(
     State(state): State<AppState>,
     visitor: Visitor,
     Form(form): Form<PersonalForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let request = UpdateProfileRequest {
         profile: Some(Profile {
             display_name: form.display_name,
@@ -445,7 +401,11 @@ pub async fn update_personal(
 }
 
 /// `POST /profile/ai`: mode, base URL and model.
-pub async fn update_ai(State(state): State<AppState>, visitor: Visitor, Form(form): Form<AiForm>) -> Response {
+pub async fn update_ai(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<AiForm>,
+) -> Result<Response, PageError> {
     let mode = if form.ai_mode == "byok" { AiMode::Byok } else { AiMode::Managed };
     let request = UpdateProfileRequest {
         profile: Some(Profile {
@@ -465,19 +425,21 @@ pub async fn update_ai(State(state): State<AppState>, visitor: Visitor, Form(for
 /// `POST /profile/key`: checks and sets or replaces the own OpenAI key; then back to the
 /// profile, or the profile with why the key was refused at its field, or with why it could not be
 /// checked.
-pub async fn set_key(State(state): State<AppState>, visitor: Visitor, Form(form): Form<KeyForm>) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
+pub async fn set_key(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<KeyForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
     let key = form.api_key.trim();
     let well_formed = KEY_LEN.contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
     let request = SetOpenAiKeyRequest { api_key: form.api_key.clone() };
     let outcome = match state.core.profile().set_open_ai_key(visitor.meta.request(request)).await {
         Ok(response) => match response.into_inner().warning {
-            warning if warning.is_empty() => return Redirect::to("/profile?saved=1").into_response(),
+            warning if warning.is_empty() => return Ok(saved()),
             warning => Outcome::KeyUnchecked(warning),
         },
-        Err(status) if status.code() == tonic::Code::Unauthenticated => return crate::error::to_login(),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => return Err(status.into()),
         Err(status) => {
             let error = AppError::from(status);
             if error.field().as_deref() == Some("api_key") {
@@ -491,23 +453,29 @@ pub async fn set_key(State(state): State<AppState>, visitor: Visitor, Form(form)
 }
 
 /// `POST /profile/key/test`: checks the stored own key now and shows what its server said.
-pub async fn test_key(State(state): State<AppState>, visitor: Visitor, Form(form): Form<CsrfForm>) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
+pub async fn test_key(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
     let outcome = match state.core.profile().test_open_ai_key(visitor.meta.request(TestOpenAiKeyRequest {})).await {
         Ok(response) => {
             let response = response.into_inner();
             Outcome::KeyTested { result: response.result(), detail: response.detail }
         }
-        Err(status) if status.code() == tonic::Code::Unauthenticated => return crate::error::to_login(),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => return Err(status.into()),
         Err(status) => Outcome::Failed(status.into()),
     };
     render(&state, &visitor, outcome).await
 }
 
 /// `POST /profile/key/clear`: deletes the own OpenAI key.
-pub async fn clear_key(State(state): State<AppState>, visitor: Visitor, Form(form): Form<CsrfForm>) -> Response {
+pub async fn clear_key(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
     change(&state, &visitor, &form.csrf, || async {
         state.core.profile().clear_open_ai_key(visitor.meta.request(ClearOpenAiKeyRequest {})).await.map(drop)
     })
@@ -515,10 +483,12 @@ pub async fn clear_key(State(state): State<AppState>, visitor: Visitor, Form(for
 }
 
 /// `POST /profile/tokens`: creates a token and shows it once.
-pub async fn create_token(State(state): State<AppState>, visitor: Visitor, Form(form): Form<TokenForm>) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
+pub async fn create_token(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
     let ttl = match token_ttl(&form.expire_days) {
         Ok(ttl) => ttl,
         Err(err) => return render(&state, &visitor, Outcome::Failed(err)).await,
@@ -527,7 +497,7 @@ pub async fn create_token(State(state): State<AppState>, visitor: Visitor, Form(
     let created = state.core.auth().create_api_token(visitor.meta.request(request)).await;
     let outcome = match created {
         Ok(response) => Outcome::NewToken(response.into_inner().token),
-        Err(status) if status.code() == tonic::Code::Unauthenticated => return crate::error::to_login(),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => return Err(status.into()),
         // The account's cap of tokens, not a throttle: nothing to wait for.
         Err(status) if status.code() == tonic::Code::ResourceExhausted => {
             let err = AppError::from(status);
@@ -544,7 +514,7 @@ pub async fn delete_token(
     visitor: Visitor,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     change(&state, &visitor, &form.csrf, || async {
         state.core.auth().delete_api_token(visitor.meta.request(DeleteApiTokenRequest { id })).await.map(drop)
     })
@@ -554,12 +524,6 @@ pub async fn delete_token(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_are_shown_as_utc_dates() {
-        assert_eq!(format_time(&prost_types::Timestamp { seconds: 0, nanos: 0 }), "1970-01-01 00:00 UTC");
-        assert_eq!(format_time(&prost_types::Timestamp { seconds: 1_795_700_000, nanos: 0 }), "2026-11-26 13:33 UTC");
-    }
 
     #[test]
     fn a_pasted_key_and_the_csrf_token_never_show_in_debug_output() {

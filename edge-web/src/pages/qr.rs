@@ -10,27 +10,28 @@ use axum::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use maud::{Markup, html};
 
-use super::layout::{Page, page_error};
+use super::frame;
 use crate::{
-    AppState,
+    core_client::qr::{FIELDS, QrForm, QrImage},
     error::AppError,
-    qr::{FIELDS, QrForm, QrImage},
-    visitor::Visitor,
+    http::{error::PageError, visitor::Visitor},
+    state::AppState,
+    view::layout::Page,
 };
 
 /// The size the form starts with, in pixels.
 const DEFAULT_SIZE: &str = "600";
 
 /// `GET /qr`.
-pub async fn qr_page(State(state): State<AppState>, visitor: Visitor) -> Response {
+pub async fn qr_page(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
     show(&state, &visitor, &QrForm::default(), None).await
 }
 
 /// `POST /qr`: builds the code and shows it under the form, or what to correct.
-pub async fn make(State(state): State<AppState>, visitor: Visitor, request: Request) -> Response {
+pub async fn make(State(state): State<AppState>, visitor: Visitor, request: Request) -> Result<Response, PageError> {
     let mut form = QrForm::default();
     let built = match form.read(request).await {
-        Ok(()) => form.build(&state, &visitor.meta).await,
+        Ok(()) => form.build(&state.core, &visitor.meta).await,
         Err(err) => Err(err),
     };
     show(&state, &visitor, &form, Some(built)).await
@@ -41,11 +42,8 @@ async fn show(
     visitor: &Visitor,
     form: &QrForm,
     built: Option<Result<QrImage, AppError>>,
-) -> Response {
-    let page = match Page::load(state, visitor, "/qr").await {
-        Ok(page) => page,
-        Err(err) => return page_error(visitor.lang, err),
-    };
+) -> Result<Response, PageError> {
+    let page = frame(state, visitor, "/qr").await?;
     let (code, error) = match built {
         Some(Ok(code)) => (Some(code), None),
         Some(Err(err)) => (None, Some(err)),
@@ -64,7 +62,7 @@ async fn show(
         }
         script src="/static/js/qr.js" defer {}
     };
-    (status, page.render("qr.title", body)).into_response()
+    Ok((status, page.render("qr.title", body)).into_response())
 }
 
 fn form_card(page: &Page, form: &QrForm, error: Option<&AppError>) -> Markup {

@@ -12,18 +12,18 @@ use axum::{
 };
 use maud::{Markup, html};
 
-use super::{
-    layout::{Page, notice, page_error},
-    profile,
-    resources::{Fields, form_field, kept_texts, live, state_line},
-    settings_form::{self, FormValues},
-};
+use super::{Saved, channel::CHANNELS, signed_in_frame};
 use crate::{
-    AppState,
     error::AppError,
-    resource::{StateView, get_resource, providers, set_active, settings_of, update_resource},
-    schema,
-    visitor::Visitor,
+    http::{error::PageError, visitor::Visitor},
+    state::AppState,
+    view::{
+        form::{self, Fields, form_field, kept_texts},
+        layout::{Page, notice},
+        resource::{StateView, settings_of},
+        settings_form::{self, FormSpec, FormValues},
+        states::{live, state_line},
+    },
 };
 
 /// What to show on the page besides the resource.
@@ -43,33 +43,24 @@ pub async fn show(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
-    Query(saved): Query<profile::Saved>,
-) -> Response {
+    Query(saved): Query<Saved>,
+) -> Result<Response, PageError> {
     let outcome = if saved.saved.is_some() { Outcome::Saved } else { Outcome::None };
     render(&state, &visitor, id, outcome).await
 }
 
-async fn render(state: &AppState, visitor: &Visitor, id: String, outcome: Outcome) -> Response {
-    let page = match Page::load(state, visitor, "/resources").await {
-        Ok(page) if page.user.is_some() => page,
-        Ok(_) => return crate::error::to_login(),
-        Err(err) => return page_error(visitor.lang, err),
-    };
-    let loaded = async {
-        Ok::<_, AppError>((get_resource(state, &visitor.meta, id).await?, providers(state, &visitor.meta).await?))
-    };
-    let (resource, providers) = match loaded.await {
-        Ok(loaded) => loaded,
-        Err(err) => return page_error(page.lang, err),
-    };
-    let provider = providers.into_iter().find(|p| p.name == resource.provider).unwrap_or_default();
+async fn render(state: &AppState, visitor: &Visitor, id: String, outcome: Outcome) -> Result<Response, PageError> {
+    let page = signed_in_frame(state, visitor, "/resources").await?;
+    let loaded = state.core.resource_with_provider(&visitor.meta, id).await;
+    let (resource, provider) = loaded.map_err(PageError::in_lang(page.lang))?;
     let view = StateView::from(&resource);
     let status = match &outcome {
         Outcome::Edit { error, .. } => error.status(),
         Outcome::Unconfirmed => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
-    let stored = schema::form_texts(&settings_of(&resource));
+    let settings = form::settings(&provider);
+    let stored = form::form_texts(&settings_of(&resource));
     let (name, texts, error) = match &outcome {
         Outcome::Edit { name, texts, error } => (name.as_str(), texts, Some(error)),
         _ => (resource.name.as_str(), &stored, None),
@@ -95,13 +86,13 @@ async fn render(state: &AppState, visitor: &Visitor, id: String, outcome: Outcom
             h2 { (page.t("resource.edit")) }
             form method="post" action=(base) {
                 (page.csrf_field())
-                (settings_form::fields(&page, "edit", &schema::settings(&provider), &values))
+                (settings_form::fields(&page, &FormSpec { id: "edit", provider: &provider, settings: &settings }, &values))
                 button type="submit" { (page.t("form.save")) }
             }
         }
         (delete_card(&page, &resource, matches!(outcome, Outcome::Unconfirmed)))
     };
-    (status, page.render("resources.title", live(&page, body))).into_response()
+    Ok((status, page.render("resources.title", live(&page, body))).into_response())
 }
 
 fn provider_name<'a>(display_name: &'a str, name: &'a str) -> &'a str {
@@ -154,28 +145,18 @@ pub async fn update(
     visitor: Visitor,
     Path(id): Path<String>,
     Form(fields): Form<Fields>,
-) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(form_field(&fields, "csrf"))) {
-        return page_error(visitor.lang, err);
-    }
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(form_field(&fields, "csrf")))?;
     let name = form_field(&fields, "name").to_owned();
-    let loaded = async {
-        let resource = get_resource(&state, &visitor.meta, id.clone()).await?;
-        let providers = providers(&state, &visitor.meta).await?;
-        Ok::<_, AppError>(providers.into_iter().find(|p| p.name == resource.provider).unwrap_or_default())
-    };
-    let provider = match loaded.await {
-        Ok(provider) => provider,
-        Err(err) => return page_error(visitor.lang, err),
-    };
-    let settings = schema::settings(&provider);
-    let updated = match schema::read(&settings, &schema::submitted(&fields)) {
-        Ok(values) => update_resource(&state, &visitor.meta, id.clone(), Some(name.clone()), Some(values)).await,
+    let (_, provider) = state.core.resource_with_provider(&visitor.meta, id.clone()).await?;
+    let settings = form::settings(&provider);
+    let updated = match form::read(&settings, &form::submitted(&fields)) {
+        Ok(values) => state.core.update_resource(&visitor.meta, id.clone(), Some(name.clone()), Some(values)).await,
         Err(err) => Err(err),
     };
     match updated {
-        Ok(_) => Redirect::to(&format!("/resources/{id}?saved=1")).into_response(),
-        Err(err) if err.is_unauthenticated() => crate::error::to_login(),
+        Ok(_) => Ok(Redirect::to(&format!("/resources/{id}?saved=1")).into_response()),
+        Err(err) if err.is_unauthenticated() => Err(err.into()),
         Err(error) => {
             let outcome = Outcome::Edit { name, texts: kept_texts(&settings, &fields), error };
             render(&state, &visitor, id, outcome).await
@@ -185,36 +166,30 @@ pub async fn update(
 
 /// `POST /resources/{id}/activate`, `.../pause` and `.../delete` (which needs the confirmation
 /// ticked, or asks for it). Activate and pause go back to a channel's page when its form says
-/// `back=/resources/telegram` (or `/resources/zoom`), else to the resource's page.
+/// `back=/resources/telegram` (or another channel's), else to the resource's page.
 pub async fn act(
     State(state): State<AppState>,
     visitor: Visitor,
     Path((id, action)): Path<(String, String)>,
     Form(fields): Form<Fields>,
-) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(form_field(&fields, "csrf"))) {
-        return page_error(visitor.lang, err);
-    }
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(form_field(&fields, "csrf")))?;
     let active = match action.as_str() {
         "activate" => true,
         "pause" => false,
         "delete" => return delete(&state, &visitor, id, &fields).await,
-        _ => return page_error(visitor.lang, AppError::NotFound),
+        _ => return Err(AppError::NotFound.into()),
     };
     // The channels' pages' buttons ask to come back to them; any other `back` is ignored.
-    let back = [super::telegram::PATH, super::zoom::PATH].into_iter().find(|path| form_field(&fields, "back") == *path);
-    match set_active(&state, &visitor.meta, id.clone(), active).await {
-        Ok(_) => Redirect::to(&back.map_or_else(|| format!("/resources/{id}"), str::to_owned)).into_response(),
-        Err(err) => page_error(visitor.lang, err),
-    }
+    let back = CHANNELS.map(|channel| channel.path).into_iter().find(|path| form_field(&fields, "back") == *path);
+    state.core.set_active(&visitor.meta, id.clone(), active).await?;
+    Ok(Redirect::to(&back.map_or_else(|| format!("/resources/{id}"), str::to_owned)).into_response())
 }
 
-async fn delete(state: &AppState, visitor: &Visitor, id: String, fields: &Fields) -> Response {
+async fn delete(state: &AppState, visitor: &Visitor, id: String, fields: &Fields) -> Result<Response, PageError> {
     if form_field(fields, "confirm") != "yes" {
         return render(state, visitor, id, Outcome::Unconfirmed).await;
     }
-    match state.core.resources().delete_resource(visitor.meta.request(DeleteResourceRequest { id })).await {
-        Ok(_) => Redirect::to("/resources").into_response(),
-        Err(status) => page_error(visitor.lang, status.into()),
-    }
+    state.core.resources().delete_resource(visitor.meta.request(DeleteResourceRequest { id })).await?;
+    Ok(Redirect::to("/resources").into_response())
 }

@@ -16,12 +16,15 @@ use serde::Deserialize;
 use tonic::Code;
 
 use super::{
-    auth::CsrfForm,
     identity::{self, Problem},
-    layout::{Page, page_error},
-    profile::{self, format_time},
+    profile,
 };
-use crate::{AppState, error::AppError, visitor::Visitor};
+use crate::{
+    error::AppError,
+    http::{csrf::CsrfForm, error::PageError, visitor::Visitor},
+    state::AppState,
+    view::{layout::Page, time::format_time},
+};
 
 /// How the signed-in account can sign in, and which providers it could link.
 #[derive(Debug, Default)]
@@ -119,10 +122,12 @@ pub fn section(page: &Page, methods: &Methods) -> Markup {
 
 /// `POST /profile/password`: changes the password, or sets the first one; other sessions end
 /// and API tokens are revoked, and the profile says how many.
-pub async fn set_password(State(state): State<AppState>, visitor: Visitor, Form(form): Form<PasswordForm>) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
+pub async fn set_password(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
     let request = ChangePasswordRequest { current_password: form.current_password, new_password: form.new_password };
     let status = match state.core.auth().change_password(visitor.meta.request(request)).await {
         Ok(response) => {
@@ -132,13 +137,13 @@ pub async fn set_password(State(state): State<AppState>, visitor: Visitor, Form(
                 done.ended_session_count.max(0),
                 done.revoked_api_token_count.max(0)
             );
-            return Redirect::to(&location).into_response();
+            return Ok(Redirect::to(&location).into_response());
         }
         Err(status) => status,
     };
     let err = AppError::from(status);
     match err.grpc_code() {
-        Some(Code::Unauthenticated) => crate::error::to_login(),
+        Some(Code::Unauthenticated) => Err(err.into()),
         // A first password from a session signed in too long ago: sign in again.
         Some(Code::FailedPrecondition) => {
             let problem = Problem::from_core(StatusCode::PRECONDITION_FAILED, "password.sign_in_again", "", &err);
@@ -155,17 +160,15 @@ pub async fn unlink(
     visitor: Visitor,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Err(err) = visitor.check_csrf(Some(&form.csrf)) {
-        return page_error(visitor.lang, err);
-    }
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
     let request = visitor.meta.request(UnlinkIdentityRequest { id });
     let Err(status) = state.core.auth().unlink_identity(request).await else {
-        return profile::saved();
+        return Ok(profile::saved());
     };
     let err = AppError::from(status);
     let problem = match err.grpc_code() {
-        Some(Code::Unauthenticated) => return crate::error::to_login(),
+        Some(Code::Unauthenticated) => return Err(err.into()),
         // 409: the account's state (no other way to sign in) is what stands in the way.
         Some(Code::FailedPrecondition) => Problem::from_core(StatusCode::CONFLICT, "methods.unlink_refused", "", &err),
         Some(Code::NotFound) => Problem::new(StatusCode::NOT_FOUND, "methods.unlink_missing", ""),

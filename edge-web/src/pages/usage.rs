@@ -4,11 +4,15 @@
 use assistchat_proto::v1::{AiMode, GetUsageRequest, GetUsageResponse};
 use maud::{Markup, html};
 
-use super::{
-    layout::{Page, notice},
-    profile::format_time,
+use crate::{
+    error::AppError,
+    http::visitor::Visitor,
+    state::AppState,
+    view::{
+        layout::{Page, notice},
+        time::format_time,
+    },
 };
-use crate::{AppState, error::AppError, visitor::Visitor};
 
 /// How many days the card shows, today included.
 const DAYS_SHOWN: i32 = 7;

@@ -17,8 +17,11 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use tonic::Code;
 
-use super::layout::{Page, notice, page_error};
-use crate::{AppState, error::AppError, visitor::Visitor};
+use crate::{
+    http::{error::PageError, visitor::Visitor},
+    state::AppState,
+    view::layout::{Page, notice},
+};
 
 /// The link's query, and the form its button posts: the token.
 #[derive(Debug, Default, Deserialize)]
@@ -57,7 +60,7 @@ fn private(status: StatusCode, markup: Markup) -> Response {
 
 /// `GET /welcome?token=...`: the button that signs in with the link.
 pub async fn show(visitor: Visitor, Query(link): Query<WelcomeToken>) -> Response {
-    let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/welcome" };
+    let page = Page::signed_out(visitor.lang, "/welcome");
     private(StatusCode::OK, page.render("welcome.title", body(&page, &link.token, None)))
 }
 
@@ -68,18 +71,18 @@ pub async fn redeem(
     visitor: Visitor,
     jar: CookieJar,
     Form(link): Form<WelcomeToken>,
-) -> Response {
+) -> Result<Response, PageError> {
     let request = visitor.meta.request(RedeemSignInLinkRequest { token: link.token });
     match state.core.auth().redeem_sign_in_link(request).await {
         Ok(response) => {
             let token = response.into_inner().session.unwrap_or_default().token;
-            (jar.add(visitor.session_cookie(token)), Redirect::to("/profile")).into_response()
+            Ok((jar.add(visitor.session_cookie(token)), Redirect::to("/profile")).into_response())
         }
         Err(status) if status.code() == Code::FailedPrecondition => {
-            let page = Page { lang: visitor.lang, user: None, csrf: String::new(), path: "/welcome" };
+            let page = Page::signed_out(visitor.lang, "/welcome");
             let problem = visitor.lang.t("welcome.spent");
-            private(StatusCode::BAD_REQUEST, page.render("welcome.title", body(&page, "", Some(problem))))
+            Ok(private(StatusCode::BAD_REQUEST, page.render("welcome.title", body(&page, "", Some(problem)))))
         }
-        Err(status) => page_error(visitor.lang, AppError::from(status)),
+        Err(status) => Err(status.into()),
     }
 }

@@ -55,11 +55,11 @@
     li.classList.remove("pending");
     li.querySelector(".text").textContent = message.text;
     const meta = li.querySelector(".meta");
-    if (message.created_at && !meta.querySelector("time")) {
+    if (message.create_time && !meta.querySelector("time")) {
       meta.append(" · ");
       const time = meta.appendChild(document.createElement("time"));
-      time.dateTime = message.created_at;
-      time.textContent = shortTime(message.created_at);
+      time.dateTime = message.create_time;
+      time.textContent = shortTime(message.create_time);
     }
     if (message.failure_detail) fail(li, message.failure_detail);
   };

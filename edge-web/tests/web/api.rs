@@ -88,10 +88,10 @@ async fn scripts_use_api_tokens_without_csrf() {
     let listed: Value =
         script.get(web.url("/api/profile/tokens")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["tokens"][0]["name"], "cron");
-    assert!(listed["tokens"][0]["last_used_at"].is_string());
+    assert!(listed["tokens"][0]["last_use_time"].is_string());
     assert!(!listed.to_string().contains(&token[4..]));
 
-    assert!(listed["tokens"][0]["expires_at"].is_null(), "made without an expiry");
+    assert!(listed["tokens"][0]["expire_time"].is_null(), "made without an expiry");
 
     // A script cannot manage tokens or the password: that needs the person, signed in.
     let id = created["id"].as_str().unwrap();
@@ -113,7 +113,7 @@ async fn scripts_use_api_tokens_without_csrf() {
         .header("x-csrf-token", &csrf)
         .json(&json!({"name": "monthly", "expire_days": 30}));
     let expiring: Value = expiring.send().await.unwrap().json().await.unwrap();
-    assert!(expiring["expires_at"].as_str().is_some_and(|at| at.ends_with("UTC")), "{expiring}");
+    assert!(expiring["expire_time"].as_str().is_some_and(|at| at.ends_with('Z')), "in RFC 3339: {expiring}");
     let deleted = browser.delete(url).header("x-csrf-token", &csrf).send().await.unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let after = script.get(web.url("/api/profile")).bearer_auth(&token).send().await.unwrap();

@@ -93,7 +93,7 @@ async fn the_json_api_streams_the_reply_as_it_is_written() {
     assert_eq!(messages.len(), 2, "{listed}");
     assert_eq!(messages[0]["text"], reply);
     assert_eq!(messages[1]["text"], "Hi, assistant");
-    assert!(messages[1]["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(messages[1]["create_time"].as_str().unwrap().ends_with('Z'));
 
     // A change made with the cookie needs the CSRF token; a wrong body is named.
     let forged = client.post(web.url("/api/chat/messages")).json(&json!({ "text": "x" })).send().await.unwrap();
@@ -340,7 +340,7 @@ async fn the_profile_shows_the_ai_usage_after_a_chat() {
     assert_eq!(total, today["prompt_tokens"].as_i64().unwrap() + today["completion_tokens"].as_i64().unwrap());
     assert_eq!(usage["daily_token_quota"], 5000);
     assert_eq!(usage["remaining_tokens"].as_i64().unwrap(), 5000 - today["managed_tokens"].as_i64().unwrap());
-    assert!(usage["quota_resets_at"].as_str().unwrap().ends_with("T00:00:00Z"), "{usage}");
+    assert!(usage["quota_reset_time"].as_str().unwrap().ends_with("T00:00:00Z"), "{usage}");
 
     let page = client.get(web.url("/profile")).send().await.unwrap().text().await.unwrap();
     let date = today["date"].as_str().unwrap();

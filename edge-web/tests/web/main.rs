@@ -8,6 +8,7 @@ mod test_edge;
 mod api;
 mod chat;
 mod journey;
+mod layers;
 mod limits;
 mod pages;
 mod proxies;

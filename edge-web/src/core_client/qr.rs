@@ -11,7 +11,8 @@ use axum::{
 };
 use tonic_types::StatusExt;
 
-use crate::{AppState, core_client::CallMeta, error::AppError};
+use super::{CallMeta, Core};
+use crate::error::AppError;
 
 /// The largest logo core takes.
 pub const MAX_LOGO_BYTES: usize = 2 * 1024 * 1024;
@@ -80,11 +81,11 @@ impl QrForm {
     }
 
     /// Asks core for the code.
-    pub async fn build(&self, state: &AppState, meta: &CallMeta) -> Result<QrImage, AppError> {
+    pub async fn build(&self, core: &Core, meta: &CallMeta) -> Result<QrImage, AppError> {
         let request = self.request()?;
         // The QR service is public: a session or API token has no business there.
         let meta = CallMeta { token: None, ..meta.clone() };
-        let response = state.core.qr().build_qr(meta.request(request)).await.map_err(in_form_terms)?.into_inner();
+        let response = core.qr().build_qr(meta.request(request)).await.map_err(in_form_terms)?.into_inner();
         Ok(QrImage {
             image: response.image,
             content_type: response.content_type,

@@ -1,5 +1,6 @@
-//! A provider's settings schema (JSON Schema) as the fields of a form, and a submitted form read
-//! back into settings. Forms name each setting `settings.<name>`, as the JSON API's errors do.
+//! The form model of a resource: a provider's settings schema (JSON Schema) as the fields of a
+//! form, and a submitted form read back into settings. Forms name each setting
+//! `settings.<name>`, as the JSON API's errors do.
 
 use std::collections::HashMap;
 
@@ -26,7 +27,7 @@ pub enum Kind {
     Integer,
     /// Any number.
     Number,
-    /// A list of strings, one per line.
+    /// A list of strings, one per line or separated by commas.
     Lines,
     /// One of these values.
     Choice(Vec<Value>),
@@ -47,6 +48,10 @@ pub struct Setting {
     pub required: bool,
     /// The schema's maxLength of a string, if any.
     pub max_length: Option<u64>,
+    /// The schema's default, which a new form starts with.
+    pub default: Option<Value>,
+    /// The pattern each entry of a list must match, if the schema has one.
+    pub item_pattern: Option<String>,
 }
 
 impl Setting {
@@ -54,6 +59,21 @@ impl Setting {
     pub fn input_name(&self) -> String {
         format!("settings.{}", self.name)
     }
+
+    /// The first entry of a list typed as `text` that the schema's item pattern refuses.
+    pub fn refused_entry<'a>(&self, text: &'a str) -> Option<&'a str> {
+        let pattern = regex::Regex::new(self.item_pattern.as_deref()?).ok()?;
+        list_entries(text).into_iter().find(|entry| !pattern.is_match(entry))
+    }
+}
+
+/// The settings of `provider` in the order of `first` (the settings it names, as a provider's
+/// page says them), then the required ones, then the rest, each group by name.
+pub fn settings_in_order(provider: &Provider, first: &[&str]) -> Vec<Setting> {
+    let mut settings = settings(provider);
+    let place = |setting: &Setting| first.iter().position(|name| *name == setting.name).unwrap_or(first.len());
+    settings.sort_by_key(|setting| (place(setting), !setting.required));
+    settings
 }
 
 /// The settings of `provider`: the required ones first, each group by name.
@@ -84,6 +104,8 @@ pub fn settings(provider: &Provider) -> Vec<Setting> {
                 description: property["description"].as_str().map(str::to_owned),
                 required: required.contains(&name.as_str()),
                 max_length,
+                default: property.get("default").cloned(),
+                item_pattern: property["items"]["pattern"].as_str().map(str::to_owned),
             }
         })
         .collect();
@@ -104,6 +126,12 @@ pub fn form_text(value: &Value) -> String {
             .join("\n"),
         other => other.to_string(),
     }
+}
+
+/// The texts a new form starts with: the schema's defaults.
+pub fn default_texts(settings: &[Setting]) -> HashMap<String, String> {
+    let defaults = settings.iter().filter_map(|s| Some((s.name.clone(), form_text(s.default.as_ref()?))));
+    defaults.collect()
 }
 
 /// The form's texts of stored settings, by setting name.
@@ -129,16 +157,15 @@ pub fn read(settings: &[Setting], texts: &HashMap<String, String>) -> Result<Map
         let value = match &setting.kind {
             Kind::Bool => Value::Bool(!text.is_empty()),
             _ if text.trim().is_empty() => continue,
-            Kind::Text | Kind::LongText => Value::String(text.replace("\r\n", "\n")),
+            Kind::Text => Value::String(text.trim().to_owned()),
+            Kind::LongText => Value::String(text.replace("\r\n", "\n")),
             Kind::Secret => Value::String(text.trim().to_owned()),
             Kind::Integer => text.trim().parse::<i64>().map_err(|_| invalid("enter a whole number"))?.into(),
             Kind::Number => {
                 let number = text.trim().parse::<f64>().map_err(|_| invalid("enter a number"))?;
                 serde_json::Number::from_f64(number).map(Value::Number).ok_or_else(|| invalid("enter a number"))?
             }
-            Kind::Lines => Value::Array(
-                text.lines().map(str::trim).filter(|line| !line.is_empty()).map(|l| Value::String(l.into())).collect(),
-            ),
+            Kind::Lines => Value::Array(list_entries(text).into_iter().map(Value::from).collect()),
             Kind::Choice(values) => values
                 .iter()
                 .find(|v| form_text(v) == text)
@@ -148,6 +175,26 @@ pub fn read(settings: &[Setting], texts: &HashMap<String, String>) -> Result<Map
         out.insert(setting.name.clone(), value);
     }
     Ok(out)
+}
+
+/// The fields of a submitted form, as sent.
+pub type Fields = Vec<(String, String)>;
+
+/// The value of the form field `name`.
+pub fn form_field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+    fields.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.as_str())
+}
+
+/// The settings texts of a submitted form to show again: every one but the secrets.
+pub fn kept_texts(settings: &[Setting], fields: &Fields) -> HashMap<String, String> {
+    let mut texts = submitted(fields);
+    texts.retain(|name, _| settings.iter().any(|s| &s.name == name && s.kind != Kind::Secret));
+    texts
+}
+
+/// The entries of a list typed in a text area: split at commas and line ends, trimmed.
+pub fn list_entries(text: &str) -> Vec<&str> {
+    text.split([',', '\n']).map(str::trim).filter(|entry| !entry.is_empty()).collect()
 }
 
 #[cfg(test)]
@@ -212,5 +259,27 @@ mod tests {
         );
         let bad = HashMap::from([("limit".to_owned(), "five".to_owned())]);
         assert_eq!(super::read(&settings, &bad).unwrap_err().field().as_deref(), Some("settings.limit"));
+    }
+
+    #[test]
+    fn lists_split_at_commas_and_lines_and_their_entries_meet_the_item_pattern() {
+        assert_eq!(list_entries("@ann, 12345\r\nbob_smith,,\n"), ["@ann", "12345", "bob_smith"]);
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "users": {"type": "array", "items": {"type": "string", "pattern": "^@?[a-z]{3,}$"}},
+                "groups_only": {"type": "boolean", "default": true},
+                "key": {"type": "string"},
+                "label": {"type": "string"}
+            },
+            "required": ["key"]
+        });
+        let provider = Provider { settings_schema_json: schema.to_string(), ..Default::default() };
+        let ordered = settings_in_order(&provider, &["users", "label"]);
+        let names: Vec<&str> = ordered.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["users", "label", "key", "groups_only"], "the page's order, then required, then the rest");
+        assert_eq!(ordered[0].refused_entry("@ann, bob\nx-y, zoe"), Some("x-y"));
+        assert_eq!(ordered[0].refused_entry("@ann, bob"), None);
+        assert_eq!(default_texts(&ordered), HashMap::from([("groups_only".to_owned(), "on".to_owned())]));
     }
 }

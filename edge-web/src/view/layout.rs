@@ -1,14 +1,14 @@
 //! The frame every page shares: head, header with navigation, language switcher and sign-out,
-//! and the error pages.
+//! the error page and the notices above forms.
 
-use assistchat_proto::v1::{GetProfileRequest, Profile};
+use assistchat_proto::v1::Profile;
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use maud::{DOCTYPE, Markup, html};
 
-use crate::{AppState, error::AppError, i18n::Lang, visitor::Visitor};
+use crate::{error::AppError, i18n::Lang};
 
 /// What every page knows about who is looking at it.
 pub struct Page {
@@ -23,24 +23,9 @@ pub struct Page {
 }
 
 impl Page {
-    /// Loads the caller's profile (one call to core) when they are signed in. A session that
-    /// core no longer knows is treated as signed out.
-    pub async fn load(state: &AppState, visitor: &Visitor, path: &'static str) -> Result<Self, AppError> {
-        let csrf = visitor.csrf_token().unwrap_or_default();
-        if !visitor.signed_in() {
-            return Ok(Self { lang: visitor.lang, user: None, csrf, path });
-        }
-        match state.core.profile().get_profile(visitor.meta.request(GetProfileRequest {})).await {
-            Ok(response) => {
-                let profile = response.into_inner().profile.unwrap_or_default();
-                let lang = Lang::from_code(&profile.language_code).unwrap_or(visitor.lang);
-                Ok(Self { lang, user: Some(profile), csrf, path })
-            }
-            Err(status) if status.code() == tonic::Code::Unauthenticated => {
-                Ok(Self { lang: visitor.lang, user: None, csrf: String::new(), path })
-            }
-            Err(status) => Err(status.into()),
-        }
+    /// The frame of a page for a signed-out visitor, in `lang`.
+    pub fn signed_out(lang: Lang, path: &'static str) -> Self {
+        Self { lang, user: None, csrf: String::new(), path }
     }
 
     /// The text of `key` in the page's language.
@@ -129,7 +114,7 @@ pub fn error_page(lang: Lang, err: &AppError) -> Response {
         StatusCode::FORBIDDEN => "error.forbidden_title",
         _ => "error.title",
     };
-    let page = Page { lang, user: None, csrf: String::new(), path: "" };
+    let page = Page::signed_out(lang, "");
     let body = html! {
         section.error {
             h1 { (lang.t(title)) }
@@ -138,17 +123,6 @@ pub fn error_page(lang: Lang, err: &AppError) -> Response {
         }
     };
     (status, page.render(title, body)).into_response()
-}
-
-/// The answer of a page handler that failed: to sign in again, or an error page.
-pub fn page_error(lang: Lang, err: AppError) -> Response {
-    if err.is_unauthenticated() {
-        return crate::error::to_login();
-    }
-    if err.status().is_server_error() {
-        tracing::warn!(error = %err, "page failed");
-    }
-    error_page(lang, &err)
 }
 
 /// A notice above a form: an error (`role=alert`) or a confirmation.

@@ -1,5 +1,9 @@
-//! The one gRPC channel to core, and the metadata every call carries: the caller's credential,
-//! the HTTP request's id and the browser's address.
+//! Calls to core: the one gRPC channel, the metadata every call carries (the caller's
+//! credential, the HTTP request's id and the browser's address), and the calls that pages and the
+//! JSON API share ([`resources`], the QR tool's form in [`qr`]).
+
+pub mod qr;
+pub mod resources;
 
 use std::{net::IpAddr, time::Duration};
 

@@ -1,11 +1,10 @@
-//! The browser chat as the page and the JSON API both show it: messages as JSON, the ids that
-//! make a resent message safe, and what to tell a person when a message got no reply.
+//! The browser chat as the page and the JSON API both show it: the ids that make a resent
+//! message safe, and what to tell a person when a message got no reply.
 
-use assistchat_proto::v1::{ChatMessage, ChatMessageRole};
-use serde_json::{Value, json};
+use assistchat_proto::v1::ChatMessageRole;
 use tonic::Code;
 
-use crate::{error::AppError, i18n::Lang, resource::rfc3339};
+use crate::{error::AppError, i18n::Lang};
 
 /// The longest message core takes, in characters.
 pub const MAX_TEXT_CHARS: usize = 32_768;
@@ -31,17 +30,6 @@ pub fn role_name(role: ChatMessageRole) -> &'static str {
         ChatMessageRole::Assistant => "assistant",
         ChatMessageRole::Unspecified => "unknown",
     }
-}
-
-/// A message as the JSON API and `static/js/chat.js` read it.
-pub fn message_json(message: &ChatMessage) -> Value {
-    json!({
-        "id": message.id,
-        "role": role_name(message.role()),
-        "text": message.text,
-        "created_at": message.create_time.as_ref().map(rfc3339),
-        "failure_detail": message.failure_detail,
-    })
 }
 
 /// What to tell a person whose message got no reply: core's own words for the chat's failures,

@@ -1,23 +1,14 @@
-//! The JSON API under `/api/`, on the same paths the platform always had. Browser scripts call
-//! it with the session cookie and the `x-csrf-token` header; outside scripts with
-//! `Authorization: Bearer <personal API token>`. The QR tool needs neither.
-//!
-//! Accounts, the profile and the QR tool are here; [`resources`], [`bot`], [`chat`] and [`usage`]
-//! have their own.
-
-mod bot;
-mod chat;
-mod resources;
-mod usage;
+//! Accounts and the profile: registering, signing in and out, the profile and its AI settings,
+//! the own OpenAI key, personal API tokens and the password.
 
 use assistchat_proto::v1::{
-    AiMode, ApiToken, ChangePasswordRequest, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest,
-    GetProfileRequest, ListApiTokensRequest, LoginRequest, LogoutRequest, OpenAiKeyCheck, OpenAiKeyState, Profile,
-    RegisterRequest, Session, SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest, User,
+    AiMode, ChangePasswordRequest, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest,
+    GetProfileRequest, ListApiTokensRequest, LoginRequest, LogoutRequest, Profile, RegisterRequest, Session,
+    SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest, User,
 };
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Path, Query, Request, State, rejection::JsonRejection},
+    extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, get, post, put},
@@ -25,17 +16,24 @@ use axum::{
 use axum_extra::extract::cookie::CookieJar;
 use prost_types::FieldMask;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
+use super::PageQuery;
 use crate::{
-    AppState,
-    error::{ApiError, AppError},
-    pages::profile::{format_time, token_ttl},
-    qr::{self, QrForm},
-    visitor::{Credential, Visitor, csrf_token_for},
+    error::AppError,
+    http::{
+        body::Body,
+        csrf::check_csrf,
+        error::ApiError,
+        visitor::{Credential, Visitor, csrf_token_for},
+    },
+    state::AppState,
+    view::{
+        account::{key_check_name, token_ttl},
+        json,
+    },
 };
 
-/// The routes of the JSON API.
+/// The routes of accounts and the profile.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/auth/register", post(register))
@@ -48,87 +46,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/profile/tokens", get(list_tokens).post(create_token))
         .route("/api/profile/tokens/{id}", delete(delete_token))
         .route("/api/profile/password", post(change_password))
-        .route("/api/qr/build", post(build_qr).layer(DefaultBodyLimit::max(qr::MAX_BODY_BYTES)))
-        .merge(resources::routes())
-        .merge(bot::routes())
-        .merge(chat::routes())
-        .merge(usage::routes())
-        .fallback(|| async { ApiError(AppError::NotFound) })
-}
-
-/// A JSON body, with a JSON error naming what is wrong when it is not one.
-pub struct Body<T>(T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                let message =
-                    format!("the request body is over {} KiB; send a smaller one", crate::MAX_BODY_BYTES / 1024);
-                Err(ApiError(AppError::TooLarge { field: "body", message }))
-            }
-            Err(rejection) => Err(ApiError(AppError::BadRequest(rejection_message(&rejection)))),
-        }
-    }
-}
-
-fn rejection_message(rejection: &JsonRejection) -> String {
-    format!("{}; send a JSON object with content-type application/json", rejection.body_text())
-}
-
-/// A change made with the session cookie needs the CSRF token in `x-csrf-token`.
-fn check_csrf(visitor: &Visitor, headers: &HeaderMap) -> Result<(), ApiError> {
-    Ok(visitor.check_csrf(Visitor::header_csrf(headers))?)
-}
-
-fn user_json(user: &User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "display_name": user.display_name,
-        "language_code": user.language_code,
-    })
-}
-
-fn profile_json(profile: &Profile) -> Value {
-    let mode = if profile.ai_mode() == AiMode::Byok { "byok" } else { "managed" };
-    let key_state = match profile.openai_key_state() {
-        OpenAiKeyState::Set => "set",
-        OpenAiKeyState::Rejected => "rejected",
-        _ => "missing",
-    };
-    json!({
-        "user_id": profile.user_id,
-        "email": profile.email,
-        "display_name": profile.display_name,
-        "language_code": profile.language_code,
-        "openai": {
-            "mode": mode,
-            "key_mask": profile.openai_key_mask,
-            "key_state": key_state,
-            "base_url": profile.openai_base_url,
-            "model": profile.openai_model,
-        },
-    })
-}
-
-fn token_json(token: &ApiToken) -> Value {
-    json!({
-        "id": token.id,
-        "name": token.name,
-        "created_at": token.create_time.as_ref().map(format_time),
-        "last_used_at": token.last_use_time.as_ref().map(format_time),
-        "expires_at": token.expire_time.as_ref().map(format_time),
-    })
 }
 
 /// The session cookie for `session`, and the user with the CSRF token scripts send back.
 fn signed_in(visitor: &Visitor, jar: CookieJar, user: Option<User>, session: Option<Session>) -> Response {
     let token = session.unwrap_or_default().token;
-    let body = json!({ "user": user_json(&user.unwrap_or_default()), "csrf_token": csrf_token_for(&token) });
+    let body = json::SignedIn { user: user.unwrap_or_default().into(), csrf_token: csrf_token_for(&token) };
     (jar.add(visitor.session_cookie(token)), Json(body)).into_response()
 }
 
@@ -193,9 +116,9 @@ async fn logout(
     Ok((StatusCode::NO_CONTENT, jar.add(visitor.removed_session_cookie())).into_response())
 }
 
-async fn get_profile(State(state): State<AppState>, visitor: Visitor) -> Result<Json<Value>, ApiError> {
+async fn get_profile(State(state): State<AppState>, visitor: Visitor) -> Result<Json<json::Profile>, ApiError> {
     let response = state.core.profile().get_profile(visitor.meta.request(GetProfileRequest {})).await?.into_inner();
-    Ok(Json(profile_json(&response.profile.unwrap_or_default())))
+    Ok(Json(response.profile.unwrap_or_default().into()))
 }
 
 /// The body of `PATCH /api/profile`: the fields to change.
@@ -210,7 +133,7 @@ async fn patch_profile(
     visitor: Visitor,
     headers: HeaderMap,
     Body(body): Body<ProfilePatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::Profile>, ApiError> {
     check_csrf(&visitor, &headers)?;
     let mut paths = Vec::new();
     let mut profile = Profile::default();
@@ -230,13 +153,13 @@ async fn update(
     visitor: &Visitor,
     profile: Profile,
     paths: Vec<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::Profile>, ApiError> {
     if paths.is_empty() {
         return Err(AppError::BadRequest("nothing to change; send at least one field".into()).into());
     }
     let request = UpdateProfileRequest { profile: Some(profile), update_mask: Some(FieldMask { paths }) };
     let response = state.core.profile().update_profile(visitor.meta.request(request)).await?.into_inner();
-    Ok(Json(profile_json(&response.profile.unwrap_or_default())))
+    Ok(Json(response.profile.unwrap_or_default().into()))
 }
 
 /// The body of `PUT /api/profile/openai/key`.
@@ -250,13 +173,13 @@ async fn set_key(
     visitor: Visitor,
     headers: HeaderMap,
     Body(body): Body<KeyBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::Profile>, ApiError> {
     check_csrf(&visitor, &headers)?;
     let request = SetOpenAiKeyRequest { api_key: body.api_key };
     let response = state.core.profile().set_open_ai_key(visitor.meta.request(request)).await?.into_inner();
-    let mut profile = profile_json(&response.profile.unwrap_or_default());
+    let mut profile = json::Profile::from(response.profile.unwrap_or_default());
     // Why the key could not be checked; empty when its server accepted it.
-    profile["warning"] = response.warning.into();
+    profile.warning = Some(response.warning);
     Ok(Json(profile))
 }
 
@@ -265,36 +188,25 @@ async fn test_key(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::KeyTest>, ApiError> {
     check_csrf(&visitor, &headers)?;
     let response = state.core.profile().test_open_ai_key(visitor.meta.request(TestOpenAiKeyRequest {})).await?;
     let response = response.into_inner();
-    Ok(Json(json!({
-        "result": key_check_name(response.result()),
-        "detail": response.detail,
-        "profile": profile_json(&response.profile.unwrap_or_default()),
-    })))
-}
-
-/// `accepted`, `rejected`, `unreachable` or `missing` (or `unknown`).
-pub fn key_check_name(check: OpenAiKeyCheck) -> &'static str {
-    match check {
-        OpenAiKeyCheck::Accepted => "accepted",
-        OpenAiKeyCheck::Rejected => "rejected",
-        OpenAiKeyCheck::Unreachable => "unreachable",
-        OpenAiKeyCheck::Missing => "missing",
-        OpenAiKeyCheck::Unspecified => "unknown",
-    }
+    Ok(Json(json::KeyTest {
+        result: key_check_name(response.result()),
+        detail: response.detail,
+        profile: response.profile.unwrap_or_default().into(),
+    }))
 }
 
 async fn clear_key(
     State(state): State<AppState>,
     visitor: Visitor,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::Profile>, ApiError> {
     check_csrf(&visitor, &headers)?;
     let response = state.core.profile().clear_open_ai_key(visitor.meta.request(ClearOpenAiKeyRequest {})).await?;
-    Ok(Json(profile_json(&response.into_inner().profile.unwrap_or_default())))
+    Ok(Json(response.into_inner().profile.unwrap_or_default().into()))
 }
 
 /// The body of `PUT /api/profile/openai/settings`: the fields to change.
@@ -310,7 +222,7 @@ async fn put_ai_settings(
     visitor: Visitor,
     headers: HeaderMap,
     Body(body): Body<AiSettings>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::Profile>, ApiError> {
     check_csrf(&visitor, &headers)?;
     let mut paths = Vec::new();
     let mut profile = Profile::default();
@@ -334,26 +246,15 @@ async fn put_ai_settings(
     update(&state, &visitor, profile, paths).await
 }
 
-/// Query of the paginated lists; `provider` filters `GET /api/resources`.
-#[derive(Deserialize)]
-struct PageQuery {
-    #[serde(default)]
-    provider: String,
-    #[serde(default)]
-    page_size: i32,
-    #[serde(default)]
-    page_token: String,
-}
-
 async fn list_tokens(
     State(state): State<AppState>,
     visitor: Visitor,
     Query(page): Query<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::ApiTokens>, ApiError> {
     let request = ListApiTokensRequest { page_size: page.page_size, page_token: page.page_token };
     let response = state.core.auth().list_api_tokens(visitor.meta.request(request)).await?.into_inner();
-    let tokens: Vec<Value> = response.api_tokens.iter().map(token_json).collect();
-    Ok(Json(json!({ "tokens": tokens, "next_page_token": response.next_page_token })))
+    let tokens = response.api_tokens.iter().map(json::ApiToken::from).collect();
+    Ok(Json(json::ApiTokens { tokens, next_page_token: response.next_page_token }))
 }
 
 /// The body of `POST /api/profile/tokens`.
@@ -376,9 +277,8 @@ async fn create_token(
     let request = CreateApiTokenRequest { name: body.name, ttl };
     let response = state.core.auth().create_api_token(visitor.meta.request(request)).await?;
     let response = response.into_inner();
-    let mut token = token_json(&response.api_token.unwrap_or_default());
-    token["token"] = response.token.into();
-    Ok((StatusCode::CREATED, Json(token)).into_response())
+    let api_token = json::ApiToken::from(&response.api_token.unwrap_or_default());
+    Ok((StatusCode::CREATED, Json(json::NewApiToken { api_token, token: response.token })).into_response())
 }
 
 /// The body of `POST /api/profile/password`.
@@ -397,14 +297,14 @@ async fn change_password(
     visitor: Visitor,
     headers: HeaderMap,
     Body(body): Body<PasswordBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<json::PasswordChanged>, ApiError> {
     check_csrf(&visitor, &headers)?;
     let request = ChangePasswordRequest { current_password: body.current_password, new_password: body.new_password };
     let done = state.core.auth().change_password(visitor.meta.request(request)).await?.into_inner();
-    Ok(Json(json!({
-        "ended_session_count": done.ended_session_count,
-        "revoked_api_token_count": done.revoked_api_token_count,
-    })))
+    Ok(Json(json::PasswordChanged {
+        ended_session_count: done.ended_session_count,
+        revoked_api_token_count: done.revoked_api_token_count,
+    }))
 }
 
 async fn delete_token(
@@ -416,11 +316,4 @@ async fn delete_token(
     check_csrf(&visitor, &headers)?;
     state.core.auth().delete_api_token(visitor.meta.request(DeleteApiTokenRequest { id })).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /api/qr/build`: the multipart form of the `/qr` page in, the image out.
-async fn build_qr(State(state): State<AppState>, visitor: Visitor, request: Request) -> Result<Response, ApiError> {
-    let mut form = QrForm::default();
-    form.read(request).await?;
-    Ok(form.build(&state, &visitor.meta).await?.into_response())
 }

@@ -11,7 +11,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
-use crate::{AppState, config::SecureCookies, core_client::CallMeta, error::AppError, i18n::Lang};
+use crate::{config::SecureCookies, core_client::CallMeta, error::AppError, i18n::Lang, state::AppState};
 
 /// The session cookie's name over plain HTTP.
 pub const SESSION_COOKIE: &str = "assistchat_session";

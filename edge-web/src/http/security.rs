@@ -14,13 +14,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{
-    AppState,
-    error::{ApiError, AppError},
-    i18n::Lang,
-    pages::layout::error_page,
-    visitor::Visitor,
-};
+use super::{error::ApiError, visitor::Visitor};
+use crate::{error::AppError, i18n::Lang, state::AppState, view::layout::error_page};
 
 /// Only the site's own scripts, styles and images run; no framing; no plugins.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
