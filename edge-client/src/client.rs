@@ -19,6 +19,7 @@ use crate::{
     backoff::Backoff,
     config::EdgeConfig,
     provider::{CoreCalls, Provider, ResourceStart, Session},
+    webhooks::WebhookServer,
 };
 
 /// How long a resource may take to stop before its task is ended.
@@ -47,6 +48,8 @@ pub struct EdgeClient<P> {
     core: CoreCalls,
     /// Whether a stream to core is open and welcomed now.
     attached: watch::Sender<bool>,
+    /// The webhook server, served while the client runs.
+    webhooks: Option<WebhookServer>,
 }
 
 /// How one attach ended.
@@ -94,7 +97,15 @@ impl<P: Provider> EdgeClient<P> {
             instance_id,
             core: CoreCalls { channel, authorization },
             attached: watch::Sender::new(false),
+            webhooks: None,
         })
+    }
+
+    /// The same client serving `server` while it runs, and stopping it once every resource has
+    /// stopped.
+    pub fn with_webhooks(mut self, server: WebhookServer) -> Self {
+        self.webhooks = Some(server);
+        self
     }
 
     /// This instance's id.
@@ -108,8 +119,20 @@ impl<P: Provider> EdgeClient<P> {
     }
 
     /// Attaches and serves until `shutdown` completes, attaching again whenever the stream
-    /// breaks. On shutdown every resource is stopped first.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
+    /// breaks. On shutdown every resource is stopped first, then the webhook server, letting
+    /// the requests in flight finish.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) {
+        let stop = CancellationToken::new();
+        let server = self.webhooks.take().map(|server| tokio::spawn(server.serve(stop.clone().cancelled_owned())));
+        self.attach_until(shutdown).await;
+        stop.cancel();
+        if let Some(server) = server {
+            let _ = server.await;
+        }
+    }
+
+    /// Attaches, again whenever the stream breaks, until `shutdown` completes.
+    async fn attach_until(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = Backoff::default();
         loop {

@@ -5,15 +5,23 @@
 //! and when the stream breaks (core restarting, say) stops everything and attaches again with
 //! exponential backoff and jitter.
 //!
+//! What a chatbot channel repeats is here too, for a provider to call: [`check`] checks a
+//! resource's credentials with its service before serving it, [`chatbot`] is the turn of a
+//! chatbot (allow list, commands, the model's reply, what the edge says by itself), and
+//! [`webhooks`] the paths a service posts to and their server, stopped with the client.
+//!
 //! Layout: [`config`] holds the settings every edge takes; [`provider`] the trait and what a
 //! running resource gets; [`client`] the attach loop; [`backoff`] the reconnect delays;
 //! [`shutdown`] when an edge process is asked to stop.
 
 pub mod backoff;
+pub mod chatbot;
+pub mod check;
 pub mod client;
 pub mod config;
 pub mod provider;
 pub mod shutdown;
+pub mod webhooks;
 
 pub use assistchat_proto::v1::{
     ChannelUser, ConverseResponse, ResourceErrorAction, ResourceInfoItem, ResourceInfoKind, ResourceStopReason,
@@ -21,3 +29,4 @@ pub use assistchat_proto::v1::{
 pub use client::EdgeClient;
 pub use config::EdgeConfig;
 pub use provider::{Provider, ProviderHello, ResourceStart, Session, words_for_person};
+pub use webhooks::{WebhookServer, Webhooks};

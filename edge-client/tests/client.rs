@@ -9,7 +9,8 @@ use std::{
 
 use assistchat_core::{Application, Config};
 use assistchat_edge_client::{
-    EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceErrorAction, ResourceStart, Session,
+    EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceErrorAction, ResourceStart, Session, WebhookServer,
+    Webhooks,
 };
 use assistchat_proto::v1::{
     ChannelUser, CreateResourceRequest, GetResourceRequest, PauseResourceRequest, RegisterRequest, Resource,
@@ -243,4 +244,53 @@ async fn a_provider_runs_stops_and_survives_a_core_restart() {
 
     let _ = stop_edge.send(());
     edge.await.unwrap();
+}
+
+/// Sends one HTTP/1.1 POST of `body` to `path` and returns the status line.
+async fn post(address: std::net::SocketAddr, path: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: edge\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_webhook_server_serves_while_the_client_runs_and_stops_with_it() {
+    use axum::{
+        extract::{Path, State},
+        http::StatusCode,
+    };
+    let webhooks = Webhooks::<String>::new("https://edge.example.com/".parse().unwrap(), "echo");
+    let receive = |State(hooks): State<Arc<Webhooks<String>>>, Path(id): Path<String>, body: String| async move {
+        let Some((_, queue)) = hooks.route(&id) else { return StatusCode::NOT_FOUND };
+        if queue.send(body).await.is_ok() { StatusCode::OK } else { StatusCode::NOT_FOUND }
+    };
+    let server = WebhookServer::bind("127.0.0.1:0", "ECHO_LISTEN", webhooks.router(receive, 1024)).await.unwrap();
+    let address = server.local_addr().unwrap();
+    // Nothing listens where core should be: the client keeps trying while the server serves.
+    let config = EdgeConfig { core_url: "http://127.0.0.1:9".into(), edge_token: EDGE_TOKEN.into(), instance_id: None };
+    let client = EdgeClient::new(&config, Echo { log: Log::default() }).unwrap().with_webhooks(server);
+    let (stop_edge, edge_stopped) = oneshot::channel::<()>();
+    let edge = tokio::spawn(client.run_until(async {
+        let _ = edge_stopped.await;
+    }));
+
+    let mut registration = webhooks.register("r1", "secret");
+    assert_eq!(registration.url.as_str(), "https://edge.example.com/echo/r1");
+    assert!(post(address, "/echo/r1", "hello").await.contains("200"));
+    assert_eq!(registration.queue.recv().await.as_deref(), Some("hello"));
+    assert!(post(address, "/echo/r2", "hello").await.contains("404"), "no path for a resource not running");
+    assert!(post(address, "/echo/r1", &"x".repeat(2048)).await.contains("413"), "the body limit holds");
+    drop(registration);
+    assert!(post(address, "/echo/r1", "hello").await.contains("404"), "the path went with its resource");
+
+    stop_edge.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), edge).await.expect("the client stops").unwrap();
+    assert!(tokio::net::TcpStream::connect(address).await.is_err(), "the server stopped with the client");
 }

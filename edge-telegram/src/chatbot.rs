@@ -7,7 +7,10 @@ use std::{
     time::Duration,
 };
 
-use assistchat_edge_client::{Session, words_for_person};
+use assistchat_edge_client::{
+    Session,
+    chatbot::{Later, Step, say, step},
+};
 use assistchat_proto::v1::ChannelUser;
 use teloxide::{
     Bot, RequestError,
@@ -19,7 +22,6 @@ use teloxide::{
 use crate::{
     settings::Settings,
     split::{MAX_MESSAGE_CHARS, split},
-    words::{Line, say},
 };
 
 /// How often the typing action is repeated while the model works (Telegram shows it for 5 s).
@@ -44,9 +46,6 @@ pub struct Chatbot<'a> {
 
 /// The updates of one bot answered but not yet confirmed to Telegram.
 pub type Delivered = Arc<Mutex<HashSet<u32>>>;
-
-/// Why an update is left for Telegram to deliver again.
-pub struct Later;
 
 impl<'a> Chatbot<'a> {
     /// The bot `bot` (whose own user is `bot_id` and @username `username`) answering for the
@@ -84,32 +83,17 @@ impl Chatbot<'_> {
         if in_group && self.settings.groups_mentions_only && !self.addressed(message) {
             return Ok(());
         }
-        let language = person.language_code.as_deref();
+        let language = person.language_code.as_deref().unwrap_or_default();
         let reply_to = in_group.then_some(message.id);
         let chat = message.chat.id;
-        if !self.settings.allows(person.id.0, person.username.as_deref()) {
-            self.send(update, chat, say(language, Line::NotAllowed), reply_to).await;
-            return Ok(());
-        }
-        let Some(text) = message.text() else {
-            self.send(update, chat, say(language, Line::TextOnly), reply_to).await;
-            return Ok(());
+        let allowed = self.settings.allows(person.id.0, person.username.as_deref());
+        let said = match step(allowed, message.text(), Some(&self.mention[1..])) {
+            Step::Say(line) => say(language, line),
+            Step::Reset => self.session.reset_turn(&chat.0.to_string(), language).await?,
+            Step::Ask(text) => return self.answer(update, message, person, text, reply_to).await,
+            Step::Ignore => return Ok(()),
         };
-        let chat_key = chat.0.to_string();
-        let said = match self.command(text) {
-            Some(Command::Start) => Line::Greeting,
-            Some(Command::Help) => Line::Help,
-            Some(Command::Reset) => {
-                if let Err(status) = self.session.reset_conversation(&chat_key).await {
-                    tracing::warn!(%status, "core could not reset a conversation");
-                    return Err(Later);
-                }
-                Line::Forgotten
-            }
-            Some(Command::ForAnotherBot) => return Ok(()),
-            None => return self.answer(update, message, person, text, reply_to).await,
-        };
-        self.send(update, chat, say(language, said), reply_to).await;
+        self.send(update, chat, said, reply_to).await;
         Ok(())
     }
 
@@ -130,19 +114,10 @@ impl Chatbot<'_> {
             username: person.username.clone().unwrap_or_default(),
         };
         let typing = tokio::spawn(typing(self.bot.clone(), chat));
-        let answered = self.session.converse(&chat_key, sender, &update.id.0.to_string(), text).await;
+        let answered = self.session.ask(&chat_key, sender, &update.id.0.to_string(), text).await;
         typing.abort();
-        let reply = match answered {
-            Ok(answer) => answer.reply_text,
-            Err(status) => match words_for_person(&status) {
-                Some(words) => words.to_owned(),
-                None => {
-                    tracing::warn!(%status, "core did not take a message; it stays with Telegram");
-                    return Err(Later);
-                }
-            },
-        };
-        self.send(update, chat, &reply, reply_to).await;
+        // Not taken: the update stays with Telegram, which delivers it again.
+        self.send(update, chat, &answered?, reply_to).await;
         Ok(())
     }
 
@@ -155,24 +130,6 @@ impl Chatbot<'_> {
             .is_some_and(|from| from.id == self.bot_id);
         let text = message.text().unwrap_or_default().to_lowercase();
         replies_to_bot || text.contains(&self.mention)
-    }
-
-    /// The bot command `text` starts with, if it is one this bot knows.
-    fn command(&self, text: &str) -> Option<Command> {
-        let word = text.split_whitespace().next()?.strip_prefix('/')?;
-        let (name, target) = match word.split_once('@') {
-            Some((name, target)) => (name, Some(target.to_lowercase())),
-            None => (word, None),
-        };
-        if target.is_some_and(|target| format!("@{target}") != self.mention) {
-            return Some(Command::ForAnotherBot);
-        }
-        match name.to_lowercase().as_str() {
-            "start" => Some(Command::Start),
-            "help" => Some(Command::Help),
-            "reset" | "new" => Some(Command::Reset),
-            _ => None,
-        }
     }
 
     /// Sends `text` in pieces Telegram accepts, the first replying to `reply_to`; a failure
@@ -206,15 +163,6 @@ impl Chatbot<'_> {
         });
         let _ = sending.await;
     }
-}
-
-/// A command the bot answers by itself.
-enum Command {
-    Start,
-    Help,
-    Reset,
-    /// A command addressed to another bot in the same group.
-    ForAnotherBot,
 }
 
 /// Shows "typing..." until aborted. Best effort: a refusal costs nothing.

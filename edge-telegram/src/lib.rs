@@ -4,7 +4,8 @@
 //! Layout: [`provider`] checks a bot's token and hands it to [`polling`] (getUpdates with its own
 //! offset) or [`webhook`] (Telegram posts to this edge); both give each update to [`chatbot`],
 //! which answers it through core. [`settings`] is a resource's settings schema, [`split`] cuts
-//! long replies, [`words`] is what the bot says by itself.
+//! long replies. What every chatbot channel shares (the credential check, the turn of a
+//! chatbot, webhooks) is `assistchat-edge-client`'s.
 
 pub mod chatbot;
 pub mod polling;
@@ -12,41 +13,21 @@ pub mod provider;
 pub mod settings;
 pub mod split;
 pub mod webhook;
-pub mod words;
 
+use assistchat_edge_client::{EdgeClient, EdgeConfig, WebhookServer};
 pub use provider::Telegram;
 
 /// The settings of the `assistchat-edge-telegram` process.
-#[derive(Clone, clap::Parser)]
+#[derive(Clone, Debug, clap::Parser)]
 #[command(name = "assistchat-edge-telegram", version, about)]
 pub struct Config {
-    /// Core's gRPC address.
-    #[arg(long, env = "ASSISTCHAT_CORE_URL", default_value = "http://127.0.0.1:50051")]
-    pub core_url: String,
-
-    /// The credential edges attach with: the same as core's.
-    #[arg(long, env = "ASSISTCHAT_EDGE_TOKEN", hide_env_values = true)]
-    pub edge_token: String,
-
-    /// This instance's id, stable across restarts of the same instance; a random one by default.
-    #[arg(long, env = "ASSISTCHAT_EDGE_INSTANCE_ID")]
-    pub instance_id: Option<String>,
+    /// Where core is and how to attach to it.
+    #[command(flatten)]
+    pub edge: EdgeConfig,
 
     /// The Telegram settings.
     #[command(flatten)]
     pub telegram: TelegramSettings,
-}
-
-// The credential must never reach a log line.
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("core_url", &self.core_url)
-            .field("edge_token", &"<redacted>")
-            .field("instance_id", &self.instance_id)
-            .field("telegram", &self.telegram)
-            .finish()
-    }
 }
 
 /// This edge's own settings, beside the edge client's.
@@ -67,29 +48,16 @@ pub struct TelegramSettings {
 }
 
 impl TelegramSettings {
-    /// The provider these settings describe; in webhook mode, its webhook server is started
-    /// too, and runs until the process ends.
-    pub async fn provider(&self) -> anyhow::Result<Telegram> {
+    /// The edge these settings describe, attaching as `edge` says; in webhook mode its webhook
+    /// server is bound now and served while the edge runs.
+    pub async fn edge(&self, edge: &EdgeConfig) -> anyhow::Result<EdgeClient<Telegram>> {
         let Some(public_url) = self.telegram_public_url.as_deref().filter(|url| !url.is_empty()) else {
-            return Telegram::new(&self.telegram_api_url);
+            return Ok(EdgeClient::new(edge, Telegram::new(&self.telegram_api_url)?)?);
         };
         let (provider, router) = Telegram::with_webhooks(&self.telegram_api_url, public_url)?;
-        let listener = tokio::net::TcpListener::bind(&self.telegram_listen).await.map_err(|err| {
-            anyhow::anyhow!(
-                "cannot listen on {} ({err}); set ASSISTCHAT_TELEGRAM_LISTEN to a free host:port",
-                self.telegram_listen
-            )
-        })?;
+        let server = WebhookServer::bind(&self.telegram_listen, "ASSISTCHAT_TELEGRAM_LISTEN", router).await?;
         tracing::info!(listen = %self.telegram_listen, public_url, "Telegram webhooks served");
-        // Limits as on every public server: Telegram and Zoom are not the only ones who can
-        // reach this port.
-        tokio::spawn(assistchat_http::serve(
-            listener,
-            router,
-            assistchat_http::Limits::default(),
-            std::future::pending(),
-        ));
-        Ok(provider)
+        Ok(EdgeClient::new(edge, provider)?.with_webhooks(server))
     }
 }
 
@@ -103,6 +71,7 @@ mod tests {
     fn the_edge_credential_never_shows_in_debug_output() {
         let token = "telegram-edge-credential-that-must-stay-secret";
         let config = Config::parse_from(["assistchat-edge-telegram", "--edge-token", token]);
+        assert_eq!(config.edge.edge_token, token, "the edge client's setting, flattened");
         let shown = format!("{config:?}");
         assert!(!shown.contains(token), "{shown}");
         assert!(shown.contains("<redacted>") && shown.contains("core_url"), "{shown}");

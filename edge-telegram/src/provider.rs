@@ -3,7 +3,11 @@
 
 use std::time::Duration;
 
-use assistchat_edge_client::{Provider, ProviderHello, ResourceErrorAction, ResourceStart, Session};
+use assistchat_edge_client::{
+    Provider, ProviderHello, ResourceErrorAction, ResourceStart, Session,
+    check::{CheckWords, Checked},
+    webhooks::fresh_secret,
+};
 use assistchat_proto::v1::{ResourceInfoItem, ResourceInfoKind};
 use teloxide::{ApiError, Bot, RequestError, prelude::Requester};
 
@@ -11,6 +15,18 @@ use crate::{
     chatbot::{Chatbot, Delivered},
     polling, settings,
     webhook::{self, Webhooks},
+};
+
+/// How the token's check is told on the resource's page.
+const CHECK: CheckWords = CheckWords {
+    starting: "Checking the token with Telegram.",
+    service: "Telegram",
+    rejected: (
+        "Telegram rejected the token. Copy it again from @BotFather (/mybots → API Token), or make a new one with \
+         /revoke, and save it here.",
+        "TOKEN_REJECTED",
+    ),
+    unreachable: "TELEGRAM_UNREACHABLE",
 };
 
 /// How long one getUpdates call waits for updates on Telegram's side.
@@ -51,7 +67,7 @@ impl Telegram {
             public_url.scheme() == "https",
             "ASSISTCHAT_TELEGRAM_PUBLIC_URL must be https: Telegram calls webhooks over HTTPS only"
         );
-        let (webhooks, router) = Webhooks::new(public_url);
+        let (webhooks, router) = webhook::webhooks(public_url);
         let provider = Self { webhooks: Some(webhooks), ..Self::new(api_url)? };
         Ok((provider, router))
     }
@@ -84,32 +100,14 @@ impl Provider for Telegram {
             return session.error(detail, "TOKEN_MISSING", ResourceErrorAction::FixSettings);
         };
         let bot = self.bot(token);
-        session.starting("Checking the token with Telegram.");
-        let me = loop {
-            let checked = tokio::select! {
-                checked = bot.get_me() => checked,
-                () = session.cancelled() => return,
-            };
-            match checked {
-                Ok(me) => break me,
-                Err(RequestError::Api(ApiError::InvalidToken)) => {
-                    let detail = "Telegram rejected the token. Copy it again from @BotFather (/mybots → API Token), \
-                                  or make a new one with /revoke, and save it here.";
-                    return session.error(detail, "TOKEN_REJECTED", ResourceErrorAction::FixSettings);
-                }
-                Err(err) => {
-                    session.error(
-                        &format!("Telegram cannot be reached ({err}). Trying again by itself."),
-                        "TELEGRAM_UNREACHABLE",
-                        ResourceErrorAction::None,
-                    );
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_secs(5)) => {}
-                        () = session.cancelled() => return,
-                    }
-                }
+        let check = || async {
+            match bot.get_me().await {
+                Ok(me) => Checked::Accepted(me),
+                Err(RequestError::Api(ApiError::InvalidToken)) => Checked::Rejected,
+                Err(err) => Checked::Unreachable(err.to_string()),
             }
         };
+        let Some(me) = session.check_credentials(&CHECK, check).await else { return };
         let username = me.username.clone().unwrap_or_default();
         let info = vec![
             ResourceInfoItem {
@@ -132,7 +130,10 @@ impl Provider for Telegram {
         let chatbot = Chatbot::new(bot, me.user.id, &username, settings, &session, delivered);
         match &self.webhooks {
             None => polling::serve(&chatbot, info).await,
-            Some(webhooks) => webhook::serve(&chatbot, webhooks.register(&start.resource_id), info).await,
+            Some(webhooks) => {
+                let secret = fresh_secret();
+                webhook::serve(&chatbot, webhooks.register(&start.resource_id, &secret), secret, info).await;
+            }
         }
     }
 }

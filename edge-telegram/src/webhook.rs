@@ -3,33 +3,27 @@
 //! secret Telegram was given gets 401 and has no effect, and a request is acknowledged only
 //! once its update is handled, so Telegram delivers again what was not.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
-};
+use std::sync::Arc;
 
-use assistchat_edge_client::ResourceErrorAction;
+use assistchat_edge_client::{ResourceErrorAction, webhooks::Registration};
 use assistchat_proto::v1::{ResourceInfoItem, ResourceInfoKind};
 use axum::{
     Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
-    routing::post,
 };
 use teloxide::{
     payloads::SetWebhookSetters,
     prelude::Requester,
     types::{AllowedUpdate, Update},
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::chatbot::Chatbot;
 
 /// The header Telegram sends the webhook's secret in.
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
-/// Updates queued for one bot before Telegram is asked to come back later.
-const QUEUE: usize = 64;
 /// How often Telegram's view of a webhook (its last error, the updates waiting) is checked.
 const CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Recent updates remembered as answered, in case Telegram delivers one again.
@@ -45,71 +39,32 @@ const RETRY_SET: std::time::Duration = std::time::Duration::from_secs(10);
 /// An update handed to its bot's task, with where to say whether it was handled.
 pub type Delivery = (Update, oneshot::Sender<bool>);
 
-/// The webhook paths of the running bots.
-pub struct Webhooks {
-    /// This edge's public base URL, such as "https://bots.example.com".
-    public_url: url::Url,
-    routes: Mutex<HashMap<String, Route>>,
-}
+/// The webhook paths of the running bots, `/telegram/<resource id>`.
+pub type Webhooks = assistchat_edge_client::Webhooks<Delivery>;
 
-struct Route {
-    secret: String,
-    deliveries: mpsc::Sender<Delivery>,
-}
-
-/// A bot's webhook while it runs; dropping it makes its path answer 404.
-pub struct Registration {
-    webhooks: Arc<Webhooks>,
-    resource_id: String,
-    /// The URL to give Telegram.
-    pub url: url::Url,
-    /// The secret to give Telegram, checked on every request.
-    pub secret: String,
-    /// The bot's updates, as Telegram posts them.
-    pub deliveries: mpsc::Receiver<Delivery>,
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        self.webhooks.routes.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.resource_id);
-    }
-}
-
-impl Webhooks {
-    /// Webhooks under `public_url`, and the router to serve them (bodies over
-    /// [`MAX_UPDATE_BYTES`] get 413).
-    pub fn new(public_url: url::Url) -> (Arc<Self>, Router) {
-        let webhooks = Arc::new(Self { public_url, routes: Mutex::default() });
-        let router = Router::new()
-            .route("/telegram/{resource_id}", post(receive))
-            .layer(DefaultBodyLimit::max(MAX_UPDATE_BYTES))
-            .with_state(webhooks.clone());
-        (webhooks, router)
-    }
-
-    /// Opens the webhook path of a resource, with a fresh secret.
-    pub fn register(self: &Arc<Self>, resource_id: &str) -> Registration {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the system's random source works");
-        let secret: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-        let (sender, deliveries) = mpsc::channel(QUEUE);
-        let route = Route { secret: secret.clone(), deliveries: sender };
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(resource_id.to_owned(), route);
-        let url = self.public_url.join(&format!("telegram/{resource_id}")).expect("a path joins any base URL");
-        Registration { webhooks: self.clone(), resource_id: resource_id.to_owned(), url, secret, deliveries }
-    }
+/// Webhooks under `public_url`, and the router to serve them (bodies over
+/// [`MAX_UPDATE_BYTES`] get 413).
+pub fn webhooks(public_url: url::Url) -> (Arc<Webhooks>, Router) {
+    let webhooks = Webhooks::new(public_url, "telegram");
+    let router = webhooks.router(receive, MAX_UPDATE_BYTES);
+    (webhooks, router)
 }
 
 /// Serves the bot by webhook until core stops the resource: sets the webhook with its secret,
 /// answers what Telegram posts, and checks with getWebhookInfo that deliveries arrive (a webhook
 /// that silently never fires shows on the resource with Telegram's last error).
-pub async fn serve(chatbot: &Chatbot<'_>, mut registration: Registration, info: Vec<ResourceInfoItem>) {
+pub async fn serve(
+    chatbot: &Chatbot<'_>,
+    mut registration: Registration<Delivery>,
+    secret: String,
+    info: Vec<ResourceInfoItem>,
+) {
     let session = chatbot.session;
     loop {
         let set = chatbot
             .bot
             .set_webhook(registration.url.clone())
-            .secret_token(registration.secret.clone())
+            .secret_token(secret.clone())
             .allowed_updates([AllowedUpdate::Message]);
         let outcome = tokio::select! {
             outcome = set => outcome,
@@ -131,7 +86,7 @@ pub async fn serve(chatbot: &Chatbot<'_>, mut registration: Registration, info: 
     let mut shown: Option<Option<String>> = None;
     loop {
         tokio::select! {
-            delivery = registration.deliveries.recv() => {
+            delivery = registration.queue.recv() => {
                 let Some((update, handled)) = delivery else { return };
                 let _ = handled.send(chatbot.handle(&update).await.is_ok());
                 // Telegram delivers again only what was not acknowledged, soon: old ids can go.
@@ -191,17 +146,13 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let deliveries = {
-        let routes = webhooks.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(route) = routes.get(&resource_id) else {
-            return StatusCode::NOT_FOUND;
-        };
-        let presented = headers.get(SECRET_HEADER).map(|value| value.as_bytes()).unwrap_or_default();
-        if !same(presented, route.secret.as_bytes()) {
-            return StatusCode::UNAUTHORIZED;
-        }
-        route.deliveries.clone()
+    let Some((secret, deliveries)) = webhooks.route(&resource_id) else {
+        return StatusCode::NOT_FOUND;
     };
+    let presented = headers.get(SECRET_HEADER).map(|value| value.as_bytes()).unwrap_or_default();
+    if !same(presented, secret.as_bytes()) {
+        return StatusCode::UNAUTHORIZED;
+    }
     // An update this edge cannot read would be delivered again forever: take it and move on.
     let Ok(update) = serde_json::from_slice::<Update>(&body) else {
         tracing::warn!(resource_id, "an unreadable update from Telegram was dropped");

@@ -20,7 +20,6 @@ use std::{
 };
 
 use assistchat_core::{Application, Config};
-use assistchat_edge_client::EdgeClient;
 use assistchat_fakes::{
     FakeOpenAi,
     zoom::{Endpoint, FakeZoom},
@@ -55,8 +54,7 @@ fn main() {
 async fn edge() {
     tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())).init();
     let config = assistchat_edge_zoom::Config::parse_from(["assistchat-edge-zoom"]);
-    let provider = config.zoom.provider().await.expect("the webhook server starts");
-    let client = EdgeClient::new(&config.edge, provider).expect("the edge client starts");
+    let client = config.zoom.edge(&config.edge).await.expect("the edge and its webhook server start");
     client.run_until(assistchat_edge_client::shutdown::requested()).await;
 }
 

@@ -6,7 +6,10 @@ use std::{
     sync::{Mutex, PoisonError},
 };
 
-use assistchat_edge_client::{ResourceErrorAction, Session, words_for_person};
+use assistchat_edge_client::{
+    ResourceErrorAction, Session,
+    chatbot::{Line, Step, say, step},
+};
 use assistchat_proto::v1::ChannelUser;
 
 use crate::{
@@ -14,7 +17,6 @@ use crate::{
     messages::{Messages, Outgoing, SendError},
     settings::Settings,
     token::TokenError,
-    words::{Line, say},
 };
 
 /// Messages remembered as taken, per chatbot, in case Zoom posts one again.
@@ -77,12 +79,6 @@ pub struct Chatbot {
     language: String,
 }
 
-/// A command the chatbot answers by itself.
-enum Command {
-    Help,
-    Reset,
-}
-
 impl Chatbot {
     /// The chatbot of `session`'s resource.
     pub fn new(
@@ -106,21 +102,15 @@ impl Chatbot {
         if text.is_empty() {
             return;
         }
-        let reply = if !self.settings.allows(&event.user_id, &event.user_jid) {
-            say(&self.language, Line::NotAllowed).to_owned()
-        } else {
-            match command(text) {
-                Some(Command::Help) => say(&self.language, Line::Help).to_owned(),
-                Some(Command::Reset) => match self.session.reset_conversation(&event.chat_id()).await {
-                    Ok(()) => say(&self.language, Line::Forgotten).to_owned(),
-                    Err(status) => {
-                        tracing::warn!(%status, "core could not reset a conversation");
-                        self.taken.release(&id);
-                        say(&self.language, Line::NotNow).to_owned()
-                    }
-                },
-                None => self.ask(&event, &id, text).await,
-            }
+        let allowed = self.settings.allows(&event.user_id, &event.user_jid);
+        let reply = match step(allowed, Some(text), None) {
+            Step::Say(line) => say(&self.language, line).to_owned(),
+            Step::Reset => match self.session.reset_turn(&event.chat_id(), &self.language).await {
+                Ok(forgotten) => forgotten.to_owned(),
+                Err(_) => self.not_now(&id),
+            },
+            Step::Ask(text) => self.ask(&event, &id, text).await,
+            Step::Ignore => return,
         };
         self.send(&event, &reply).await;
     }
@@ -132,17 +122,17 @@ impl Chatbot {
             display_name: event.user_name.clone(),
             username: String::new(),
         };
-        match self.session.converse(&event.chat_id(), sender, id, text).await {
-            Ok(answer) => answer.reply_text,
-            Err(status) => match words_for_person(&status) {
-                Some(words) => words.to_owned(),
-                None => {
-                    tracing::warn!(%status, "core did not take a message");
-                    self.taken.release(id);
-                    say(&self.language, Line::NotNow).to_owned()
-                }
-            },
+        match self.session.ask(&event.chat_id(), sender, id, text).await {
+            Ok(reply) => reply,
+            Err(_) => self.not_now(id),
         }
+    }
+
+    /// A message core did not take: given back, so that Zoom's next post of it is answered,
+    /// and the person told to write again.
+    fn not_now(&self, id: &str) -> String {
+        self.taken.release(id);
+        say(&self.language, Line::NotNow).to_owned()
     }
 
     /// Sends `text` where `event` was written; a failure is logged, and refused credentials show
@@ -163,15 +153,6 @@ impl Chatbot {
             }
             Err(err) => tracing::warn!(error = %err, "a reply could not be sent"),
         }
-    }
-}
-
-/// The command `text` is, if it is one the chatbot knows.
-fn command(text: &str) -> Option<Command> {
-    match text.split_whitespace().next()?.to_lowercase().as_str() {
-        "/help" => Some(Command::Help),
-        "/reset" | "/new" => Some(Command::Reset),
-        _ => None,
     }
 }
 

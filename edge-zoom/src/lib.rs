@@ -7,8 +7,8 @@
 //! Layout: [`provider`] checks a chatbot's client id and secret and serves it; [`webhook`] takes
 //! Zoom's posts, checked by [`signature`], and hands each [`event`] to [`chatbot`], which answers
 //! it through core and sends the reply with [`messages`], using the chatbot token [`token`]
-//! keeps. [`settings`] is a resource's settings schema, [`words`] is what the chatbot says by
-//! itself.
+//! keeps. [`settings`] is a resource's settings schema. What every chatbot channel shares (the
+//! credential check, the turn of a chatbot, webhooks) is `assistchat-edge-client`'s.
 
 pub mod chatbot;
 pub mod event;
@@ -18,8 +18,8 @@ pub mod settings;
 pub mod signature;
 pub mod token;
 pub mod webhook;
-pub mod words;
 
+use assistchat_edge_client::{EdgeClient, EdgeConfig, WebhookServer};
 pub use provider::Zoom;
 
 /// The settings of the `assistchat-edge-zoom` process.
@@ -28,7 +28,7 @@ pub use provider::Zoom;
 pub struct Config {
     /// Where core is and how to attach to it.
     #[command(flatten)]
-    pub edge: assistchat_edge_client::EdgeConfig,
+    pub edge: EdgeConfig,
 
     /// The Zoom settings.
     #[command(flatten)]
@@ -57,29 +57,16 @@ pub struct ZoomSettings {
 }
 
 impl ZoomSettings {
-    /// The provider these settings describe, with its webhook server started; the server runs
-    /// until the process ends.
-    pub async fn provider(&self) -> anyhow::Result<Zoom> {
+    /// The edge these settings describe, attaching as `edge` says, with its webhook server bound
+    /// now and served while the edge runs.
+    pub async fn edge(&self, edge: &EdgeConfig) -> anyhow::Result<EdgeClient<Zoom>> {
         let public_url = match self.zoom_public_url.as_deref().filter(|url| !url.is_empty()) {
             Some(url) => url.to_owned(),
             None => format!("http://{}", self.zoom_listen),
         };
         let (provider, router) = Zoom::new(&self.zoom_oauth_url, &self.zoom_api_url, &public_url)?;
-        let listener = tokio::net::TcpListener::bind(&self.zoom_listen).await.map_err(|err| {
-            anyhow::anyhow!(
-                "cannot listen on {} ({err}); set ASSISTCHAT_ZOOM_LISTEN to a free host:port",
-                self.zoom_listen
-            )
-        })?;
+        let server = WebhookServer::bind(&self.zoom_listen, "ASSISTCHAT_ZOOM_LISTEN", router).await?;
         tracing::info!(listen = %self.zoom_listen, public_url, "Zoom webhooks served");
-        // Limits as on every public server: Telegram and Zoom are not the only ones who can
-        // reach this port.
-        tokio::spawn(assistchat_http::serve(
-            listener,
-            router,
-            assistchat_http::Limits::default(),
-            std::future::pending(),
-        ));
-        Ok(provider)
+        Ok(EdgeClient::new(edge, provider)?.with_webhooks(server))
     }
 }

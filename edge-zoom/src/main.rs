@@ -1,7 +1,6 @@
 //! `assistchat-edge-zoom`: attaches to core and serves every Zoom resource core starts on it,
 //! until stopped (Ctrl-C or SIGTERM).
 
-use assistchat_edge_client::EdgeClient;
 use assistchat_edge_zoom::Config;
 use clap::Parser;
 
@@ -9,8 +8,7 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())).init();
     let config = Config::parse();
-    let provider = config.zoom.provider().await?;
-    let client = EdgeClient::new(&config.edge, provider)?;
+    let client = config.zoom.edge(&config.edge).await?;
     tracing::info!(instance_id = client.instance_id(), "zoom edge starting");
     client.run_until(assistchat_edge_client::shutdown::requested()).await;
     Ok(())

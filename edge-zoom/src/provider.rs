@@ -9,21 +9,30 @@ use std::{
 
 use assistchat_edge_client::{
     Provider, ProviderHello, ResourceErrorAction, ResourceInfoItem, ResourceInfoKind, ResourceStart, Session,
+    check::{CheckWords, Checked},
+    webhooks::Registration,
 };
 use tokio::task::JoinSet;
 
 use crate::{
     chatbot::{CREDENTIALS_REJECTED, Chatbot, Taken},
+    event::BotNotification,
     messages::Messages,
     settings::{self, SECRET_FIELDS, Settings},
     token::{TokenError, Tokens},
-    webhook::{Registration, Webhooks},
+    webhook::{self, Webhooks},
 };
 
 /// How long one call to Zoom may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long to wait before asking Zoom for a token again after it could not be reached.
-const RETRY_CHECK: Duration = Duration::from_secs(5);
+
+/// How the check of the client id and secret is told on the resource's page.
+const CHECK: CheckWords = CheckWords {
+    starting: "Checking the client id and secret with Zoom.",
+    service: "Zoom",
+    rejected: (CREDENTIALS_REJECTED, "CREDENTIALS_REJECTED"),
+    unreachable: "ZOOM_UNREACHABLE",
+};
 
 /// Serves users' Zoom Team Chat chatbots.
 pub struct Zoom {
@@ -51,7 +60,7 @@ impl Zoom {
             tracing::warn!(%public_url, "Zoom posts to https URLs only: set ASSISTCHAT_ZOOM_PUBLIC_URL");
         }
         let http = reqwest::Client::builder().timeout(HTTP_TIMEOUT).build()?;
-        let (webhooks, router) = Webhooks::new(public_url);
+        let (webhooks, router) = webhook::webhooks(public_url);
         let provider = Self { http, oauth_url, api_url, webhooks, taken: Mutex::default() };
         Ok((provider, router))
     }
@@ -98,30 +107,15 @@ impl Provider for Zoom {
             return session.error(detail, "SECRET_MISSING", ResourceErrorAction::FixSettings);
         };
         let tokens = Arc::new(Tokens::new(self.http.clone(), &self.oauth_url, &settings.client_id, client_secret));
-        session.starting("Checking the client id and secret with Zoom.");
-        loop {
-            let checked = tokio::select! {
-                checked = tokens.get() => checked,
-                () = session.cancelled() => return,
-            };
-            match checked {
-                Ok(_) => break,
-                Err(TokenError::Rejected) => {
-                    return session.error(
-                        CREDENTIALS_REJECTED,
-                        "CREDENTIALS_REJECTED",
-                        ResourceErrorAction::FixSettings,
-                    );
-                }
-                Err(TokenError::Unavailable(why)) => {
-                    let detail = format!("Zoom cannot be reached ({why}). Trying again by itself.");
-                    session.error(&detail, "ZOOM_UNREACHABLE", ResourceErrorAction::None);
-                    tokio::select! {
-                        () = tokio::time::sleep(RETRY_CHECK) => {}
-                        () = session.cancelled() => return,
-                    }
-                }
+        let check = || async {
+            match tokens.get().await {
+                Ok(_) => Checked::Accepted(()),
+                Err(TokenError::Rejected) => Checked::Rejected,
+                Err(TokenError::Unavailable(why)) => Checked::Unreachable(why),
             }
+        };
+        if session.check_credentials(&CHECK, check).await.is_none() {
+            return;
         }
         let registration = self.webhooks.register(&start.resource_id, secret_token);
         let detail = if registration.url.scheme() == "https" {
@@ -145,11 +139,11 @@ impl Provider for Zoom {
 
 /// Answers the chatbot's messages, each in its own task, until core stops the resource; then
 /// its path goes and the answers under way are dropped, so nothing more is sent.
-async fn serve(chatbot: Arc<Chatbot>, mut registration: Registration, session: &Session) {
+async fn serve(chatbot: Arc<Chatbot>, mut registration: Registration<BotNotification>, session: &Session) {
     let mut answering = JoinSet::new();
     loop {
         tokio::select! {
-            event = registration.events.recv() => {
+            event = registration.queue.recv() => {
                 let Some(event) = event else { return };
                 let chatbot = chatbot.clone();
                 answering.spawn(async move { chatbot.answer(event).await });

@@ -5,18 +5,14 @@
 //! resource's task and acknowledged at once, because Zoom posts again whatever it has not seen
 //! acknowledged within about three seconds, and a model may take longer than that.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
-};
+use std::sync::Arc;
 
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::post,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -26,70 +22,19 @@ use crate::{
     signature::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER},
 };
 
-/// Messages queued for one chatbot before Zoom is asked to post again later (503).
-const QUEUE: usize = 64;
 /// The largest event Zoom may post: a chat message's event is a few KiB.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
-/// The webhook paths of the running chatbots.
-pub struct Webhooks {
-    /// This edge's public base URL, such as "https://zoom.example.com".
-    public_url: url::Url,
-    routes: Mutex<HashMap<String, Route>>,
-}
+/// The webhook paths of the running chatbots, `/zoom/<resource id>`, each checked with its
+/// app's secret token.
+pub type Webhooks = assistchat_edge_client::Webhooks<BotNotification>;
 
-struct Route {
-    /// The app's secret token, which signs every post.
-    secret_token: String,
-    /// The resource's task.
-    events: mpsc::Sender<BotNotification>,
-}
-
-/// A chatbot's webhook while it runs; dropping it makes its path answer 404.
-pub struct Registration {
-    webhooks: Arc<Webhooks>,
-    resource_id: String,
-    /// The URL to give Zoom.
-    pub url: url::Url,
-    /// The people's messages, as Zoom posts them.
-    pub events: mpsc::Receiver<BotNotification>,
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        self.webhooks.routes.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.resource_id);
-    }
-}
-
-impl Webhooks {
-    /// Webhooks under `public_url`, and the router to serve them (bodies over
-    /// [`MAX_EVENT_BYTES`] get 413).
-    pub fn new(public_url: url::Url) -> (Arc<Self>, Router) {
-        let webhooks = Arc::new(Self { public_url, routes: Mutex::default() });
-        let router = Router::new()
-            .route("/zoom/{resource_id}", post(receive))
-            .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
-            .with_state(webhooks.clone());
-        (webhooks, router)
-    }
-
-    /// The URL Zoom posts a resource's events to.
-    pub fn url(&self, resource_id: &str) -> url::Url {
-        self.public_url.join(&format!("zoom/{resource_id}")).expect("a path joins any base URL")
-    }
-
-    /// Opens the webhook path of a resource, checked with its app's secret token.
-    pub fn register(self: &Arc<Self>, resource_id: &str, secret_token: &str) -> Registration {
-        let (events, receiver) = mpsc::channel(QUEUE);
-        let route = Route { secret_token: secret_token.to_owned(), events };
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(resource_id.to_owned(), route);
-        Registration {
-            webhooks: self.clone(),
-            resource_id: resource_id.to_owned(),
-            url: self.url(resource_id),
-            events: receiver,
-        }
-    }
+/// Webhooks under `public_url`, and the router to serve them (bodies over
+/// [`MAX_EVENT_BYTES`] get 413).
+pub fn webhooks(public_url: url::Url) -> (Arc<Webhooks>, Router) {
+    let webhooks = Webhooks::new(public_url, "zoom");
+    let router = webhooks.router(receive, MAX_EVENT_BYTES);
+    (webhooks, router)
 }
 
 async fn receive(
@@ -98,12 +43,8 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (secret_token, events) = {
-        let routes = webhooks.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(route) = routes.get(&resource_id) else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        (route.secret_token.clone(), route.events.clone())
+    let Some((secret_token, events)) = webhooks.route(&resource_id) else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     let checked = signature::verify(

@@ -69,12 +69,11 @@ async fn main() -> anyhow::Result<()> {
         edge_token: edge_token.to_owned(),
         instance_id: Some(instance.into()),
     };
-    let provider = telegram.provider().await?;
-    let telegram_edge = assistchat_edge_client::EdgeClient::new(&edge("telegram-builtin", &telegram_token), provider)?;
+    let telegram_edge = telegram.edge(&edge("telegram-builtin", &telegram_token)).await?;
     // Zoom posts to this edge's own web server: a port taken by something else costs the Zoom
     // channel only, not the platform.
-    let zoom_edge = match zoom.provider().await {
-        Ok(provider) => Some(assistchat_edge_client::EdgeClient::new(&edge("zoom-builtin", &zoom_token), provider)?),
+    let zoom_edge = match zoom.edge(&edge("zoom-builtin", &zoom_token)).await {
+        Ok(edge) => Some(edge),
         Err(err) => {
             tracing::warn!(error = %err, "the Zoom edge did not start; Zoom chatbots stay offline");
             None
