@@ -13,8 +13,8 @@ use std::{
 };
 
 use assistchat_proto::v1::{
-    AttachResponse, EdgeResourceState, ResourceErrorAction, ResourceInfoItem, ResourceReport, ResourceStopReason,
-    StartResourceCommand, StopResourceCommand, attach_response::Kind,
+    AttachResponse, EdgeResourceState, ResourceInfoItem, ResourceReport, ResourceStopReason, StartResourceCommand,
+    StopResourceCommand, attach_response::Kind,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tonic::Status;
@@ -26,6 +26,7 @@ use crate::{
     store::{
         Store, StoreError, now_millis,
         resources::{ObservedState, ResourceRun},
+        states::{Action, Desired, State, Switch},
     },
 };
 
@@ -399,7 +400,7 @@ impl Task {
     /// and every other one is shown paused.
     async fn settle_after_start(&mut self) -> Result<(), StoreError> {
         for run in self.store.resource_runs().await? {
-            let observed = if run.should_run() { waiting(&run.provider) } else { paused_state(run.bot_enabled == 0) };
+            let observed = if run.should_run() { waiting(&run.provider) } else { paused_state(run.bot == Switch::Off) };
             self.observe(&run, &observed).await?;
         }
         Ok(())
@@ -468,10 +469,13 @@ impl Task {
 
     async fn reconcile(&mut self, run: &ResourceRun, nudge: Nudge) -> Result<(), StoreError> {
         if !run.should_run() {
-            let reason =
-                if run.desired_state == "active" { ResourceStopReason::BotStopped } else { ResourceStopReason::Paused };
+            let reason = if run.desired_state == Desired::Active {
+                ResourceStopReason::BotStopped
+            } else {
+                ResourceStopReason::Paused
+            };
             self.stop(&run.id, reason);
-            return self.observe(run, &paused_state(run.bot_enabled == 0)).await;
+            return self.observe(run, &paused_state(run.bot == Switch::Off)).await;
         }
         let running_on = self.assignments.get(&run.id).map(|a| a.connection);
         if running_on.is_some() && nudge == Nudge::Check {
@@ -490,12 +494,12 @@ impl Task {
             Err(err) => {
                 self.stop(&run.id, ResourceStopReason::Unspecified);
                 let observed = ObservedState {
-                    state: "error".into(),
+                    state: State::Error,
                     detail: format!(
                         "The settings no longer fit what the provider asks for ({err}). Edit the resource to fix them."
                     ),
                     reason: "SETTINGS_INVALID".into(),
-                    action: "fix_settings".into(),
+                    action: Action::FixSettings,
                 };
                 return self.observe(run, &observed).await;
             }
@@ -522,10 +526,10 @@ impl Task {
         let placement = Placement { instance_id: instance.instance_id.clone(), reach: instance.reach.clone() };
         self.assignments.insert(run.id.clone(), Assignment { connection, generation }, placement);
         let observed = ObservedState {
-            state: "pending".into(),
+            state: State::Pending,
             detail: "Starting.".into(),
             reason: "STARTING".into(),
-            action: String::new(),
+            action: Action::Unstated,
         };
         self.observe(run, &observed).await
     }
@@ -563,26 +567,26 @@ impl Task {
         let observed = match report.state() {
             EdgeResourceState::Unspecified => return Ok(()),
             EdgeResourceState::Starting => ObservedState {
-                state: "pending".into(),
+                state: State::Pending,
                 detail: if detail.is_empty() { "Starting.".into() } else { detail },
                 reason: report.reason.clone(),
-                action: String::new(),
+                action: Action::Unstated,
             },
             EdgeResourceState::Ready => ObservedState {
-                state: "ready".into(),
+                state: State::Ready,
                 detail: if detail.is_empty() { "Running.".into() } else { detail },
                 reason: report.reason.clone(),
-                action: String::new(),
+                action: Action::Unstated,
             },
             EdgeResourceState::Error => ObservedState {
-                state: "error".into(),
+                state: State::Error,
                 detail: if detail.is_empty() {
                     "The provider reported an error without saying why.".into()
                 } else {
                     detail
                 },
                 reason: report.reason.clone(),
-                action: action_name(report.action()).into(),
+                action: report.action().into(),
             },
             EdgeResourceState::Stopped => {
                 // Stopped without being asked: it no longer runs anywhere.
@@ -591,11 +595,11 @@ impl Task {
                     instance.resources.remove(&report.resource_id);
                 }
                 ObservedState {
-                    state: "error".into(),
+                    state: State::Error,
                     detail: "The provider stopped the resource by itself. Pause and activate it to start it again."
                         .into(),
                     reason: "STOPPED_BY_PROVIDER".into(),
-                    action: "reconnect".into(),
+                    action: Action::Reconnect,
                 }
             }
         };
@@ -621,33 +625,22 @@ impl Task {
 
 fn waiting(provider: &str) -> ObservedState {
     ObservedState {
-        state: "pending".into(),
+        state: State::Pending,
         detail: format!("Waiting for the {provider} provider to connect."),
         reason: "PROVIDER_CONNECTING".into(),
-        action: String::new(),
+        action: Action::Unstated,
     }
 }
 
 fn offline(provider: &str) -> ObservedState {
     ObservedState {
-        state: "error".into(),
+        state: State::Error,
         detail: format!(
             "The {provider} provider is offline, so this resource cannot run. It starts by itself as soon as the \
              provider is back; if it stays offline, tell the platform's operator."
         ),
         reason: "PROVIDER_OFFLINE".into(),
-        action: "wait_for_provider".into(),
-    }
-}
-
-/// The stored name of an action.
-pub fn action_name(action: ResourceErrorAction) -> &'static str {
-    match action {
-        ResourceErrorAction::Unspecified => "",
-        ResourceErrorAction::None => "none",
-        ResourceErrorAction::FixSettings => "fix_settings",
-        ResourceErrorAction::Reconnect => "reconnect",
-        ResourceErrorAction::WaitForProvider => "wait_for_provider",
+        action: Action::WaitForProvider,
     }
 }
 

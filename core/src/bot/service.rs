@@ -4,10 +4,11 @@ use std::{pin::Pin, sync::Arc, time::Duration};
 
 use assistchat_proto::v1::{
     BotStatus, GetBotStatusRequest, GetBotStatusResponse, GetUsageRequest, GetUsageResponse, ListChatMessagesRequest,
-    ListChatMessagesResponse, ResetChatRequest, ResetChatResponse, ResourceDeleted, ResourceState, ResourceStatus,
-    SendChatMessageRequest, SendChatMessageResponse, StartBotRequest, StartBotResponse, StopBotRequest,
-    StopBotResponse, StreamChatMessageRequest, StreamChatMessageResponse, WatchBotStatusRequest,
-    WatchBotStatusResponse, bot_service_server::BotService, watch_bot_status_response::Event,
+    ListChatMessagesResponse, ResetChatRequest, ResetChatResponse, ResourceDeleted, ResourceDesiredState,
+    ResourceErrorAction, ResourceState, ResourceStatus, SendChatMessageRequest, SendChatMessageResponse,
+    StartBotRequest, StartBotResponse, StopBotRequest, StopBotResponse, StreamChatMessageRequest,
+    StreamChatMessageResponse, WatchBotStatusRequest, WatchBotStatusResponse, bot_service_server::BotService,
+    watch_bot_status_response::Event,
 };
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
@@ -23,9 +24,9 @@ use crate::{
     error::{Error, Result},
     pagination::{decode_token, page_size, paginate},
     per_user::{PerUserLimit, UserPermit},
-    resources::service::{action, desired_state, state, status_info},
+    resources::service::status_info,
     rpc::{caller, timestamp},
-    store::{Store, now_millis, resources::ResourceRecord},
+    store::{Store, now_millis, resources::ResourceRecord, states::Switch},
     words::{Phrase, say},
 };
 
@@ -85,7 +86,7 @@ impl BotApi {
     }
 
     async fn switch(&self, user_id: &str, on: bool) -> Result<BotStatus> {
-        if self.store.set_bot_enabled(user_id, on, now_millis()).await? {
+        if self.store.set_bot_switch(user_id, Switch::on(on), now_millis()).await? {
             self.manager.reconcile_user(user_id).await;
         }
         snapshot(&self.store, user_id, &self.conversations).await
@@ -94,7 +95,7 @@ impl BotApi {
 
 /// The whole status of a user's bot.
 pub async fn snapshot(store: &Store, user_id: &str, conversations: &Conversations) -> Result<BotStatus> {
-    let (enabled, switch_time) = store.bot_switch(user_id).await?.unwrap_or_default();
+    let (switch, switch_time) = store.bot_switch(user_id).await?.unwrap_or((Switch::Off, None));
     let records = store.list_resources(user_id, "", None, i64::MAX).await?;
     let resources: Vec<ResourceStatus> = records.into_iter().map(resource_status).collect();
     let count = |wanted: ResourceState| {
@@ -102,7 +103,7 @@ pub async fn snapshot(store: &Store, user_id: &str, conversations: &Conversation
     };
     let ai_warning = conversations.ai_warning(user_id).await?.unwrap_or_default();
     Ok(BotStatus {
-        enabled,
+        enabled: switch == Switch::On,
         switch_time: switch_time.map(timestamp),
         ready_count: count(ResourceState::Ready),
         pending_count: count(ResourceState::Pending),
@@ -119,11 +120,11 @@ pub fn resource_status(record: ResourceRecord) -> ResourceStatus {
         resource_id: record.id,
         provider: record.provider,
         name: record.name,
-        desired_state: desired_state(&record.desired_state).into(),
-        state: state(&record.state).into(),
+        desired_state: ResourceDesiredState::from(record.desired_state).into(),
+        state: ResourceState::from(record.state).into(),
         state_detail: record.state_detail,
         state_reason: record.state_reason,
-        state_action: action(&record.state_action).into(),
+        state_action: ResourceErrorAction::from(record.state_action).into(),
         state_change_time: Some(timestamp(record.state_change_time)),
         status_info: status_info(&record.status_info),
     }

@@ -20,6 +20,7 @@ use crate::{
         Store, StoreError, new_id, now_millis,
         resources::{ObservedState, ResourceRecord},
         secrets::RESOURCE_SECRETS,
+        states::{Action, Desired, State},
     },
 };
 
@@ -120,7 +121,7 @@ impl Resources {
         let id = new_id();
         let now = now_millis();
         let (state, detail, reason) =
-            if new.paused { ("paused", "Paused.", "PAUSED") } else { ("pending", "Starting.", "STARTING") };
+            if new.paused { (State::Paused, "Paused.", "PAUSED") } else { (State::Pending, "Starting.", "STARTING") };
         let record = ResourceRecord {
             id: id.clone(),
             user_id: user_id.to_owned(),
@@ -130,12 +131,12 @@ impl Resources {
             secrets_sealed: self.seal(&id, &secrets),
             secret_masks: masks(&secrets),
             identity_hash: identity_hash(&spec, &meta, &secrets),
-            desired_state: if new.paused { "paused" } else { "active" }.into(),
+            desired_state: Desired::active(!new.paused),
             generation: 0,
-            state: state.into(),
+            state,
             state_detail: detail.into(),
             state_reason: reason.into(),
-            state_action: String::new(),
+            state_action: Action::Unstated,
             state_change_time: now,
             status_info: "[]".into(),
             create_time: now,
@@ -231,8 +232,7 @@ impl Resources {
 
     /// Sets whether one of the user's resources should run.
     pub async fn set_active(&self, user_id: &str, id: &str, active: bool) -> Result<()> {
-        let desired = if active { "active" } else { "paused" };
-        if self.store.set_desired_state(user_id, id, desired, now_millis()).await? {
+        if self.store.set_desired_state(user_id, id, Desired::active(active), now_millis()).await? {
             Ok(())
         } else {
             Err(not_found(id))
@@ -269,7 +269,7 @@ impl Resources {
 /// The observed state of a resource that is stopped on purpose.
 pub fn paused_state(bot_off: bool) -> ObservedState {
     let (detail, reason) = if bot_off { ("The bot is off.", "BOT_STOPPED") } else { ("Paused.", "PAUSED") };
-    ObservedState { state: "paused".into(), detail: detail.into(), reason: reason.into(), action: String::new() }
+    ObservedState { state: State::Paused, detail: detail.into(), reason: reason.into(), action: Action::Unstated }
 }
 
 fn parse_meta(meta_json: &str) -> Result<Map<String, Value>> {

@@ -19,7 +19,10 @@ use crate::{
     error::{Error, Result},
     providers::Registry,
     rpc::{caller, timestamp},
-    store::resources::ResourceRecord,
+    store::{
+        resources::ResourceRecord,
+        states::{Action, Desired, State},
+    },
 };
 
 /// The gRPC face of [`Resources`].
@@ -61,11 +64,11 @@ pub fn resource(record: ResourceRecord) -> Resource {
         meta_json: record.meta_json,
         secrets: Default::default(),
         secret_masks: serde_json::from_str(&record.secret_masks).unwrap_or_default(),
-        desired_state: desired_state(&record.desired_state).into(),
-        state: state(&record.state).into(),
+        desired_state: ResourceDesiredState::from(record.desired_state).into(),
+        state: ResourceState::from(record.state).into(),
         state_detail: record.state_detail,
         state_reason: record.state_reason,
-        state_action: action(&record.state_action).into(),
+        state_action: ResourceErrorAction::from(record.state_action).into(),
         state_change_time: Some(timestamp(record.state_change_time)),
         status_info: status_info(&record.status_info),
         create_time: Some(timestamp(record.create_time)),
@@ -73,34 +76,49 @@ pub fn resource(record: ResourceRecord) -> Resource {
     }
 }
 
-/// The desired state of a stored name.
-pub fn desired_state(stored: &str) -> ResourceDesiredState {
-    match stored {
-        "active" => ResourceDesiredState::Active,
-        "paused" => ResourceDesiredState::Paused,
-        _ => ResourceDesiredState::Unspecified,
+// The stored states by their names in the proto.
+
+impl From<Desired> for ResourceDesiredState {
+    fn from(desired: Desired) -> Self {
+        match desired {
+            Desired::Active => Self::Active,
+            Desired::Paused => Self::Paused,
+        }
     }
 }
 
-/// The observed state of a stored name.
-pub fn state(stored: &str) -> ResourceState {
-    match stored {
-        "pending" => ResourceState::Pending,
-        "ready" => ResourceState::Ready,
-        "error" => ResourceState::Error,
-        "paused" => ResourceState::Paused,
-        _ => ResourceState::Unspecified,
+impl From<State> for ResourceState {
+    fn from(state: State) -> Self {
+        match state {
+            State::Pending => Self::Pending,
+            State::Ready => Self::Ready,
+            State::Error => Self::Error,
+            State::Paused => Self::Paused,
+        }
     }
 }
 
-/// The error action of a stored name.
-pub fn action(stored: &str) -> ResourceErrorAction {
-    match stored {
-        "none" => ResourceErrorAction::None,
-        "fix_settings" => ResourceErrorAction::FixSettings,
-        "reconnect" => ResourceErrorAction::Reconnect,
-        "wait_for_provider" => ResourceErrorAction::WaitForProvider,
-        _ => ResourceErrorAction::Unspecified,
+impl From<Action> for ResourceErrorAction {
+    fn from(action: Action) -> Self {
+        match action {
+            Action::Unstated => Self::Unspecified,
+            Action::Nothing => Self::None,
+            Action::FixSettings => Self::FixSettings,
+            Action::Reconnect => Self::Reconnect,
+            Action::WaitForProvider => Self::WaitForProvider,
+        }
+    }
+}
+
+impl From<ResourceErrorAction> for Action {
+    fn from(action: ResourceErrorAction) -> Self {
+        match action {
+            ResourceErrorAction::Unspecified => Self::Unstated,
+            ResourceErrorAction::None => Self::Nothing,
+            ResourceErrorAction::FixSettings => Self::FixSettings,
+            ResourceErrorAction::Reconnect => Self::Reconnect,
+            ResourceErrorAction::WaitForProvider => Self::WaitForProvider,
+        }
     }
 }
 
@@ -266,7 +284,7 @@ impl ResourceService for ResourceApi {
         self.resources.set_active(&caller.user_id, id, true).await?;
         // Activating again is how a user retries a resource in error.
         let current = self.resources.get(&caller.user_id, id).await?;
-        let nudge = if current.state == "error" { Nudge::Restart } else { Nudge::Check };
+        let nudge = if current.state == State::Error { Nudge::Restart } else { Nudge::Check };
         let resource = self.settled(&caller.user_id, id, nudge).await?;
         Ok(Response::new(ActivateResourceResponse { resource: Some(resource) }))
     }

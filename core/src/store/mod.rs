@@ -17,6 +17,7 @@ pub mod resources;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in_links;
+pub mod states;
 pub mod usage;
 pub mod users;
 
@@ -209,12 +210,12 @@ mod tests {
             secrets_sealed: Some(SEALED.into()),
             secret_masks: r#"{"bot_token":"...wxyz"}"#.into(),
             identity_hash: None,
-            desired_state: "active".into(),
+            desired_state: super::states::Desired::Active,
             generation: 1,
-            state: "ready".into(),
+            state: super::states::State::Ready,
             state_detail: String::new(),
             state_reason: String::new(),
-            state_action: String::new(),
+            state_action: super::states::Action::Unstated,
             state_change_time: 0,
             status_info: "[]".into(),
             create_time: 0,

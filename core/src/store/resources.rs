@@ -2,7 +2,10 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError};
+use super::{
+    Store, StoreError,
+    states::{Action, Desired, State, Switch},
+};
 
 /// A stored resource. Its secrets stay sealed; `secret_masks` and `status_info` are JSON.
 #[derive(Clone, FromRow)]
@@ -23,19 +26,21 @@ pub struct ResourceRecord {
     pub secret_masks: String,
     /// A keyed hash of the external account it drives; `None` when the provider names none.
     pub identity_hash: Option<String>,
-    /// `active` or `paused`.
-    pub desired_state: String,
+    /// What its owner wants.
+    #[sqlx(try_from = "String")]
+    pub desired_state: Desired,
     /// Grows with every start.
     pub generation: i64,
-    /// `pending`, `ready`, `error` or `paused`.
-    pub state: String,
+    /// What it does.
+    #[sqlx(try_from = "String")]
+    pub state: State,
     /// The state in words.
     pub state_detail: String,
     /// The state's reason code; empty when none.
     pub state_reason: String,
-    /// In error, what the user can do: `none`, `fix_settings`, `reconnect`, `wait_for_provider`;
-    /// empty otherwise.
-    pub state_action: String,
+    /// In error, what the user can do.
+    #[sqlx(try_from = "String")]
+    pub state_action: Action,
     /// When the state last changed, in Unix milliseconds.
     pub state_change_time: i64,
     /// What the edge last reported about it, a JSON array.
@@ -69,14 +74,14 @@ impl std::fmt::Debug for ResourceRecord {
 /// A resource's observed state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedState {
-    /// `pending`, `ready`, `error` or `paused`.
-    pub state: String,
+    /// What it does.
+    pub state: State,
     /// The state in words.
     pub detail: String,
     /// The reason code; empty when none.
     pub reason: String,
-    /// In error, what the user can do; empty otherwise.
-    pub action: String,
+    /// In error, what the user can do.
+    pub action: Action,
 }
 
 /// What the bot manager needs to know of a resource to decide whether it runs.
@@ -88,16 +93,18 @@ pub struct ResourceRun {
     pub user_id: String,
     /// Its provider's name.
     pub provider: String,
-    /// `active` or `paused`.
-    pub desired_state: String,
-    /// Whether its owner's bot is on (1) or off (0).
-    pub bot_enabled: i64,
+    /// What its owner wants.
+    #[sqlx(try_from = "String")]
+    pub desired_state: Desired,
+    /// Its owner's bot switch.
+    #[sqlx(rename = "bot_enabled", try_from = "i64")]
+    pub bot: Switch,
 }
 
 impl ResourceRun {
     /// Whether it should run: it is active and its owner's bot is on.
     pub fn should_run(&self) -> bool {
-        self.desired_state == "active" && self.bot_enabled == 1
+        self.desired_state == Desired::Active && self.bot == Switch::On
     }
 }
 
@@ -136,12 +143,12 @@ impl Store {
         .bind(&r.secrets_sealed)
         .bind(&r.secret_masks)
         .bind(&r.identity_hash)
-        .bind(&r.desired_state)
+        .bind(r.desired_state.as_str())
         .bind(r.generation)
-        .bind(&r.state)
+        .bind(r.state.as_str())
         .bind(&r.state_detail)
         .bind(&r.state_reason)
-        .bind(&r.state_action)
+        .bind(r.state_action.as_str())
         .bind(r.state_change_time)
         .bind(&r.status_info)
         .bind(r.create_time)
@@ -210,12 +217,12 @@ impl Store {
         &self,
         user_id: &str,
         id: &str,
-        desired: &str,
+        desired: Desired,
         now: i64,
     ) -> Result<bool, StoreError> {
         let done =
             sqlx::query("UPDATE resources SET desired_state = $1, update_time = $2 WHERE id = $3 AND user_id = $4")
-                .bind(desired)
+                .bind(desired.as_str())
                 .bind(now)
                 .bind(id)
                 .bind(user_id)
@@ -242,10 +249,10 @@ impl Store {
              state_change_time = $5 WHERE id = $6 AND (state <> $1 OR state_detail <> $2 OR state_reason <> $3 \
              OR state_action <> $4)",
         )
-        .bind(&observed.state)
+        .bind(observed.state.as_str())
         .bind(&observed.detail)
         .bind(&observed.reason)
-        .bind(&observed.action)
+        .bind(observed.action.as_str())
         .bind(now)
         .bind(id)
         .execute(self.pool())
@@ -294,22 +301,25 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(user_id).fetch_all(self.pool()).await?)
     }
 
-    /// The user's bot switch: whether it is on, and when it was last switched (`None`: never).
-    pub async fn bot_switch(&self, user_id: &str) -> Result<Option<(bool, Option<i64>)>, StoreError> {
+    /// The user's bot switch, and when it was last switched (`None`: never).
+    pub async fn bot_switch(&self, user_id: &str) -> Result<Option<(Switch, Option<i64>)>, StoreError> {
         let row: Option<(i64, Option<i64>)> =
             sqlx::query_as("SELECT bot_enabled, bot_switch_time FROM profiles WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_optional(self.pool())
                 .await?;
-        Ok(row.map(|(enabled, time)| (enabled == 1, time)))
+        row.map(|(stored, time)| {
+            Ok((Switch::try_from(stored).map_err(|err| StoreError::Corrupt(err.to_string()))?, time))
+        })
+        .transpose()
     }
 
     /// Switches the user's bot on or off; returns whether the switch moved.
-    pub async fn set_bot_enabled(&self, user_id: &str, enabled: bool, now: i64) -> Result<bool, StoreError> {
+    pub async fn set_bot_switch(&self, user_id: &str, switch: Switch, now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE profiles SET bot_enabled = $1, bot_switch_time = $2 WHERE user_id = $3 AND bot_enabled <> $1",
         )
-        .bind(i64::from(enabled))
+        .bind(i64::from(switch))
         .bind(now)
         .bind(user_id)
         .execute(self.pool())
