@@ -1,45 +1,99 @@
 //! The bot manager: a controller that keeps each resource's observed state in line with what
 //! its owner wants, over the attached edge instances.
 //!
-//! One task owns the assignments (which instance runs which resource, at which generation) and
+//! One task owns the [`Board`] (which instance runs which resource, at which generation) and
 //! handles every event in order: an edge attaching or going away, an edge's report, a user's
-//! change. Desired states live in the database, so a restarted core loses nothing: edges attach
-//! again and are handed their resources.
+//! change. The board decides; the task reads the store, carries the decisions out and tells the
+//! edges what to do in domain terms ([`ToEdge`]), which the edge module turns into frames.
+//! Desired states live in the database, so a restarted core loses nothing: edges attach again
+//! and are handed their resources.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use assistchat_proto::v1::{
-    AttachResponse, EdgeResourceState, ResourceInfoItem, ResourceReport, ResourceStopReason, StartResourceCommand,
-    StopResourceCommand, attach_response::Kind,
-};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tonic::Status;
 
+use super::board::{self, Board, Decision};
+pub use super::board::{Nudge, Reported, StopReason};
 use crate::{
     edge::EdgeReach,
     providers::{ProviderSpec, Registry},
-    resources::{Resources, paused_state},
+    resources::Resources,
     store::{
         Store, StoreError, now_millis,
         resources::{ObservedState, ResourceRun},
-        states::{Action, Desired, State, Switch},
+        states::Switch,
     },
 };
 
-/// The most status items kept per report, and the longest value.
-const MAX_INFO_ITEMS: usize = 32;
-const MAX_INFO_VALUE_CHARS: usize = 4096;
-/// The longest state detail kept.
-const MAX_DETAIL_CHARS: usize = 1000;
 /// Events kept for watchers that fall behind before they get a snapshot instead.
 const EVENT_BUFFER: usize = 1024;
 
+/// What core tells an attached edge instance.
+#[derive(Debug)]
+pub enum ToEdge {
+    /// Run this resource; a new generation replaces the run of an older one.
+    Start(Start),
+    /// Stop running this resource.
+    Stop {
+        /// The resource.
+        resource_id: String,
+        /// Why.
+        reason: StopReason,
+    },
+    /// The stream ends, with this status.
+    End(Status),
+}
+
+/// A resource to run, with what its edge needs.
+pub struct Start {
+    /// The resource.
+    pub resource_id: String,
+    /// This start's generation.
+    pub generation: i64,
+    /// Its owner.
+    pub owner_user_id: String,
+    /// Its owner's name.
+    pub owner_display_name: String,
+    /// Its owner's language.
+    pub owner_language_code: String,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Its plain settings, a JSON object.
+    pub settings_json: String,
+    /// Its secrets, opened.
+    pub secrets: std::collections::BTreeMap<String, String>,
+}
+
+// The secrets stay out of log lines.
+impl std::fmt::Debug for Start {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Start")
+            .field("resource_id", &self.resource_id)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An edge's report about one run of a resource, read and bounded by the edge module.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The resource.
+    pub resource_id: String,
+    /// The run's generation.
+    pub generation: i64,
+    /// What it does; `None` for a report that says nothing.
+    pub reported: Option<Reported>,
+    /// The state in words; empty for the default words.
+    pub detail: String,
+    /// The reason code.
+    pub reason: String,
+    /// What the edge reported about it, a JSON array.
+    pub status_info: String,
+}
+
 /// The sending half of an edge instance's Attach stream.
-pub type EdgeSender = mpsc::UnboundedSender<Result<AttachResponse, Status>>;
+pub type EdgeSender = mpsc::UnboundedSender<ToEdge>;
 
 /// Something a watcher of a user's bot must hear about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,15 +128,6 @@ impl BotEvent {
     }
 }
 
-/// What a resource's reconciliation was asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Nudge {
-    /// Make it match what its owner wants.
-    Check,
-    /// The same, and if it runs, start it again (new settings, or a retry after an error).
-    Restart,
-}
-
 enum Command {
     Attach {
         spec: ProviderSpec,
@@ -96,7 +141,7 @@ enum Command {
     },
     Report {
         connection: u64,
-        report: ResourceReport,
+        report: Report,
     },
     Reconcile {
         resource_ids: Vec<String>,
@@ -152,11 +197,9 @@ impl BotManager {
             resources,
             registry,
             events: events.clone(),
-            instances: HashMap::new(),
-            assignments: Assignments { by_resource: HashMap::new(), placements: placements.clone() },
-            next_connection: 1,
-            in_grace: !grace.is_zero(),
-            seen_since_start: HashSet::new(),
+            board: Board::new(!grace.is_zero()),
+            senders: HashMap::new(),
+            placements: placements.clone(),
         };
         task.settle_after_start().await?;
         let handle = Self { commands, events, closing: Arc::new(watch::Sender::new(false)), placements };
@@ -184,7 +227,7 @@ impl BotManager {
     }
 
     /// Hands over an edge's report.
-    pub fn report(&self, connection: u64, report: ResourceReport) {
+    pub fn report(&self, connection: u64, report: Report) {
         let _ = self.commands.send(Command::Report { connection, report });
     }
 
@@ -248,20 +291,6 @@ impl BotManager {
     }
 }
 
-/// An attached edge instance.
-struct Instance {
-    /// Its provider.
-    provider: String,
-    /// Its id, as in its hello.
-    instance_id: String,
-    /// What the credential it attached with may act as.
-    reach: EdgeReach,
-    /// Commands to it.
-    sender: EdgeSender,
-    /// The resources started on it.
-    resources: HashSet<String>,
-}
-
 /// Where a running resource runs, as the conversation calls check it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placement {
@@ -275,65 +304,18 @@ pub struct Placement {
 /// behind the manager's queue to check who may answer for a resource.
 type Placements = Arc<std::sync::RwLock<HashMap<String, Placement>>>;
 
-/// The running resources, mirrored into [`Placements`] on every change.
-struct Assignments {
-    by_resource: HashMap<String, Assignment>,
-    placements: Placements,
-}
-
-impl Assignments {
-    fn placements(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Placement>> {
-        self.placements.write().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn get(&self, resource_id: &str) -> Option<&Assignment> {
-        self.by_resource.get(resource_id)
-    }
-
-    fn contains_key(&self, resource_id: &str) -> bool {
-        self.by_resource.contains_key(resource_id)
-    }
-
-    fn insert(&mut self, resource_id: String, assignment: Assignment, placement: Placement) {
-        self.placements().insert(resource_id.clone(), placement);
-        self.by_resource.insert(resource_id, assignment);
-    }
-
-    fn remove(&mut self, resource_id: &str) -> Option<Assignment> {
-        self.placements().remove(resource_id);
-        self.by_resource.remove(resource_id)
-    }
-
-    fn clear(&mut self) {
-        self.placements().clear();
-        self.by_resource.clear();
-    }
-}
-
-/// Where a resource runs.
-#[derive(Clone, Copy, Debug)]
-struct Assignment {
-    /// The instance's connection.
-    connection: u64,
-    /// The generation of its latest start.
-    generation: i64,
-}
-
 /// The manager task's state.
 struct Task {
     store: Store,
     resources: Arc<Resources>,
     registry: Arc<Registry>,
     events: broadcast::Sender<BotEvent>,
-    /// Attached instances, by connection number.
-    instances: HashMap<u64, Instance>,
-    /// Running resources, by id.
-    assignments: Assignments,
-    next_connection: u64,
-    /// Just after start: edges are still coming back, so no provider is called offline yet...
-    in_grace: bool,
-    /// ...unless an instance of it has attached since (and so is back, and may have gone again).
-    seen_since_start: HashSet<String>,
+    /// The decisions' state: instances and running resources.
+    board: Board,
+    /// Each attached instance's stream, by connection number.
+    senders: HashMap<u64, EdgeSender>,
+    /// Where each running resource runs, mirrored from the board for the conversation calls.
+    placements: Placements,
 }
 
 impl Task {
@@ -348,10 +330,9 @@ impl Task {
     async fn handle(&mut self, command: Command) -> Result<(), StoreError> {
         match command {
             Command::Attach { spec, instance_id, reach, sender, reply } => {
-                let provider = spec.name.clone();
-                let connection = self.attach(spec, instance_id, reach, sender).await?;
+                let connection = self.attach(&spec, &instance_id, reach, sender).await?;
                 let _ = reply.send(connection);
-                self.start_waiting(&provider).await?;
+                self.start_waiting(&spec.name).await?;
             }
             Command::Detach { connection } => self.detach(connection, None).await?,
             Command::Report { connection, report } => self.report(connection, report).await?,
@@ -372,35 +353,41 @@ impl Task {
                 let _ = reply.send(());
             }
             Command::Deleted { user_id, resource_id, reply } => {
-                self.stop(&resource_id, ResourceStopReason::Deleted);
+                self.stop(&resource_id, StopReason::Deleted);
                 let _ = self.events.send(BotEvent::Deleted { user_id, resource_id });
                 let _ = reply.send(());
             }
             Command::GraceOver => {
-                self.in_grace = false;
+                self.board.grace_over();
                 for run in self.store.resource_runs().await? {
-                    if run.should_run() && !self.assignments.contains_key(&run.id) {
+                    if self.board.waits(&run) {
                         self.reconcile(&run, Nudge::Check).await?;
                     }
                 }
             }
             Command::Close { reply } => {
-                for instance in self.instances.values() {
-                    let _ = instance.sender.send(Err(Status::unavailable("core is shutting down; attach again")));
+                for sender in self.senders.values() {
+                    let _ = sender.send(ToEdge::End(Status::unavailable("core is shutting down; attach again")));
                 }
-                self.instances.clear();
-                self.assignments.clear();
+                self.senders.clear();
+                self.board.clear();
+                self.placements().clear();
                 let _ = reply.send(());
             }
         }
         Ok(())
     }
 
+    fn placements(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Placement>> {
+        self.placements.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// After core starts, nothing runs yet: every resource that should run waits for its edge,
     /// and every other one is shown paused.
     async fn settle_after_start(&mut self) -> Result<(), StoreError> {
         for run in self.store.resource_runs().await? {
-            let observed = if run.should_run() { waiting(&run.provider) } else { paused_state(run.bot == Switch::Off) };
+            let observed =
+                if run.should_run() { board::waiting(&run.provider) } else { board::paused(run.bot == Switch::Off) };
             self.observe(&run, &observed).await?;
         }
         Ok(())
@@ -408,25 +395,14 @@ impl Task {
 
     async fn attach(
         &mut self,
-        spec: ProviderSpec,
-        instance_id: String,
+        spec: &ProviderSpec,
+        instance_id: &str,
         reach: EdgeReach,
         sender: EdgeSender,
     ) -> Result<u64, StoreError> {
-        let older: Vec<u64> = self
-            .instances
-            .iter()
-            .filter(|(_, instance)| instance.provider == spec.name && instance.instance_id == instance_id)
-            .map(|(connection, _)| *connection)
-            .collect();
-        let connection = self.next_connection;
-        self.next_connection += 1;
+        let (connection, older) = self.board.attach(&spec.name, instance_id, reach);
+        self.senders.insert(connection, sender);
         self.registry.count_instance(&spec.name, 1);
-        self.seen_since_start.insert(spec.name.clone());
-        self.instances.insert(
-            connection,
-            Instance { provider: spec.name.clone(), instance_id, reach, sender, resources: HashSet::new() },
-        );
         tracing::info!(provider = %spec.name, connection, "edge instance attached");
         for old in older {
             self.detach(old, Some(Status::aborted("another stream attached with the same instance id"))).await?;
@@ -437,7 +413,7 @@ impl Task {
     /// Starts everything of `provider` that should run and does not (offline, or waiting).
     async fn start_waiting(&mut self, provider: &str) -> Result<(), StoreError> {
         for run in self.store.provider_resource_runs(provider).await? {
-            if run.should_run() && !self.assignments.contains_key(&run.id) {
+            if self.board.waits(&run) {
                 self.reconcile(&run, Nudge::Check).await?;
             }
         }
@@ -445,16 +421,21 @@ impl Task {
     }
 
     async fn detach(&mut self, connection: u64, ending: Option<Status>) -> Result<(), StoreError> {
-        let Some(instance) = self.instances.remove(&connection) else {
+        let Some(instance) = self.board.detach(connection) else {
             return Ok(());
         };
-        if let Some(status) = ending {
-            let _ = instance.sender.send(Err(status));
+        if let Some(sender) = self.senders.remove(&connection)
+            && let Some(status) = ending
+        {
+            let _ = sender.send(ToEdge::End(status));
         }
         self.registry.count_instance(&instance.provider, -1);
         tracing::info!(provider = %instance.provider, connection, resources = instance.resources.len(), "edge instance detached");
-        for resource_id in &instance.resources {
-            self.assignments.remove(resource_id);
+        {
+            let mut placements = self.placements();
+            for resource_id in &instance.resources {
+                placements.remove(resource_id);
+            }
         }
         let moving = std::time::Instant::now();
         let count = instance.resources.len();
@@ -468,143 +449,87 @@ impl Task {
     }
 
     async fn reconcile(&mut self, run: &ResourceRun, nudge: Nudge) -> Result<(), StoreError> {
-        if !run.should_run() {
-            let reason = if run.desired_state == Desired::Active {
-                ResourceStopReason::BotStopped
-            } else {
-                ResourceStopReason::Paused
-            };
-            self.stop(&run.id, reason);
-            return self.observe(run, &paused_state(run.bot == Switch::Off)).await;
+        match self.board.decide(run, nudge) {
+            Decision::Keep => Ok(()),
+            Decision::Pause { stop, observed } => {
+                if let Some((_, reason)) = stop {
+                    self.stop(&run.id, reason);
+                }
+                self.observe(run, &observed).await
+            }
+            Decision::NowhereToRun(observed) => self.observe(run, &observed).await,
+            Decision::Start { connection } => self.start(run, connection).await,
         }
-        let running_on = self.assignments.get(&run.id).map(|a| a.connection);
-        if running_on.is_some() && nudge == Nudge::Check {
-            return Ok(());
-        }
-        let Some(connection) = running_on.or_else(|| self.least_loaded(&run.provider)) else {
-            let coming_back = self.in_grace && !self.seen_since_start.contains(&run.provider);
-            let observed = if coming_back { waiting(&run.provider) } else { offline(&run.provider) };
-            return self.observe(run, &observed).await;
-        };
+    }
+
+    /// Starts `run` on `connection` with its settings and secrets, at its next generation.
+    async fn start(&mut self, run: &ResourceRun, connection: u64) -> Result<(), StoreError> {
         let Some(record) = self.store.resource_by_id(&run.id).await? else {
             return Ok(());
         };
         let (_, secrets) = match self.resources.settings_for_start(&record) {
             Ok(settings) => settings,
             Err(err) => {
-                self.stop(&run.id, ResourceStopReason::Unspecified);
-                let observed = ObservedState {
-                    state: State::Error,
-                    detail: format!(
-                        "The settings no longer fit what the provider asks for ({err}). Edit the resource to fix them."
-                    ),
-                    reason: "SETTINGS_INVALID".into(),
-                    action: Action::FixSettings,
-                };
-                return self.observe(run, &observed).await;
+                self.stop(&run.id, StopReason::Unrunnable);
+                return self.observe(run, &board::unrunnable(&err.to_string())).await;
             }
         };
         let Some(generation) = self.store.next_generation(&run.id).await? else {
             return Ok(());
         };
         let owner = self.store.profile(&run.user_id).await?;
-        let (display_name, language) =
+        let (owner_display_name, owner_language_code) =
             owner.map(|profile| (profile.display_name, profile.language_code)).unwrap_or_default();
-        let start = StartResourceCommand {
+        let start = Start {
             resource_id: run.id.clone(),
             generation,
             owner_user_id: run.user_id.clone(),
-            owner_display_name: display_name,
-            owner_language_code: language,
+            owner_display_name,
+            owner_language_code,
             name: record.name,
             settings_json: record.meta_json,
-            secrets: secrets.into_iter().collect(),
+            secrets,
         };
-        let instance = self.instances.get_mut(&connection).expect("chosen among attached instances");
-        instance.resources.insert(run.id.clone());
-        let _ = instance.sender.send(Ok(AttachResponse { kind: Some(Kind::StartResource(start)) }));
+        let Some(instance) = self.board.instance(connection) else { return Ok(()) };
         let placement = Placement { instance_id: instance.instance_id.clone(), reach: instance.reach.clone() };
-        self.assignments.insert(run.id.clone(), Assignment { connection, generation }, placement);
-        let observed = ObservedState {
-            state: State::Pending,
-            detail: "Starting.".into(),
-            reason: "STARTING".into(),
-            action: Action::Unstated,
-        };
-        self.observe(run, &observed).await
+        if let Some(sender) = self.senders.get(&connection) {
+            let _ = sender.send(ToEdge::Start(start));
+        }
+        self.board.started(&run.id, connection, generation);
+        self.placements().insert(run.id.clone(), placement);
+        self.observe(run, &board::starting()).await
     }
 
-    /// Sends a stop to wherever the resource runs, and forgets the assignment.
-    fn stop(&mut self, resource_id: &str, reason: ResourceStopReason) {
-        let Some(assignment) = self.assignments.remove(resource_id) else {
+    /// Sends a stop to wherever the resource runs, and forgets where it ran.
+    fn stop(&mut self, resource_id: &str, reason: StopReason) {
+        let Some(connection) = self.board.stopped(resource_id) else {
             return;
         };
-        if let Some(instance) = self.instances.get_mut(&assignment.connection) {
-            instance.resources.remove(resource_id);
-            let stop = StopResourceCommand { resource_id: resource_id.to_owned(), reason: reason.into() };
-            let _ = instance.sender.send(Ok(AttachResponse { kind: Some(Kind::StopResource(stop)) }));
+        self.placements().remove(resource_id);
+        if let Some(sender) = self.senders.get(&connection) {
+            let _ = sender.send(ToEdge::Stop { resource_id: resource_id.to_owned(), reason });
         }
     }
 
-    /// The attached instance of `provider` running the fewest resources.
-    fn least_loaded(&self, provider: &str) -> Option<u64> {
-        self.instances
-            .iter()
-            .filter(|(_, instance)| instance.provider == provider)
-            .min_by_key(|(connection, instance)| (instance.resources.len(), **connection))
-            .map(|(connection, _)| *connection)
-    }
-
-    async fn report(&mut self, connection: u64, report: ResourceReport) -> Result<(), StoreError> {
-        let current = self.assignments.get(&report.resource_id);
-        if !current.is_some_and(|a| a.connection == connection && a.generation == report.generation) {
-            return Ok(());
+    async fn report(&mut self, connection: u64, report: Report) -> Result<(), StoreError> {
+        let Some(reported) = report.reported else { return Ok(()) };
+        let changed = self.board.report(
+            connection,
+            &report.resource_id,
+            report.generation,
+            reported,
+            &report.detail,
+            &report.reason,
+        );
+        let Some(observed) = changed else { return Ok(()) };
+        if self.board.assignment(&report.resource_id).is_none() {
+            // Stopped by the edge itself: it runs nowhere now.
+            self.placements().remove(&report.resource_id);
         }
         let Some(run) = self.store.resource_run(&report.resource_id).await? else {
             return Ok(());
         };
-        let detail = truncate(&report.detail, MAX_DETAIL_CHARS);
-        let observed = match report.state() {
-            EdgeResourceState::Unspecified => return Ok(()),
-            EdgeResourceState::Starting => ObservedState {
-                state: State::Pending,
-                detail: if detail.is_empty() { "Starting.".into() } else { detail },
-                reason: report.reason.clone(),
-                action: Action::Unstated,
-            },
-            EdgeResourceState::Ready => ObservedState {
-                state: State::Ready,
-                detail: if detail.is_empty() { "Running.".into() } else { detail },
-                reason: report.reason.clone(),
-                action: Action::Unstated,
-            },
-            EdgeResourceState::Error => ObservedState {
-                state: State::Error,
-                detail: if detail.is_empty() {
-                    "The provider reported an error without saying why.".into()
-                } else {
-                    detail
-                },
-                reason: report.reason.clone(),
-                action: report.action().into(),
-            },
-            EdgeResourceState::Stopped => {
-                // Stopped without being asked: it no longer runs anywhere.
-                self.assignments.remove(&report.resource_id);
-                if let Some(instance) = self.instances.get_mut(&connection) {
-                    instance.resources.remove(&report.resource_id);
-                }
-                ObservedState {
-                    state: State::Error,
-                    detail: "The provider stopped the resource by itself. Pause and activate it to start it again."
-                        .into(),
-                    reason: "STOPPED_BY_PROVIDER".into(),
-                    action: Action::Reconnect,
-                }
-            }
-        };
-        let info = status_info_json(&report.status_info);
-        self.store.set_status_info(&run.id, &info).await?;
+        self.store.set_status_info(&run.id, &report.status_info).await?;
         // Announced even when the state stayed: the info may have moved.
         self.store.set_observed_state(&run.id, &observed, now_millis()).await?;
         self.announce(&run);
@@ -621,45 +546,4 @@ impl Task {
     fn announce(&self, run: &ResourceRun) {
         let _ = self.events.send(BotEvent::Changed { user_id: run.user_id.clone(), resource_id: run.id.clone() });
     }
-}
-
-fn waiting(provider: &str) -> ObservedState {
-    ObservedState {
-        state: State::Pending,
-        detail: format!("Waiting for the {provider} provider to connect."),
-        reason: "PROVIDER_CONNECTING".into(),
-        action: Action::Unstated,
-    }
-}
-
-fn offline(provider: &str) -> ObservedState {
-    ObservedState {
-        state: State::Error,
-        detail: format!(
-            "The {provider} provider is offline, so this resource cannot run. It starts by itself as soon as the \
-             provider is back; if it stays offline, tell the platform's operator."
-        ),
-        reason: "PROVIDER_OFFLINE".into(),
-        action: Action::WaitForProvider,
-    }
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
-}
-
-fn status_info_json(items: &[ResourceInfoItem]) -> String {
-    let items: Vec<serde_json::Value> = items
-        .iter()
-        .take(MAX_INFO_ITEMS)
-        .map(|item| {
-            serde_json::json!({
-                "key": truncate(&item.key, 100),
-                "label": truncate(&item.label, 100),
-                "value": truncate(&item.value, MAX_INFO_VALUE_CHARS),
-                "kind": item.kind,
-            })
-        })
-        .collect();
-    serde_json::Value::Array(items).to_string()
 }

@@ -7,6 +7,8 @@
 //! on the instances it attached itself. The shared `ASSISTCHAT_EDGE_TOKEN` may act as any
 //! provider, for a single operator who runs every edge.
 
+mod frames;
+
 use std::{pin::Pin, sync::Arc, time::Duration};
 
 use assistchat_proto::v1::{
@@ -16,7 +18,7 @@ use assistchat_proto::v1::{
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
-use tokio_stream::{Stream, wrappers::UnboundedReceiverStream};
+use tokio_stream::{Stream, StreamExt, wrappers::UnboundedReceiverStream};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
@@ -207,13 +209,16 @@ impl EdgeService for EdgeApi {
             )));
         }
         self.registry.describe(&self.store, spec.clone()).await.map_err(Error::from)?;
-        let (sender, outbound) = mpsc::unbounded_channel();
+        // Two sources of frames: this stream's own (the welcome first, heartbeat acks, its
+        // refusals) and the manager's commands.
+        let (sender, own) = mpsc::unbounded_channel();
+        let (commands, from_manager) = mpsc::unbounded_channel();
         let welcome = EdgeWelcome {
             heartbeat_interval: Some(prost_types::Duration::try_from(self.heartbeat).unwrap_or_default()),
             core_version: env!("CARGO_PKG_VERSION").into(),
         };
-        let _ = sender.send(Ok(AttachResponse { kind: Some(Kind::Welcome(welcome)) }));
-        let connection = self.manager.attach(spec, hello.instance_id, reach, sender.clone()).await;
+        let welcome = tokio_stream::once(Ok(AttachResponse { kind: Some(Kind::Welcome(welcome)) }));
+        let connection = self.manager.attach(spec, hello.instance_id, reach, commands).await;
         let manager = self.manager.clone();
         tokio::spawn(async move {
             loop {
@@ -228,7 +233,7 @@ impl EdgeService for EdgeApi {
                     Ok(Ok(None) | Err(_)) => break,
                 };
                 match message.kind {
-                    Some(attach_request::Kind::Report(report)) => manager.report(connection, report),
+                    Some(attach_request::Kind::Report(report)) => manager.report(connection, frames::report(report)),
                     Some(attach_request::Kind::Heartbeat(beat)) => {
                         let ack = EdgeHeartbeatAck { sequence: beat.sequence };
                         let _ = sender.send(Ok(AttachResponse { kind: Some(Kind::HeartbeatAck(ack)) }));
@@ -242,7 +247,9 @@ impl EdgeService for EdgeApi {
             }
             manager.detach(connection);
         });
-        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(outbound))))
+        let commands = UnboundedReceiverStream::new(from_manager).map(frames::frame);
+        let outbound = welcome.chain(UnboundedReceiverStream::new(own).merge(commands));
+        Ok(Response::new(Box::pin(outbound)))
     }
 
     #[tracing::instrument(skip_all, fields(resource_id = %request.get_ref().resource_id))]

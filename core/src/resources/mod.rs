@@ -18,7 +18,7 @@ use crate::{
     providers::{ProviderSpec, Registry},
     store::{
         Store, StoreError, new_id, now_millis,
-        resources::{ObservedState, ResourceRecord},
+        resources::ResourceRecord,
         secrets::RESOURCE_SECRETS,
         states::{Action, Desired, State},
     },
@@ -264,12 +264,6 @@ impl Resources {
         let json = serde_json::to_string(secrets).expect("strings serialise");
         Some(self.keyring.seal(&json, &RESOURCE_SECRETS.associated_data(id)))
     }
-}
-
-/// The observed state of a resource that is stopped on purpose.
-pub fn paused_state(bot_off: bool) -> ObservedState {
-    let (detail, reason) = if bot_off { ("The bot is off.", "BOT_STOPPED") } else { ("Paused.", "PAUSED") };
-    ObservedState { state: State::Paused, detail: detail.into(), reason: reason.into(), action: Action::Unstated }
 }
 
 fn parse_meta(meta_json: &str) -> Result<Map<String, Value>> {
