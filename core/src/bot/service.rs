@@ -4,19 +4,17 @@ use std::{pin::Pin, sync::Arc, time::Duration};
 
 use assistchat_proto::v1::{
     BotStatus, GetBotStatusRequest, GetBotStatusResponse, GetUsageRequest, GetUsageResponse, ListChatMessagesRequest,
-    ListChatMessagesResponse, ResetChatRequest, ResetChatResponse, ResourceDeleted, ResourceDesiredState,
-    ResourceErrorAction, ResourceState, ResourceStatus, SendChatMessageRequest, SendChatMessageResponse,
+    ListChatMessagesResponse, ResetChatRequest, ResetChatResponse, SendChatMessageRequest, SendChatMessageResponse,
     StartBotRequest, StartBotResponse, StopBotRequest, StopBotResponse, StreamChatMessageRequest,
     StreamChatMessageResponse, WatchBotStatusRequest, WatchBotStatusResponse, bot_service_server::BotService,
-    watch_bot_status_response::Event,
 };
-use tokio::sync::{broadcast::error::RecvError, mpsc};
-use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::{
     chat,
-    manager::{BotEvent, BotManager},
+    manager::BotManager,
+    status::{Watcher, snapshot},
 };
 use crate::{
     auth::Accounts,
@@ -24,16 +22,11 @@ use crate::{
     error::{Error, Result},
     pagination::{decode_token, page_size, paginate},
     per_user::{PerUserLimit, UserPermit},
-    resources::service::status_info,
-    rpc::{caller, timestamp},
-    store::{Store, now_millis, resources::ResourceRecord, states::Switch},
+    rpc::caller,
+    store::{Store, now_millis, states::Switch},
     words::{Phrase, say},
 };
 
-/// How often a watch checks that its caller's token is still good.
-const WATCH_REAUTH: Duration = Duration::from_secs(60);
-/// Messages a slow watcher may have queued before it is cut off.
-const WATCH_QUEUE: usize = 64;
 /// The most status watches, and separately the most streamed chat replies, one user may have
 /// open at once where the operator set no other (`ASSISTCHAT_MAX_STREAMS_PER_USER`).
 pub const MAX_STREAMS_PER_USER: usize = 8;
@@ -93,43 +86,6 @@ impl BotApi {
     }
 }
 
-/// The whole status of a user's bot.
-pub async fn snapshot(store: &Store, user_id: &str, conversations: &Conversations) -> Result<BotStatus> {
-    let (switch, switch_time) = store.bot_switch(user_id).await?.unwrap_or((Switch::Off, None));
-    let records = store.list_resources(user_id, "", None, i64::MAX).await?;
-    let resources: Vec<ResourceStatus> = records.into_iter().map(resource_status).collect();
-    let count = |wanted: ResourceState| {
-        i32::try_from(resources.iter().filter(|r| r.state() == wanted).count()).unwrap_or(i32::MAX)
-    };
-    let ai_warning = conversations.ai_warning(user_id).await?.unwrap_or_default();
-    Ok(BotStatus {
-        enabled: switch == Switch::On,
-        switch_time: switch_time.map(timestamp),
-        ready_count: count(ResourceState::Ready),
-        pending_count: count(ResourceState::Pending),
-        error_count: count(ResourceState::Error),
-        paused_count: count(ResourceState::Paused),
-        resources,
-        ai_warning,
-    })
-}
-
-/// A resource's state, without its settings.
-pub fn resource_status(record: ResourceRecord) -> ResourceStatus {
-    ResourceStatus {
-        resource_id: record.id,
-        provider: record.provider,
-        name: record.name,
-        desired_state: ResourceDesiredState::from(record.desired_state).into(),
-        state: ResourceState::from(record.state).into(),
-        state_detail: record.state_detail,
-        state_reason: record.state_reason,
-        state_action: ResourceErrorAction::from(record.state_action).into(),
-        state_change_time: Some(timestamp(record.state_change_time)),
-        status_info: status_info(&record.status_info),
-    }
-}
-
 /// `stream`, holding `permit` for as long as it lives: the stream's slot is given back exactly
 /// when the stream is dropped, at its end or when its caller goes away.
 fn holding<S: Stream + Send + 'static>(stream: S, permit: UserPermit) -> impl Stream<Item = S::Item> + Send {
@@ -183,69 +139,14 @@ impl BotService for BotApi {
         let permit = self.stream_permit(&self.watches, &caller.user_id, limit, WATCH_RETRY_AFTER).await?;
         let authorization =
             request.metadata().get("authorization").and_then(|value| value.to_str().ok()).map(str::to_owned);
-        // Subscribed before the snapshot is read, so no change between the two is missed.
-        let mut events = self.manager.subscribe();
-        let mut closing = self.manager.closing();
-        let first = snapshot(&self.store, &caller.user_id, &self.conversations).await?;
-        let (sender, receiver) = mpsc::channel(WATCH_QUEUE);
-        let (store, accounts, user_id) = (self.store.clone(), self.accounts.clone(), caller.user_id);
-        let conversations = self.conversations.clone();
-        tokio::spawn(async move {
-            let send = |event: Event| sender.send(Ok(WatchBotStatusResponse { event: Some(event) }));
-            if send(Event::Snapshot(first)).await.is_err() {
-                return;
-            }
-            let mut reauth = tokio::time::interval(WATCH_REAUTH);
-            reauth.tick().await;
-            loop {
-                let event = tokio::select! {
-                    event = events.recv() => event,
-                    _ = reauth.tick() => {
-                        if let Err(err) = accounts.authenticate(authorization.as_deref()).await {
-                            let _ = sender.send(Err(err.into())).await;
-                            return;
-                        }
-                        continue;
-                    }
-                    () = sender.closed() => return,
-                    _ = closing.changed() => {
-                        let _ = sender.send(Err(Status::unavailable("core is shutting down; watch again"))).await;
-                        return;
-                    }
-                };
-                let message = match event {
-                    Ok(event) if event.user_id() != user_id => continue,
-                    Ok(BotEvent::Changed { resource_id, .. }) => match store.resource(&user_id, &resource_id).await {
-                        Ok(Some(record)) => Event::ResourceChanged(resource_status(record)),
-                        Ok(None) => continue,
-                        Err(err) => {
-                            let _ = sender.send(Err(crate::error::Error::from(err).into())).await;
-                            return;
-                        }
-                    },
-                    Ok(BotEvent::Deleted { resource_id, .. }) => {
-                        Event::ResourceDeleted(ResourceDeleted { resource_id })
-                    }
-                    Ok(BotEvent::Switched { .. }) | Err(RecvError::Lagged(_)) => {
-                        match snapshot(&store, &user_id, &conversations).await {
-                            Ok(status) => Event::Snapshot(status),
-                            Err(err) => {
-                                let _ = sender.send(Err(err.into())).await;
-                                return;
-                            }
-                        }
-                    }
-                    Err(RecvError::Closed) => {
-                        let _ = sender.send(Err(Status::unavailable("core is shutting down; watch again"))).await;
-                        return;
-                    }
-                };
-                if send(message).await.is_err() {
-                    return;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(holding(ReceiverStream::new(receiver), permit))))
+        let watcher = Watcher {
+            store: self.store.clone(),
+            accounts: self.accounts.clone(),
+            conversations: self.conversations.clone(),
+            manager: self.manager.clone(),
+        };
+        let updates = watcher.watch(caller.user_id, authorization).await?;
+        Ok(Response::new(Box::pin(holding(updates, permit))))
     }
 
     #[tracing::instrument(skip_all)]
