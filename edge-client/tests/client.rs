@@ -13,13 +13,12 @@ use assistchat_edge_client::{
     Webhooks,
 };
 use assistchat_proto::v1::{
-    ChannelUser, CreateResourceRequest, GetResourceRequest, PauseResourceRequest, RegisterRequest, Resource,
-    ResourceState, StartBotRequest, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
-    resource_service_client::ResourceServiceClient,
+    ChannelUser, PauseResourceRequest, Resource, ResourceState, resource_service_client::ResourceServiceClient,
 };
+use assistchat_test_support::{Owner, authed, eventually};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
 const EDGE_TOKEN: &str = "edge-client-test-credential-0123456789";
 
@@ -104,40 +103,16 @@ impl Core {
     }
 }
 
-fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-async fn state_becomes(channel: &Channel, session: &str, id: &str, want: ResourceState) -> Resource {
-    let mut last = None;
-    for _ in 0..400 {
-        let request = authed(GetResourceRequest { id: id.into() }, session);
-        let resource = ResourceServiceClient::new(channel.clone()).get_resource(request).await.unwrap().into_inner();
-        let resource = resource.resource.unwrap();
-        if resource.state() == want {
-            return resource;
-        }
-        last = Some(resource);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never {want:?}: {last:?}");
-}
-
 fn count(log: &Log, line: &str) -> usize {
     log.lock().unwrap().iter().filter(|seen| *seen == line).count()
 }
 
 /// Waits until the provider has logged `line` `times` times.
 async fn until(log: &Log, line: &str, times: usize) {
-    for _ in 0..400 {
-        if count(log, line) >= times {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the provider never logged {line:?}: {:?}", log.lock().unwrap());
+    eventually(&format!("the provider logging {line:?} {times} times"), || async {
+        if count(log, line) >= times { Ok(()) } else { Err(log.lock().unwrap().clone()) }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -166,53 +141,25 @@ async fn a_provider_runs_stops_and_survives_a_core_restart() {
         let _ = edge_stopped.await;
     }));
 
-    let registered = AuthServiceClient::new(channel.clone())
-        .register(RegisterRequest {
-            email: "ann@example.com".into(),
-            password: "a long enough passphrase".into(),
-            display_name: "Ann".into(),
-            language_code: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let session = registered.session.unwrap().token;
-    BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, &session)).await.unwrap();
-    let create = |name: &str, meta: &str, token: &str| CreateResourceRequest {
-        resource: Some(Resource {
-            provider: "echo".into(),
-            name: name.into(),
-            meta_json: meta.into(),
-            secrets: [("token".to_owned(), token.to_owned())].into(),
-            ..Default::default()
-        }),
+    let owner = Owner::sign_up(channel.clone(), "ann@example.com").await;
+    owner.start_bot().await;
+    let session = owner.session.clone();
+    let create = |name: &str, meta: &str, token: &str| Resource {
+        provider: "echo".into(),
+        name: name.into(),
+        meta_json: meta.into(),
+        secrets: [("token".to_owned(), token.to_owned())].into(),
+        ..Default::default()
     };
     // The provider may take a moment to attach: until then the provider is unknown.
-    let mut resource = None;
-    for _ in 0..100 {
-        let request = authed(create("Main", "{}", "secret-token-1"), &session);
-        match ResourceServiceClient::new(channel.clone()).create_resource(request).await {
-            Ok(created) => {
-                resource = created.into_inner().resource;
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    let resource = resource.expect("the provider attached");
-    state_becomes(&channel, &session, &resource.id, ResourceState::Ready).await;
+    let resource = owner.connect(create("Main", "{}", "secret-token-1")).await;
+    owner.state_becomes(&resource.id, ResourceState::Ready).await;
     until(&log, "start Main secret-token-1", 1).await;
     assert!(*attached.borrow(), "the client says it is attached");
     until(&log, "reply You said: hello false", 1).await;
 
-    let failing = ResourceServiceClient::new(channel.clone())
-        .create_resource(authed(create("Broken", r#"{"fail_with": "No such account."}"#, "secret-token-2"), &session))
-        .await
-        .unwrap()
-        .into_inner()
-        .resource
-        .unwrap();
-    let failed = state_becomes(&channel, &session, &failing.id, ResourceState::Error).await;
+    let failing = owner.connect(create("Broken", r#"{"fail_with": "No such account."}"#, "secret-token-2")).await;
+    let failed = owner.state_becomes(&failing.id, ResourceState::Error).await;
     assert_eq!(failed.state_detail, "No such account.");
 
     // A pause reaches the provider's run as a cancellation.
@@ -225,15 +172,15 @@ async fn a_provider_runs_stops_and_survives_a_core_restart() {
         .activate_resource(authed(assistchat_proto::v1::ActivateResourceRequest { id: resource.id.clone() }, &session))
         .await
         .unwrap();
-    state_becomes(&channel, &session, &resource.id, ResourceState::Ready).await;
+    owner.state_becomes(&resource.id, ResourceState::Ready).await;
 
     // Core restarts: the edge stops its resources, attaches again by itself, and runs them.
     core.stop().await;
     until(&log, "stop Main", 2).await;
     let starts_before = count(&log, "start Main secret-token-1");
     let core = Core::start(core.config.clone()).await;
-    let channel = core.channel().await;
-    state_becomes(&channel, &session, &resource.id, ResourceState::Ready).await;
+    let owner = Owner { channel: core.channel().await, ..owner };
+    owner.state_becomes(&resource.id, ResourceState::Ready).await;
     let starts_after = count(&log, "start Main secret-token-1");
     assert_eq!(starts_after, starts_before + 1, "started once more after the restart: {:?}", log.lock().unwrap());
     // Later runs sent the same message again: answered from the store, the model asked once.

@@ -1,43 +1,16 @@
 //! A Telegram resource's settings: the schema core validates them with, and their parsed form.
 
 use serde::Deserialize;
-use serde_json::json;
 
 /// The JSON Schema of a Telegram resource's settings, sent to core in the hello.
 pub fn schema() -> String {
-    json!({
-        "type": "object",
-        "properties": {
-            "bot_token": {
-                "type": "string",
-                "title": "Bot token",
-                "description": "The token @BotFather gave you, such as 123456789:AAE-example-token.",
-                "pattern": "^[0-9]{3,20}:[A-Za-z0-9_-]{30,64}$"
-            },
-            "system_prompt": {
-                "type": "string",
-                "title": "Instructions for the assistant",
-                "description": "How the assistant should answer in this bot; empty for the platform's default.",
-                "maxLength": 4000
-            },
-            "allowed_users": {
-                "type": "array",
-                "title": "Who may talk to the bot",
-                "description": "Telegram user ids or @usernames; empty means everyone.",
-                "items": {"type": "string", "pattern": "^(@?[A-Za-z][A-Za-z0-9_]{3,31}|[0-9]{1,20})$"},
-                "maxItems": 500
-            },
-            "groups_mentions_only": {
-                "type": "boolean",
-                "title": "In groups, answer only when mentioned or replied to",
-                "default": true
-            }
-        },
-        "required": ["bot_token"],
-        "additionalProperties": false
-    })
-    .to_string()
+    // The file is also the web edge's tests' fixture of this provider's form.
+    let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("settings.schema.json is JSON");
+    schema.to_string()
 }
+
+/// The schema as the file holds it.
+const SCHEMA: &str = include_str!("../settings.schema.json");
 
 /// The settings other than the token, as the edge uses them.
 #[derive(Clone, Debug, Deserialize)]

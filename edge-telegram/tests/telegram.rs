@@ -13,12 +13,12 @@ use assistchat_fakes::{
 };
 use assistchat_http::Limits;
 use assistchat_proto::v1::{
-    CreateResourceRequest, GetResourceRequest, RegisterRequest, Resource, ResourceErrorAction, ResourceState,
-    SendChatMessageRequest, StartBotRequest, auth_service_client::AuthServiceClient,
-    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
+    Resource, ResourceErrorAction, ResourceState, SendChatMessageRequest, bot_service_client::BotServiceClient,
+    resource_service_client::ResourceServiceClient,
 };
+use assistchat_test_support::{Owner, authed, eventually};
 use tempfile::TempDir;
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
 const EDGE_TOKEN: &str = "telegram-edge-test-credential-0123456789";
 const BOT_TOKEN: &str = "7000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
@@ -27,9 +27,9 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Core, the fakes, one signed-up user whose bot is on, and the edge on its own runtime (so
 /// that killing it closes its sockets as a crash does).
 struct World {
-    channel: Channel,
+    /// The account, with its channel to core (made again when core restarts).
+    owner: Owner,
     core_url: String,
-    session: String,
     telegram: FakeTelegram,
     model: FakeOpenAi,
     edge: Option<std::sync::mpsc::Sender<()>>,
@@ -61,31 +61,11 @@ impl World {
         config.openai_base_url = model.base_url();
         let (core, core_url) = start_core(&mut config).await;
         let channel = Channel::from_shared(core_url.clone()).unwrap().connect().await.unwrap();
-        let registered = AuthServiceClient::new(channel.clone())
-            .register(RegisterRequest {
-                email: "ann@example.com".into(),
-                password: "a long enough passphrase".into(),
-                display_name: "Ann".into(),
-                language_code: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let session = registered.session.unwrap().token;
-        BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, &session)).await.unwrap();
+        let owner = Owner::sign_up(channel, "ann@example.com").await;
+        owner.start_bot().await;
         let webhook_server = webhooks.then(|| "127.0.0.1:0".parse().unwrap());
-        let mut world = Self {
-            channel,
-            core_url,
-            session,
-            telegram,
-            model,
-            edge: None,
-            core: Some(core),
-            webhook_server,
-            config,
-            _dir: dir,
-        };
+        let mut world =
+            Self { owner, core_url, telegram, model, edge: None, core: Some(core), webhook_server, config, _dir: dir };
         world.start_edge();
         world
     }
@@ -132,7 +112,7 @@ impl World {
         task.await.unwrap();
         let (core, _) = start_core(&mut self.config).await;
         self.core = Some(core);
-        self.channel = Channel::from_shared(self.core_url.clone()).unwrap().connect().await.unwrap();
+        self.owner.channel = Channel::from_shared(self.core_url.clone()).unwrap().connect().await.unwrap();
     }
 
     fn kill_edge(&mut self) {
@@ -141,40 +121,18 @@ impl World {
 
     /// Creates an active telegram resource, retrying while the edge is still attaching.
     async fn connect(&self, token: &str, settings: &str) -> Resource {
-        let mut last = None;
-        for _ in 0..100 {
-            let resource = Resource {
-                provider: "telegram".into(),
-                name: "My bot".into(),
-                meta_json: settings.into(),
-                secrets: [("bot_token".to_owned(), token.to_owned())].into(),
-                ..Default::default()
-            };
-            let request = authed(CreateResourceRequest { resource: Some(resource) }, &self.session);
-            match ResourceServiceClient::new(self.channel.clone()).create_resource(request).await {
-                Ok(created) => return created.into_inner().resource.unwrap(),
-                Err(status) => {
-                    last = Some(status);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-        panic!("the resource was never created: {last:?}");
+        let resource = Resource {
+            provider: "telegram".into(),
+            name: "My bot".into(),
+            meta_json: settings.into(),
+            secrets: [("bot_token".to_owned(), token.to_owned())].into(),
+            ..Default::default()
+        };
+        self.owner.connect(resource).await
     }
 
     async fn state_becomes(&self, id: &str, want: ResourceState) -> Resource {
-        let mut last = None;
-        for _ in 0..400 {
-            let request = authed(GetResourceRequest { id: id.into() }, &self.session);
-            let resource = ResourceServiceClient::new(self.channel.clone()).get_resource(request).await.unwrap();
-            let resource = resource.into_inner().resource.unwrap();
-            if resource.state() == want {
-                return resource;
-            }
-            last = Some(resource);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("never {want:?}: {last:?}");
+        self.owner.state_becomes(id, want).await
     }
 
     /// What the model was sent last, as (role, text).
@@ -201,12 +159,6 @@ async fn start_core(config: &mut Config) -> ((tokio::sync::oneshot::Sender<()>, 
         .unwrap();
     });
     ((stop, task), format!("http://{}", config.listen))
-}
-
-fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 #[tokio::test]
@@ -326,13 +278,7 @@ async fn an_edge_crash_loses_no_message_and_answers_none_twice() {
     // The model is slow: the edge dies while core is answering.
     world.model.set_delay(Duration::from_millis(1500));
     world.telegram.send_text(BOT_TOKEN, 9, 9, "zoe", "do not lose me");
-    for _ in 0..100 {
-        if world.model.chat_calls() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(world.model.chat_calls(), 1, "core is answering");
+    eventually("core asking the model", || async { calls(&world.model, 1) }).await;
     world.kill_edge();
     assert_eq!(world.telegram.pending_updates(BOT_TOKEN).len(), 1, "not confirmed before the answer");
     world.start_edge();
@@ -341,13 +287,11 @@ async fn an_edge_crash_loses_no_message_and_answers_none_twice() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(world.telegram.sent(BOT_TOKEN).len(), 1, "answered once");
     assert_eq!(world.model.chat_calls(), 1, "the model was asked once");
-    for _ in 0..100 {
-        if world.telegram.pending_updates(BOT_TOKEN).is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the update was never confirmed");
+    eventually("the update's confirmation", || async {
+        let pending = world.telegram.pending_updates(BOT_TOKEN);
+        if pending.is_empty() { Ok(()) } else { Err(pending) }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -358,7 +302,10 @@ async fn a_paused_bot_answers_nothing_and_a_restarted_core_gets_answers_again() 
     world.state_becomes(&resource.id, ResourceState::Ready).await;
 
     let pause = assistchat_proto::v1::PauseResourceRequest { id: resource.id.clone() };
-    ResourceServiceClient::new(world.channel.clone()).pause_resource(authed(pause, &world.session)).await.unwrap();
+    ResourceServiceClient::new(world.owner.channel.clone())
+        .pause_resource(authed(pause, &world.owner.session))
+        .await
+        .unwrap();
     world.state_becomes(&resource.id, ResourceState::Paused).await;
     // Polling ends at once: nothing more is taken from Telegram or answered.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -369,8 +316,8 @@ async fn a_paused_bot_answers_nothing_and_a_restarted_core_gets_answers_again() 
 
     // Activated again, the waiting message is answered.
     let activate = assistchat_proto::v1::ActivateResourceRequest { id: resource.id.clone() };
-    ResourceServiceClient::new(world.channel.clone())
-        .activate_resource(authed(activate, &world.session))
+    ResourceServiceClient::new(world.owner.channel.clone())
+        .activate_resource(authed(activate, &world.owner.session))
         .await
         .unwrap();
     let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;
@@ -442,24 +389,29 @@ async fn webhooks_take_only_telegrams_signed_posts_and_answer_each_once() {
 
     // Paused: the path is gone, and so is the webhook: Telegram keeps the updates meanwhile.
     let pause = assistchat_proto::v1::PauseResourceRequest { id: resource.id.clone() };
-    ResourceServiceClient::new(world.channel.clone()).pause_resource(authed(pause, &world.session)).await.unwrap();
+    ResourceServiceClient::new(world.owner.channel.clone())
+        .pause_resource(authed(pause, &world.owner.session))
+        .await
+        .unwrap();
     world.state_becomes(&resource.id, ResourceState::Paused).await;
-    let mut status = 0;
-    for _ in 0..50 {
-        status = post(Some(&secret), posted_update(3, "late")).await.unwrap().status().as_u16();
-        if status == 404 {
-            break;
+    eventually("the stopped bot's path answering 404", || async {
+        let status = post(Some(&secret), posted_update(3, "late")).await.unwrap().status().as_u16();
+        if status == 404 { Ok(()) } else { Err(status) }
+    })
+    .await;
+    eventually("the webhook's removal at Telegram, which would fail to deliver to it", || async {
+        match world.telegram.webhook(BOT_TOKEN) {
+            None => Ok(()),
+            Some(webhook) => Err(webhook),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, 404);
-    for _ in 0..50 {
-        if world.telegram.webhook(BOT_TOKEN).is_none() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the webhook was left at Telegram, which would fail to deliver to it");
+    })
+    .await;
+}
+
+/// `Ok` once the model was asked `want` times; else how many times it was.
+fn calls(model: &FakeOpenAi, want: usize) -> Result<(), usize> {
+    let calls = model.chat_calls();
+    if calls == want { Ok(()) } else { Err(calls) }
 }
 
 /// Reads until the server closes the connection, within a bound far above the limit tested.
@@ -508,17 +460,11 @@ async fn a_message_past_the_owners_calls_at_once_is_answered_with_when_to_send_a
     world.state_becomes(&resource.id, ResourceState::Ready).await;
     // The owner's browser chat holds the one call a user may have running.
     world.model.set_delay(Duration::from_secs(3));
-    let mut bot = BotServiceClient::new(world.channel.clone());
+    let mut bot = BotServiceClient::new(world.owner.channel.clone());
     let request = SendChatMessageRequest { text: "a slow question".into(), client_message_id: String::new() };
-    let request = authed(request, &world.session);
+    let request = authed(request, &world.owner.session);
     let held = tokio::spawn(async move { bot.send_chat_message(request).await });
-    for _ in 0..400 {
-        if world.model.chat_calls() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(world.model.chat_calls(), 1);
+    eventually("core asking the model", || async { calls(&world.model, 1) }).await;
 
     world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "hello bot");
     let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;

@@ -2,65 +2,19 @@
 //! values come from the Team Chat app's pages in the Zoom App Marketplace.
 
 use serde::Deserialize;
-use serde_json::json;
 
 /// The settings that are secrets: stored encrypted by core, never shown again.
 pub const SECRET_FIELDS: [&str; 2] = ["client_secret", "webhook_secret_token"];
 
 /// The JSON Schema of a Zoom resource's settings, sent to core in the hello.
 pub fn schema() -> String {
-    json!({
-        "type": "object",
-        "properties": {
-            "client_id": {
-                "type": "string",
-                "title": "Client ID",
-                "description": "From the app's Basic Information page in the Zoom App Marketplace.",
-                "pattern": "^[A-Za-z0-9_-]{8,64}$"
-            },
-            "client_secret": {
-                "type": "string",
-                "title": "Client secret",
-                "description": "From the same page, next to the client id.",
-                "pattern": "^[A-Za-z0-9_-]{8,128}$"
-            },
-            "bot_jid": {
-                "type": "string",
-                "title": "Bot JID",
-                "description": "The chatbot's JID, such as v1abc...@xmpp.zoom.us, from Features → Surface → Team Chat Subscription.",
-                "pattern": "^[A-Za-z0-9._-]{1,100}@xmpp\\.zoom\\.us$"
-            },
-            "account_id": {
-                "type": "string",
-                "title": "Account ID",
-                "description": "Your Zoom account's id, from the app's Basic Information page or your Zoom profile.",
-                "pattern": "^[A-Za-z0-9_-]{6,64}$"
-            },
-            "webhook_secret_token": {
-                "type": "string",
-                "title": "Secret token",
-                "description": "From Features → Access → Secret Token: Zoom signs every message it posts with it.",
-                "pattern": "^[A-Za-z0-9_-]{8,128}$"
-            },
-            "system_prompt": {
-                "type": "string",
-                "title": "Instructions for the assistant",
-                "description": "How the assistant should answer in this chatbot; empty for the platform's default.",
-                "maxLength": 4000
-            },
-            "allowed_users": {
-                "type": "array",
-                "title": "Who may talk to the chatbot",
-                "description": "Zoom user ids; empty means everyone in the account.",
-                "items": {"type": "string", "pattern": "^[A-Za-z0-9_.@-]{6,100}$"},
-                "maxItems": 500
-            }
-        },
-        "required": ["client_id", "client_secret", "bot_jid", "account_id", "webhook_secret_token"],
-        "additionalProperties": false
-    })
-    .to_string()
+    // The file is also the web edge's tests' fixture of this provider's form.
+    let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("settings.schema.json is JSON");
+    schema.to_string()
 }
+
+/// The schema as the file holds it.
+const SCHEMA: &str = include_str!("../settings.schema.json");
 
 /// The plain settings, as the edge uses them (the secrets come separately).
 #[derive(Clone, Debug, Deserialize)]

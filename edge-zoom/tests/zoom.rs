@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use assistchat_core::{Application, Config};
-use assistchat_edge_client::{EdgeClient, EdgeConfig};
+use assistchat_edge_client::{EdgeClient, EdgeConfig, WebhookServer};
 use assistchat_edge_zoom::{Zoom, webhook::MAX_EVENT_BYTES};
 use assistchat_fakes::{
     FakeOpenAi,
@@ -13,15 +13,15 @@ use assistchat_fakes::{
 };
 use assistchat_http::Limits;
 use assistchat_proto::v1::{
-    ActivateResourceRequest, CreateResourceRequest, GetResourceRequest, PauseResourceRequest, RegisterRequest,
-    Resource, ResourceErrorAction, ResourceState, StartBotRequest, auth_service_client::AuthServiceClient,
-    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
+    ActivateResourceRequest, PauseResourceRequest, Resource, ResourceErrorAction, ResourceState,
+    resource_service_client::ResourceServiceClient,
 };
+use assistchat_test_support::{Owner, authed};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tempfile::TempDir;
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
 const EDGE_TOKEN: &str = "zoom-edge-test-credential-0123456789";
 const CLIENT_ID: &str = "ZoomClient0123";
@@ -36,8 +36,8 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Core, the fakes, one signed-up user whose bot is on, and the Zoom edge with its webhook
 /// server.
 struct World {
-    channel: Channel,
-    session: String,
+    /// The account, with its channel to core.
+    owner: Owner,
     zoom: FakeZoom,
     model: FakeOpenAi,
     /// Where the edge's webhook server listens.
@@ -65,26 +65,16 @@ impl World {
             let _ = stopped.await;
         }));
         let channel = Channel::from_shared(core_url.clone()).unwrap().connect().await.unwrap();
-        let registered = AuthServiceClient::new(channel.clone())
-            .register(RegisterRequest {
-                email: "ann@example.com".into(),
-                password: "a long enough passphrase".into(),
-                display_name: "Ann".into(),
-                language_code: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let session = registered.session.unwrap().token;
-        BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, &session)).await.unwrap();
+        let owner = Owner::sign_up(channel, "ann@example.com").await;
+        owner.start_bot().await;
 
         let (provider, router) = Zoom::new(&zoom.base_url(), &zoom.base_url(), PUBLIC_URL).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let webhooks = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(assistchat_http::serve(listener, router, Limits::default(), std::future::pending()));
+        let server = WebhookServer::bind("127.0.0.1:0", "ASSISTCHAT_ZOOM_LISTEN", router).await.unwrap();
+        let webhooks = format!("http://{}", server.local_addr().unwrap());
         let edge = EdgeConfig { core_url, edge_token: EDGE_TOKEN.into(), instance_id: Some("zoom-1".into()) };
-        tokio::spawn(EdgeClient::new(&edge, provider).unwrap().run_until(std::future::pending()));
-        Self { channel, session, zoom, model, webhooks, http: reqwest::Client::new(), _core: stop, _dir: dir }
+        let client = EdgeClient::new(&edge, provider).unwrap().with_webhooks(server);
+        tokio::spawn(client.run_until(std::future::pending()));
+        Self { owner, zoom, model, webhooks, http: reqwest::Client::new(), _core: stop, _dir: dir }
     }
 
     /// Creates an active zoom resource with these plain settings added to the required ones,
@@ -92,29 +82,18 @@ impl World {
     async fn connect(&self, client_secret: &str, extra: Value) -> Resource {
         let mut settings = json!({"client_id": CLIENT_ID, "bot_jid": BOT_JID, "account_id": ACCOUNT_ID});
         settings.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        let mut last = None;
-        for _ in 0..100 {
-            let resource = Resource {
-                provider: "zoom".into(),
-                name: "Team helper".into(),
-                meta_json: settings.to_string(),
-                secrets: [
-                    ("client_secret".to_owned(), client_secret.to_owned()),
-                    ("webhook_secret_token".to_owned(), SECRET_TOKEN.to_owned()),
-                ]
-                .into(),
-                ..Default::default()
-            };
-            let request = authed(CreateResourceRequest { resource: Some(resource) }, &self.session);
-            match ResourceServiceClient::new(self.channel.clone()).create_resource(request).await {
-                Ok(created) => return created.into_inner().resource.unwrap(),
-                Err(status) => {
-                    last = Some(status);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-        panic!("the resource was never created: {last:?}");
+        let resource = Resource {
+            provider: "zoom".into(),
+            name: "Team helper".into(),
+            meta_json: settings.to_string(),
+            secrets: [
+                ("client_secret".to_owned(), client_secret.to_owned()),
+                ("webhook_secret_token".to_owned(), SECRET_TOKEN.to_owned()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        self.owner.connect(resource).await
     }
 
     /// A ready chatbot with default settings but these.
@@ -124,18 +103,7 @@ impl World {
     }
 
     async fn state_becomes(&self, id: &str, want: ResourceState) -> Resource {
-        let mut last = None;
-        for _ in 0..400 {
-            let request = authed(GetResourceRequest { id: id.into() }, &self.session);
-            let resource = ResourceServiceClient::new(self.channel.clone()).get_resource(request).await.unwrap();
-            let resource = resource.into_inner().resource.unwrap();
-            if resource.state() == want {
-                return resource;
-            }
-            last = Some(resource);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("never {want:?}: {last:?}");
+        self.owner.state_becomes(id, want).await
     }
 
     /// Posts `body` to the resource's webhook path as Zoom would, signed as `signing` says;
@@ -208,12 +176,6 @@ fn written(user: &str, text: &str, timestamp: i64) -> Value {
         },
         "event_ts": timestamp + 7
     })
-}
-
-fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 #[tokio::test]
@@ -386,7 +348,10 @@ async fn a_paused_chatbot_has_no_webhook_and_sends_nothing_until_activated() {
     let world = World::start().await;
     let resource = world.ready(json!({})).await;
     let pause = PauseResourceRequest { id: resource.id.clone() };
-    ResourceServiceClient::new(world.channel.clone()).pause_resource(authed(pause, &world.session)).await.unwrap();
+    ResourceServiceClient::new(world.owner.channel.clone())
+        .pause_resource(authed(pause, &world.owner.session))
+        .await
+        .unwrap();
     world.state_becomes(&resource.id, ResourceState::Paused).await;
     let message = written("zoe", "anyone?", 1_700_000_000_000).to_string();
     let (status, _) = world.post(&resource.id, &message, Signing::Zoom).await;
@@ -396,8 +361,8 @@ async fn a_paused_chatbot_has_no_webhook_and_sends_nothing_until_activated() {
     assert_eq!(world.model.chat_calls(), 0);
 
     let activate = ActivateResourceRequest { id: resource.id.clone() };
-    ResourceServiceClient::new(world.channel.clone())
-        .activate_resource(authed(activate, &world.session))
+    ResourceServiceClient::new(world.owner.channel.clone())
+        .activate_resource(authed(activate, &world.owner.session))
         .await
         .unwrap();
     world.state_becomes(&resource.id, ResourceState::Ready).await;

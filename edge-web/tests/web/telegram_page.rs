@@ -22,45 +22,16 @@ const OTHER_TOKEN: &str = "987654321:AAFzyxwvutsrqponmlkjihgfedcba6543210";
 /// A token the fake connector reports as rejected by Telegram.
 const REJECTED_TOKEN: &str = "000000000:AAEthisTokenWasRevokedLongAgo_xxxxxxx";
 
-/// The hello of the Telegram connector, with its settings schema as the Telegram edge sends it.
+/// The hello of the Telegram connector, with its settings schema as the Telegram edge sends it:
+/// the web edge does not depend on the Telegram edge, so the schema comes from the file both read.
 fn telegram_hello() -> ProviderHello {
-    let schema = json!({
-        "type": "object",
-        "properties": {
-            "bot_token": {
-                "type": "string",
-                "title": "Bot token",
-                "description": "The token @BotFather gave you, such as 123456789:AAE-example-token.",
-                "pattern": "^[0-9]{3,20}:[A-Za-z0-9_-]{30,64}$"
-            },
-            "system_prompt": {
-                "type": "string",
-                "title": "Instructions for the assistant",
-                "description": "How the assistant should answer in this bot; empty for the platform's default.",
-                "maxLength": 4000
-            },
-            "allowed_users": {
-                "type": "array",
-                "title": "Who may talk to the bot",
-                "description": "Telegram user ids or @usernames; empty means everyone.",
-                "items": {"type": "string", "pattern": "^(@?[A-Za-z][A-Za-z0-9_]{3,31}|[0-9]{1,20})$"},
-                "maxItems": 500
-            },
-            "groups_mentions_only": {
-                "type": "boolean",
-                "title": "In groups, answer only when mentioned or replied to",
-                "default": true
-            }
-        },
-        "required": ["bot_token"],
-        "additionalProperties": false
-    });
+    let schema = include_str!("../../../edge-telegram/settings.schema.json");
     ProviderHello {
         name: "telegram".into(),
         version: "0.0.1".into(),
         display_name: "Telegram".into(),
         description: "A Telegram bot of yours, made with @BotFather, answering with the assistant.".into(),
-        settings_schema_json: schema.to_string(),
+        settings_schema_json: schema.into(),
         secret_fields: vec!["bot_token".into()],
         identity_fields: vec!["bot_token".into()],
     }

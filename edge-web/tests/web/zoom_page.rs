@@ -20,29 +20,16 @@ const SECRET_TOKEN: &str = "webhook-secret-token-0123";
 /// A client secret the fake connector reports as rejected by Zoom.
 const REJECTED_SECRET: &str = "RevokedSecret0123456789";
 
-/// The hello of the Zoom connector, with the parts of its settings schema the page relies on.
+/// The hello of the Zoom connector, with its settings schema as the Zoom edge sends it: the web
+/// edge does not depend on the Zoom edge, so the schema comes from the file both read.
 fn zoom_hello() -> ProviderHello {
-    let text = |pattern: &str| json!({"type": "string", "pattern": pattern});
-    let schema = json!({
-        "type": "object",
-        "properties": {
-            "client_id": text("^[A-Za-z0-9_-]{8,64}$"),
-            "client_secret": text("^[A-Za-z0-9_-]{8,128}$"),
-            "bot_jid": text("^[A-Za-z0-9._-]{1,100}@xmpp\\.zoom\\.us$"),
-            "account_id": text("^[A-Za-z0-9_-]{6,64}$"),
-            "webhook_secret_token": text("^[A-Za-z0-9_-]{8,128}$"),
-            "system_prompt": {"type": "string", "maxLength": 4000},
-            "allowed_users": {"type": "array", "items": text("^[A-Za-z0-9_.@-]{6,100}$"), "maxItems": 500}
-        },
-        "required": ["client_id", "client_secret", "bot_jid", "account_id", "webhook_secret_token"],
-        "additionalProperties": false
-    });
+    let schema = include_str!("../../../edge-zoom/settings.schema.json");
     ProviderHello {
         name: "zoom".into(),
         version: "0.0.1".into(),
         display_name: "Zoom Team Chat".into(),
         description: "A Team Chat chatbot of yours, answering with the assistant.".into(),
-        settings_schema_json: schema.to_string(),
+        settings_schema_json: schema.into(),
         secret_fields: vec!["client_secret".into(), "webhook_secret_token".into()],
         identity_fields: vec!["bot_jid".into()],
     }
