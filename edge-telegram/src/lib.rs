@@ -10,6 +10,7 @@
 pub mod chatbot;
 pub mod polling;
 pub mod provider;
+pub mod reason;
 pub mod settings;
 pub mod split;
 pub mod webhook;

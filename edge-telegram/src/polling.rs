@@ -13,7 +13,7 @@ use teloxide::{
     types::{AllowedUpdate, Update, UpdateKind},
 };
 
-use crate::{chatbot::Chatbot, provider::POLL_SECONDS};
+use crate::{chatbot::Chatbot, provider::POLL_SECONDS, reason::Reason};
 
 /// Failed polls in a row before the resource shows the error (a blip is not worth one).
 const FAILURES_BEFORE_ERROR: u32 = 3;
@@ -72,13 +72,13 @@ pub async fn serve(chatbot: &Chatbot<'_>, info: Vec<ResourceInfoItem>) {
             Err(RequestError::Api(ApiError::InvalidToken)) => {
                 let detail = "Telegram no longer accepts the token (it was revoked?). Copy the current token from \
                               @BotFather and save it here.";
-                return session.error(detail, "TOKEN_REJECTED", ResourceErrorAction::FixSettings);
+                return session.error(detail, Reason::TokenRejected.code(), ResourceErrorAction::FixSettings);
             }
             Err(RequestError::Api(ApiError::TerminatedByOtherGetUpdates)) => {
                 let detail = "Another program is receiving this bot's messages: Telegram answered 409 Conflict. Stop \
                               the other program (or the other place this token is used); the assistant keeps trying \
                               and takes over by itself.";
-                session.error(detail, "TELEGRAM_CONFLICT", ResourceErrorAction::Reconnect);
+                session.error(detail, Reason::TelegramConflict.code(), ResourceErrorAction::Reconnect);
                 in_error = true;
                 backoff.next_delay()
             }
@@ -87,7 +87,7 @@ pub async fn serve(chatbot: &Chatbot<'_>, info: Vec<ResourceInfoItem>) {
                 tracing::warn!(error = %err, failures, "getUpdates failed");
                 if failures >= FAILURES_BEFORE_ERROR {
                     let detail = format!("Telegram cannot be reached ({err}). Trying again by itself.");
-                    session.error(&detail, "TELEGRAM_UNREACHABLE", ResourceErrorAction::None);
+                    session.error(&detail, Reason::TelegramUnreachable.code(), ResourceErrorAction::None);
                     in_error = true;
                 }
                 backoff.next_delay()

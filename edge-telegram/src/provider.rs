@@ -13,7 +13,9 @@ use teloxide::{ApiError, Bot, RequestError, prelude::Requester};
 
 use crate::{
     chatbot::{Chatbot, Delivered},
-    polling, settings,
+    polling,
+    reason::Reason,
+    settings,
     webhook::{self, Webhooks},
 };
 
@@ -24,9 +26,9 @@ const CHECK: CheckWords = CheckWords {
     rejected: (
         "Telegram rejected the token. Copy it again from @BotFather (/mybots → API Token), or make a new one with \
          /revoke, and save it here.",
-        "TOKEN_REJECTED",
+        Reason::TokenRejected.code(),
     ),
-    unreachable: "TELEGRAM_UNREACHABLE",
+    unreachable: Reason::TelegramUnreachable.code(),
 };
 
 /// How long one getUpdates call waits for updates on Telegram's side.
@@ -93,11 +95,11 @@ impl Provider for Telegram {
     async fn run(&self, start: ResourceStart, session: Session) {
         let Ok(settings) = settings::Settings::parse(&start.settings_json) else {
             let detail = "The settings are not what this edge understands. Edit and save the resource again.";
-            return session.error(detail, "SETTINGS_UNREADABLE", ResourceErrorAction::FixSettings);
+            return session.error(detail, Reason::SettingsUnreadable.code(), ResourceErrorAction::FixSettings);
         };
         let Some(token) = start.secrets.get("bot_token").filter(|token| !token.is_empty()) else {
             let detail = "No bot token is set. Paste the token @BotFather gave you.";
-            return session.error(detail, "TOKEN_MISSING", ResourceErrorAction::FixSettings);
+            return session.error(detail, Reason::TokenMissing.code(), ResourceErrorAction::FixSettings);
         };
         let bot = self.bot(token);
         let check = || async {

@@ -21,6 +21,7 @@ use teloxide::{
 use tokio::sync::oneshot;
 
 use crate::chatbot::Chatbot;
+use crate::reason::Reason;
 
 /// The header Telegram sends the webhook's secret in.
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -75,7 +76,7 @@ pub async fn serve(
             "Telegram refused the webhook {} ({err}). Check ASSISTCHAT_TELEGRAM_PUBLIC_URL; trying again by itself.",
             registration.url
         );
-        session.error(&detail, "WEBHOOK_REFUSED", ResourceErrorAction::None);
+        session.error(&detail, Reason::WebhookRefused.code(), ResourceErrorAction::None);
         tokio::select! {
             () = tokio::time::sleep(RETRY_SET) => {}
             () = session.cancelled() => return,
@@ -110,7 +111,7 @@ pub async fn serve(
                              {} reaches this edge (ASSISTCHAT_TELEGRAM_PUBLIC_URL, ASSISTCHAT_TELEGRAM_LISTEN).",
                             webhook.pending_update_count, registration.url
                         );
-                        session.error(&detail, "WEBHOOK_FAILING", ResourceErrorAction::None);
+                        session.error(&detail, Reason::WebhookFailing.code(), ResourceErrorAction::None);
                     }
                     None => {
                         let mut items = info.clone();

@@ -15,6 +15,7 @@ use assistchat_proto::v1::ChannelUser;
 use crate::{
     event::BotNotification,
     messages::{Messages, Outgoing, SendError},
+    reason::Reason,
     settings::Settings,
     token::TokenError,
 };
@@ -143,13 +144,17 @@ impl Chatbot {
         match self.messages.send(&outgoing).await {
             Ok(_) => {}
             Err(SendError::Token(TokenError::Rejected)) => {
-                self.session.error(CREDENTIALS_REJECTED, "CREDENTIALS_REJECTED", ResourceErrorAction::FixSettings);
+                self.session.error(
+                    CREDENTIALS_REJECTED,
+                    Reason::CredentialsRejected.code(),
+                    ResourceErrorAction::FixSettings,
+                );
             }
             // Refused with a token just renewed: the app itself may not send (a missing scope, an
             // app removed from the account), which every later reply would meet too.
             Err(SendError::Refused(status @ (401 | 403), why)) => {
                 tracing::warn!(status, why, "Zoom refused a reply with a fresh token");
-                self.session.error(SEND_REFUSED, "SEND_REFUSED", ResourceErrorAction::FixSettings);
+                self.session.error(SEND_REFUSED, Reason::SendRefused.code(), ResourceErrorAction::FixSettings);
             }
             Err(err) => tracing::warn!(error = %err, "a reply could not be sent"),
         }

@@ -14,6 +14,7 @@ pub mod chatbot;
 pub mod event;
 pub mod messages;
 pub mod provider;
+pub mod reason;
 pub mod settings;
 pub mod signature;
 pub mod token;

@@ -18,6 +18,7 @@ use crate::{
     chatbot::{CREDENTIALS_REJECTED, Chatbot, Taken},
     event::BotNotification,
     messages::Messages,
+    reason::Reason,
     settings::{self, SECRET_FIELDS, Settings},
     token::{TokenError, Tokens},
     webhook::{self, Webhooks},
@@ -30,8 +31,8 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 const CHECK: CheckWords = CheckWords {
     starting: "Checking the client id and secret with Zoom.",
     service: "Zoom",
-    rejected: (CREDENTIALS_REJECTED, "CREDENTIALS_REJECTED"),
-    unreachable: "ZOOM_UNREACHABLE",
+    rejected: (CREDENTIALS_REJECTED, Reason::CredentialsRejected.code()),
+    unreachable: Reason::ZoomUnreachable.code(),
 };
 
 /// Serves users' Zoom Team Chat chatbots.
@@ -97,14 +98,14 @@ impl Provider for Zoom {
     async fn run(&self, start: ResourceStart, session: Session) {
         let Ok(settings) = Settings::parse(&start.settings_json) else {
             let detail = "The settings are not what this edge understands. Edit and save the resource again.";
-            return session.error(detail, "SETTINGS_UNREADABLE", ResourceErrorAction::FixSettings);
+            return session.error(detail, Reason::SettingsUnreadable.code(), ResourceErrorAction::FixSettings);
         };
         let secret = |name: &str| start.secrets.get(name).filter(|value| !value.is_empty());
         let (Some(client_secret), Some(secret_token)) = (secret("client_secret"), secret("webhook_secret_token"))
         else {
             let detail = "The client secret or the secret token is not set. Copy them from your app's pages in the \
                           Zoom App Marketplace and save them here.";
-            return session.error(detail, "SECRET_MISSING", ResourceErrorAction::FixSettings);
+            return session.error(detail, Reason::SecretMissing.code(), ResourceErrorAction::FixSettings);
         };
         let tokens = Arc::new(Tokens::new(self.http.clone(), &self.oauth_url, &settings.client_id, client_secret));
         let check = || async {

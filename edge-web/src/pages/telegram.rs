@@ -8,12 +8,21 @@ use maud::{Markup, html};
 use super::channel::{Channel, info};
 use crate::view::layout::Page;
 
-/// The page among the channels' pages: the reasons the Telegram edge gives whose words the
-/// catalogue has (as `telegram.reason.<code>`), so that they show in the page's language.
+/// The page among the channels' pages, with every reason the Telegram edge gives (its
+/// `Reason::ALL`, as a test of the platform checks), whose words the catalogue has as
+/// `telegram.reason.<code>`.
 pub const CHANNEL: Channel = Channel {
     path: "/resources/telegram",
     provider: "telegram",
-    reasons: &["TOKEN_REJECTED", "TOKEN_MISSING", "TELEGRAM_CONFLICT", "TELEGRAM_UNREACHABLE", "SETTINGS_UNREADABLE"],
+    reasons: &[
+        "SETTINGS_UNREADABLE",
+        "TOKEN_MISSING",
+        "TOKEN_REJECTED",
+        "TELEGRAM_CONFLICT",
+        "TELEGRAM_UNREACHABLE",
+        "WEBHOOK_REFUSED",
+        "WEBHOOK_FAILING",
+    ],
     script: "resources_telegram.js",
     list: "bots",
     fields: &["bot_token", "system_prompt", "allowed_users", "groups_mentions_only"],

@@ -9,8 +9,9 @@ use maud::{Markup, html};
 use super::channel::{Channel, info};
 use crate::view::layout::Page;
 
-/// The page among the channels' pages, with the reasons the Zoom edge gives whose words the
-/// catalogue has (as `zoom.reason.<code>`).
+/// The page among the channels' pages, with every reason the Zoom edge gives (its
+/// `Reason::ALL`, as a test of the platform checks), whose words the catalogue has as
+/// `zoom.reason.<code>`.
 pub const CHANNEL: Channel = Channel {
     path: "/resources/zoom",
     provider: "zoom",
