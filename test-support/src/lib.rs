@@ -1,7 +1,10 @@
 //! What the tests, examples and benches of every crate repeat against a running core: a
 //! request with a bearer token, waiting for something to become true with the reason in the
-//! failure, and an account that signs up, switches its bot on, connects resources and waits for
-//! their states.
+//! failure, an account that signs up, switches its bot on, connects resources and waits for
+//! their states, and the test provider's description ([`test_provider`]) that the test edges on
+//! the raw proto and on the edge client both attach with.
+
+pub mod test_provider;
 
 use std::{fmt::Debug, future::Future, time::Duration};
 

@@ -19,7 +19,7 @@ use tonic::{Code, Request, Status};
 use crate::{
     both_backends,
     helpers::{Backend, TestApp, authed, spawn_app_with, spawn_app_with_edges_and, violated_field},
-    resources::{create, eventually, new_resource, running},
+    resources::{create, new_resource, running, state_becomes},
     test_edge::EDGE_TOKEN,
 };
 
@@ -310,7 +310,7 @@ async fn edges_converse_for_the_resources_they_run(backend: Backend) {
     app.bot().start_bot(authed(assistchat_proto::v1::StartBotRequest {}, &bob.token)).await.unwrap();
     let meta = r#"{"system_prompt": "You sell flowers."}"#;
     let shop = create(&app, &bob.token, new_resource("Flowers", meta, "tok-cccccccccccccccccccc-3333")).await;
-    eventually(&app, &bob.token, &shop.id, assistchat_proto::v1::ResourceState::Ready).await;
+    state_becomes(&app, &bob.token, &shop.id, assistchat_proto::v1::ResourceState::Ready).await;
     edge.converse(as_edge(converse(&shop.id, "c", "u1", "roses?"))).await.unwrap();
     assert_eq!(sent(fake.requests().pop().unwrap().messages())[0].1, "You sell flowers.");
 

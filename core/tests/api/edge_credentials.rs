@@ -14,7 +14,7 @@ use tonic::{Code, Status};
 use crate::{
     both_backends,
     helpers::{Backend, TestApp, authed, spawn_app_with_edges_and},
-    resources::{create, eventually, new_resource},
+    resources::{create, new_resource, state_becomes},
     test_edge::{EDGE_TOKEN, TestEdge, hello},
 };
 
@@ -84,7 +84,7 @@ async fn a_provider_credential_acts_only_as_its_own_provider(backend: Backend) {
 
     app.bot().start_bot(authed(StartBotRequest {}, &session.token)).await.unwrap();
     let shop = create(&app, &session.token, new_resource("Shop", "{}", "tok-aaaaaaaaaaaaaaaaaaaa-1111")).await;
-    eventually(&app, &session.token, &shop.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &shop.id, ResourceState::Ready).await;
     let other_request = CreateResourceRequest {
         resource: Some(Resource {
             provider: "otherchan".into(),
@@ -92,7 +92,7 @@ async fn a_provider_credential_acts_only_as_its_own_provider(backend: Backend) {
         }),
     };
     let elsewhere = create(&app, &session.token, other_request).await;
-    eventually(&app, &session.token, &elsewhere.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &elsewhere.id, ResourceState::Ready).await;
     // Each resource, with its secrets, went to its own provider's edge only.
     assert_eq!(testchan.starts(&shop.id).len(), 1);
     assert!(other.starts(&shop.id).is_empty(), "the other provider never received testchan's token");

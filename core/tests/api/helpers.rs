@@ -10,7 +10,7 @@ use assistchat_proto::v1::{
 use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
 use tokio::{sync::oneshot, task::JoinHandle};
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
 /// Declares each listed test function once per backend: `sqlite::name` and `postgres::name`.
 #[macro_export]
@@ -244,11 +244,15 @@ impl Drop for TestApp {
     }
 }
 
-/// `message` with `authorization: Bearer <token>`.
-pub fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
+pub use assistchat_test_support::{authed, eventually};
+
+/// Waits until `check` holds, failing with `what` when it never does.
+pub async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    eventually(what, || {
+        let held = check();
+        async move { if held { Ok(()) } else { Err("not yet") } }
+    })
+    .await;
 }
 
 /// The field a status's BadRequest detail names.

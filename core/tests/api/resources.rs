@@ -14,7 +14,7 @@ use tonic::{Code, Request};
 
 use crate::{
     both_backends,
-    helpers::{Backend, TestApp, authed, spawn_app, spawn_app_with_edges, violated_field},
+    helpers::{self, Backend, TestApp, authed, spawn_app, spawn_app_with_edges, until, violated_field},
     test_edge::{EDGE_TOKEN, TestEdge, hello},
 };
 
@@ -73,16 +73,12 @@ async fn get(app: &TestApp, session: &str, id: &str) -> Resource {
 }
 
 /// Waits until the resource is in `state`, and returns it; fails with the last state seen.
-pub async fn eventually(app: &TestApp, session: &str, id: &str, state: ResourceState) -> Resource {
-    let mut last = get(app, session, id).await;
-    for _ in 0..200 {
-        if last.state() == state {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        last = get(app, session, id).await;
-    }
-    panic!("resource never became {state:?}; last: {last:?}");
+pub async fn state_becomes(app: &TestApp, session: &str, id: &str, state: ResourceState) -> Resource {
+    helpers::eventually(&format!("resource {id} becoming {state:?}"), || async {
+        let resource = get(app, session, id).await;
+        if resource.state() == state { Ok(resource) } else { Err(resource) }
+    })
+    .await
 }
 
 pub async fn start_bot(app: &TestApp, session: &str) {
@@ -101,19 +97,8 @@ pub async fn running(app: &TestApp) -> Running {
     let edge = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
     start_bot(app, &session.token).await;
     let resource = create(app, &session.token, new_resource("Shop", "{}", TOKEN_A)).await;
-    eventually(app, &session.token, &resource.id, ResourceState::Ready).await;
+    state_becomes(app, &session.token, &resource.id, ResourceState::Ready).await;
     Running { session, edge, resource }
-}
-
-/// Waits until `check` holds for the edge.
-async fn until(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never happened: {what}");
 }
 
 async fn edges_need_the_edge_credential_and_a_good_hello(backend: Backend) {
@@ -172,13 +157,11 @@ async fn attached_providers_are_listed_online_then_offline(backend: Backend) {
     assert!(provider.settings_schema_json.contains("allowed_users"));
     one.kill();
     two.kill();
-    for _ in 0..100 {
-        if !list(&app).await[0].online {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let providers = list(&app).await;
+    let providers = helpers::eventually("the provider going offline", || async {
+        let providers = list(&app).await;
+        if providers[0].online { Err(providers) } else { Ok(providers) }
+    })
+    .await;
     assert!(!providers[0].online, "the provider is offline once its instances are gone");
     assert_eq!(providers[0].instance_count, 0);
 }
@@ -254,7 +237,7 @@ async fn secrets_are_sealed_masked_and_never_returned(backend: Backend) {
     let created = create(&app, &session.token, new_resource("Shop", "{}", TOKEN_A)).await;
     assert!(created.secrets.is_empty());
     assert_eq!(created.secret_masks.get("api_token").map(String::as_str), Some("...1111"));
-    eventually(&app, &session.token, &created.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &created.id, ResourceState::Ready).await;
     assert_eq!(
         edge.starts(&created.id)[0].secrets.get("api_token").map(String::as_str),
         Some(TOKEN_A),
@@ -328,7 +311,7 @@ async fn an_active_resource_runs_when_the_bot_is_on(backend: Backend) {
     assert!(edge.starts(&resource.id).is_empty());
 
     start_bot(&app, &session.token).await;
-    let ready = eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+    let ready = state_becomes(&app, &session.token, &resource.id, ResourceState::Ready).await;
     assert_eq!(ready.state_detail, "Connected.");
     assert_eq!(ready.status_info[0].value, "@shop_bot");
     let start = &edge.starts(&resource.id)[0];
@@ -352,7 +335,7 @@ async fn an_edge_error_is_shown_with_what_to_do(backend: Backend) {
     start_bot(&app, &session.token).await;
     let meta = r#"{"fail_with": "The service rejected the token."}"#;
     let resource = create(&app, &session.token, new_resource("Shop", meta, TOKEN_A)).await;
-    let failed = eventually(&app, &session.token, &resource.id, ResourceState::Error).await;
+    let failed = state_becomes(&app, &session.token, &resource.id, ResourceState::Error).await;
     assert_eq!(failed.state_detail, "The service rejected the token.");
     assert_eq!(failed.state_reason, "TOKEN_REJECTED");
     assert_eq!(failed.state_action(), ResourceErrorAction::FixSettings);
@@ -363,7 +346,7 @@ async fn an_edge_error_is_shown_with_what_to_do(backend: Backend) {
         clear_secrets: vec![],
     };
     app.resources().update_resource(authed(update, &session.token)).await.unwrap();
-    eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &resource.id, ResourceState::Ready).await;
     let starts = edge.starts(&resource.id);
     assert_eq!(starts.len(), 2);
     assert!(starts[1].generation > starts[0].generation);
@@ -374,13 +357,13 @@ async fn a_dead_edge_turns_its_resources_to_error_and_a_new_one_restarts_them(ba
     let Running { session, edge, resource } = running(&app).await;
 
     edge.kill();
-    let offline = eventually(&app, &session.token, &resource.id, ResourceState::Error).await;
+    let offline = state_becomes(&app, &session.token, &resource.id, ResourceState::Error).await;
     assert_eq!(offline.state_reason, "PROVIDER_OFFLINE");
     assert_eq!(offline.state_action(), ResourceErrorAction::WaitForProvider);
     assert!(offline.state_detail.contains("offline"), "{}", offline.state_detail);
 
     let back = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
-    eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &resource.id, ResourceState::Ready).await;
     assert_eq!(back.starts(&resource.id).len(), 1, "started again with no action from the user");
 }
 
@@ -389,7 +372,7 @@ async fn a_hung_edge_is_detached_after_three_silent_heartbeats(backend: Backend)
     let Running { session, edge, resource } = running(&app).await;
 
     edge.hang();
-    let offline = eventually(&app, &session.token, &resource.id, ResourceState::Error).await;
+    let offline = state_becomes(&app, &session.token, &resource.id, ResourceState::Error).await;
     assert_eq!(offline.state_reason, "PROVIDER_OFFLINE");
     until("core ends the silent stream", || edge.ended.lock().unwrap().is_some()).await;
     let ended = edge.ended.lock().unwrap().clone().unwrap();
@@ -412,7 +395,7 @@ async fn a_second_instance_takes_over_a_dead_ones_resources(backend: Backend) {
         ids.push(resource.id);
     }
     for id in &ids {
-        eventually(&app, &session.token, id, ResourceState::Ready).await;
+        state_becomes(&app, &session.token, id, ResourceState::Ready).await;
     }
     let on_one: Vec<&String> = ids.iter().filter(|id| !one.starts(id).is_empty()).collect();
     let on_two: Vec<&String> = ids.iter().filter(|id| !two.starts(id).is_empty()).collect();
@@ -421,7 +404,7 @@ async fn a_second_instance_takes_over_a_dead_ones_resources(backend: Backend) {
     one.kill();
     until("instance two runs everything", || ids.iter().all(|id| !two.starts(id).is_empty())).await;
     for id in &ids {
-        eventually(&app, &session.token, id, ResourceState::Ready).await;
+        state_becomes(&app, &session.token, id, ResourceState::Ready).await;
     }
 }
 
@@ -432,8 +415,8 @@ async fn the_bot_switch_and_pause_stop_resources(backend: Backend) {
     start_bot(&app, &session.token).await;
     let a = create(&app, &session.token, new_resource("A", "{}", TOKEN_A)).await;
     let b = create(&app, &session.token, new_resource("B", "{}", TOKEN_B)).await;
-    eventually(&app, &session.token, &a.id, ResourceState::Ready).await;
-    eventually(&app, &session.token, &b.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &a.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &b.id, ResourceState::Ready).await;
 
     let paused = app
         .resources()
@@ -454,7 +437,7 @@ async fn the_bot_switch_and_pause_stop_resources(backend: Backend) {
 
     // Bot on again: only the active one runs.
     start_bot(&app, &session.token).await;
-    eventually(&app, &session.token, &b.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &b.id, ResourceState::Ready).await;
     assert_eq!(get(&app, &session.token, &a.id).await.state(), ResourceState::Paused);
     app.resources().delete_resource(authed(DeleteResourceRequest { id: b.id.clone() }, &session.token)).await.unwrap();
     assert_eq!(edge.stops(&b.id).last().unwrap().reason(), ResourceStopReason::Deleted);
@@ -485,7 +468,7 @@ async fn changed_settings_restart_a_running_resource(backend: Backend) {
     app.resources().update_resource(authed(new_token, &session.token)).await.unwrap();
     until("a second start", || edge.starts(&resource.id).len() == 2).await;
     assert_eq!(edge.starts(&resource.id)[1].secrets["api_token"], TOKEN_B);
-    eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &resource.id, ResourceState::Ready).await;
 }
 
 async fn core_restarting_under_an_edge_loses_nothing(backend: Backend) {
@@ -505,7 +488,7 @@ async fn core_restarting_under_an_edge_loses_nothing(backend: Backend) {
 
     // The edge attaches again, as its client does after a broken stream.
     let again = TestEdge::attach(app.channel.clone(), "testchan", "one").await;
-    eventually(&app, &session.token, &resource.id, ResourceState::Ready).await;
+    state_becomes(&app, &session.token, &resource.id, ResourceState::Ready).await;
     assert_eq!(again.starts(&resource.id).len(), 1);
 }
 

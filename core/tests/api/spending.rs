@@ -24,7 +24,7 @@ use tonic_types::StatusExt;
 
 use crate::{
     both_backends,
-    helpers::{Backend, TestApp, authed, fresh_database, spawn_app_with_edges_and},
+    helpers::{Backend, TestApp, authed, eventually, fresh_database, spawn_app_with_edges_and, until},
     resources::running,
     test_edge::EDGE_TOKEN,
 };
@@ -72,17 +72,6 @@ async fn speak_russian(app: &TestApp, token: &str) {
     let profile = Profile { language_code: "ru".into(), ..Default::default() };
     let request = UpdateProfileRequest { profile: Some(profile), update_mask: Some(mask) };
     app.profile().update_profile(authed(request, token)).await.unwrap();
-}
-
-/// Waits until `check` holds, for at most about ten seconds.
-async fn until(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..400 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("never: {what}");
 }
 
 /// The words of a text, as the fake counts tokens.
@@ -315,15 +304,7 @@ async fn a_few_calls_per_user_run_at_once_and_the_rest_are_told_when_to_retry(ba
     until("three more calls reach the model", || fake.chat_calls() == calls + 4).await;
     assert_eq!(say(&app, &ann, "over").await.unwrap_err().code(), Code::ResourceExhausted, "the hasty call counts");
     assert!(again.join_all().await.iter().all(Result::is_ok));
-    let mut last = Err(Status::unknown("not sent"));
-    for _ in 0..40 {
-        last = say(&app, &ann, "after").await;
-        if last.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    last.expect("all permits are back once the calls are over");
+    eventually("all permits back once the calls are over", || say(&app, &ann, "after")).await;
 }
 
 async fn event_streams_past_the_cap_are_refused_until_one_closes(backend: Backend) {
@@ -351,18 +332,14 @@ async fn event_streams_past_the_cap_are_refused_until_one_closes(backend: Backen
 
     // A closed stream gives its place back.
     drop(open.pop());
-    let mut reopened = None;
-    for _ in 0..100 {
-        match watch(ann.token.clone()).await {
-            Ok(stream) => {
-                reopened = Some(stream.into_inner());
-                break;
-            }
-            Err(status) => assert_eq!(status.code(), Code::ResourceExhausted),
+    let mut reopened = eventually("a place freed by a closed stream", || async {
+        let watched = watch(ann.token.clone()).await;
+        if let Err(status) = &watched {
+            assert_eq!(status.code(), Code::ResourceExhausted);
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut reopened = reopened.expect("a place freed by a closed stream");
+        watched.map(tonic::Response::into_inner)
+    })
+    .await;
     reopened.message().await.unwrap().unwrap();
     assert_eq!(watch(ann.token.clone()).await.unwrap_err().code(), Code::ResourceExhausted);
 }
@@ -400,13 +377,5 @@ async fn chat_streams_past_the_cap_are_refused(backend: Backend) {
     for mut replies in open {
         while replies.message().await.unwrap().is_some() {}
     }
-    let mut last = Err(Status::unknown("not sent"));
-    for _ in 0..40 {
-        last = stream("after").await;
-        if last.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    last.expect("places come back when streams end");
+    eventually("places coming back when streams end", || stream("after")).await;
 }

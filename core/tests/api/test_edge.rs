@@ -15,44 +15,11 @@ use assistchat_proto::v1::{
     ResourceInfoKind, ResourceReport, StartResourceCommand, StopResourceCommand, attach_request, attach_response,
     edge_service_client::EdgeServiceClient,
 };
-use serde_json::json;
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Status, transport::Channel};
 
-/// The edge credential tests configure core with.
-pub const EDGE_TOKEN: &str = "test-edge-credential-0123456789abcdef";
-
-/// The settings schema of the test provider: a token that is secret and names the account, a
-/// prompt, and a list of allowed users.
-pub fn schema() -> String {
-    json!({
-        "type": "object",
-        "properties": {
-            "api_token": {"type": "string", "minLength": 16, "title": "API token"},
-            "system_prompt": {"type": "string", "maxLength": 2000},
-            "allowed_users": {"type": "array", "items": {"type": "string"}},
-            "fail_with": {"type": "string", "description": "tests: report this error on start"}
-        },
-        "required": ["api_token"],
-        "additionalProperties": false
-    })
-    .to_string()
-}
-
-/// The hello of the test provider `provider`, instance `instance_id`.
-pub fn hello(provider: &str, instance_id: &str) -> EdgeHello {
-    EdgeHello {
-        provider: provider.into(),
-        instance_id: instance_id.into(),
-        version: "0.0.1".into(),
-        display_name: "Test channel".into(),
-        description: "A channel that exists only in tests.".into(),
-        settings_schema_json: schema(),
-        secret_fields: vec!["api_token".into()],
-        identity_fields: vec!["api_token".into()],
-    }
-}
+pub use assistchat_test_support::test_provider::{EDGE_TOKEN, hello};
 
 /// A command the edge received.
 #[derive(Clone, Debug)]

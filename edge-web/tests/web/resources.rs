@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use assistchat_test_support::eventually;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -52,15 +53,11 @@ impl User {
     /// Waits until the resource is in `state`; returns it, or fails with the last one seen.
     pub async fn eventually(&self, web: &TestWeb, id: &str, state: &str) -> Value {
         let path = format!("/api/resources/{id}");
-        let mut last = Value::Null;
-        for _ in 0..100 {
-            last = self.json(web, "GET", &path, None, 200).await;
-            if last["state"] == state {
-                return last;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{id} never became {state}: {last}");
+        eventually(&format!("{id} becoming {state}"), || async {
+            let resource = self.json(web, "GET", &path, None, 200).await;
+            if resource["state"] == state { Ok(resource) } else { Err(resource) }
+        })
+        .await
     }
 }
 

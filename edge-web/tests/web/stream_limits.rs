@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use assistchat_test_support::eventually;
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
@@ -35,17 +36,12 @@ async fn event_streams_past_the_cap_answer_429_until_one_closes() {
 
     // A closed tab gives its place back.
     drop(open.pop());
-    let mut status = StatusCode::TOO_MANY_REQUESTS;
-    for _ in 0..100 {
+    let reopened = eventually("a place freed by a closed stream", || async {
         let response = client.get(web.url("/api/bot/events")).send().await.unwrap();
-        status = response.status();
-        if status == StatusCode::OK {
-            open.push(response);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(status, StatusCode::OK, "a place freed by a closed stream");
+        if response.status() == StatusCode::OK { Ok(response) } else { Err(response.status()) }
+    })
+    .await;
+    open.push(reopened);
 }
 
 #[tokio::test]
@@ -66,13 +62,11 @@ async fn a_chat_message_past_the_calls_at_once_ends_with_the_limit_in_words() {
     for n in 0..4 {
         in_flight.push(tokio::spawn(send(&format!("slow {n}"))));
     }
-    for _ in 0..400 {
-        if web.openai().chat_calls() == 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(web.openai().chat_calls(), 4);
+    eventually("four calls at the model", || async {
+        let calls = web.openai().chat_calls();
+        if calls == 4 { Ok(()) } else { Err(calls) }
+    })
+    .await;
 
     let response = send("one more").await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

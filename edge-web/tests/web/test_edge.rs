@@ -11,39 +11,21 @@ use assistchat_edge_client::{
     EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceErrorAction, ResourceInfoItem, ResourceInfoKind,
     ResourceStart, Session,
 };
-use serde_json::json;
 use tokio::{sync::oneshot, task::JoinHandle};
 
-/// The edge credential tests configure core with.
-pub const EDGE_TOKEN: &str = "test-edge-credential-0123456789abcdef";
+pub use assistchat_test_support::test_provider::EDGE_TOKEN;
 
-/// The settings schema of the test provider: a token that is secret and names the account, a
-/// prompt, and a list of allowed users.
-pub fn schema() -> String {
-    json!({
-        "type": "object",
-        "properties": {
-            "api_token": {"type": "string", "minLength": 16, "title": "API token"},
-            "system_prompt": {"type": "string", "maxLength": 2000},
-            "allowed_users": {"type": "array", "items": {"type": "string"}},
-            "fail_with": {"type": "string", "description": "tests: report this error on start"}
-        },
-        "required": ["api_token"],
-        "additionalProperties": false
-    })
-    .to_string()
-}
-
-/// The hello of the test provider `provider`.
+/// The hello of the test provider `provider`, as the edge client sends it.
 pub fn hello(provider: &str) -> ProviderHello {
+    let hello = assistchat_test_support::test_provider::hello(provider, "");
     ProviderHello {
-        name: provider.into(),
-        version: "0.0.1".into(),
-        display_name: "Test channel".into(),
-        description: "A channel that exists only in tests.".into(),
-        settings_schema_json: schema(),
-        secret_fields: vec!["api_token".into()],
-        identity_fields: vec!["api_token".into()],
+        name: hello.provider,
+        version: hello.version,
+        display_name: hello.display_name,
+        description: hello.description,
+        settings_schema_json: hello.settings_schema_json,
+        secret_fields: hello.secret_fields,
+        identity_fields: hello.identity_fields,
     }
 }
 
