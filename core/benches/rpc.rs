@@ -7,23 +7,17 @@ use std::time::{Duration, Instant};
 
 use assistchat_core::{Application, Config};
 use assistchat_proto::v1::{
-    GetCurrentUserRequest, GetProfileRequest, LoginRequest, RegisterRequest, auth_service_client::AuthServiceClient,
+    GetCurrentUserRequest, GetProfileRequest, LoginRequest, auth_service_client::AuthServiceClient,
     profile_service_client::ProfileServiceClient,
 };
+use assistchat_test_support::{Owner, PASSWORD, authed};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
-const PASSWORD: &str = "benchmark passphrase";
 /// Calls in flight at once in the throughput run.
 const CONCURRENCY: usize = 32;
 /// Calls per throughput iteration.
 const CALLS: u64 = 2_000;
-
-fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
 
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -36,17 +30,8 @@ fn benches(c: &mut Criterion) {
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
         let email = format!("bench.{}@example.com", uuid::Uuid::new_v4().simple());
-        let registered = AuthServiceClient::new(channel.clone())
-            .register(RegisterRequest {
-                email: email.clone(),
-                password: PASSWORD.into(),
-                display_name: "Bench".into(),
-                language_code: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        (channel, registered.session.unwrap().token, email)
+        let owner = Owner::sign_up(channel.clone(), &email).await;
+        (channel, owner.session, email)
     });
 
     let mut group = c.benchmark_group("rpc");

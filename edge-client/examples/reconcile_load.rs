@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use assistchat_core::{Application, Config};
 use assistchat_edge_client::{EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceStart, Session};
 use assistchat_proto::v1::{
-    CreateResourceRequest, GetBotStatusRequest, RegisterRequest, Resource, ResourceDesiredState, StartBotRequest,
-    auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
-    resource_service_client::ResourceServiceClient,
+    CreateResourceRequest, GetBotStatusRequest, Resource, ResourceDesiredState, StartBotRequest,
+    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
 };
-use tonic::{Request, transport::Channel};
+use assistchat_test_support::{Owner, authed};
+use tonic::transport::Channel;
 
 const EDGE_TOKEN: &str = "reconcile-load-edge-credential-0123456789";
 
@@ -38,12 +38,6 @@ impl Provider for Idle {
         session.ready("Idle.", Vec::new());
         session.cancelled().await;
     }
-}
-
-fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 /// Waits until `done` holds for the sum of every user's status, polling every 50 ms.
@@ -106,17 +100,8 @@ async fn main() {
     let mut sessions = Vec::new();
     let created = Instant::now();
     for user in 0..users {
-        let registered = AuthServiceClient::new(channel.clone())
-            .register(RegisterRequest {
-                email: format!("user{user}@example.com"),
-                password: "a long enough passphrase".into(),
-                display_name: format!("User {user}"),
-                language_code: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let session = registered.session.unwrap().token;
+        let owner = Owner::sign_up(channel.clone(), &format!("user{user}@example.com")).await;
+        let session = owner.session;
         for r in 0..resources / users {
             let resource = Resource {
                 provider: "idle".into(),

@@ -14,20 +14,14 @@ use std::{
 use assistchat_core::{Application, Config};
 use assistchat_fakes::{FakeOpenAi, FakeTelegram};
 use assistchat_proto::v1::{
-    CreateResourceRequest, GetBotStatusRequest, RegisterRequest, Resource, ResourceDesiredState, StartBotRequest,
-    auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
-    resource_service_client::ResourceServiceClient,
+    CreateResourceRequest, GetBotStatusRequest, Resource, ResourceDesiredState, StartBotRequest,
+    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
 };
-use tonic::{Request, transport::Channel};
+use assistchat_test_support::{Owner, authed};
+use tonic::transport::Channel;
 
 const EDGE_TOKEN: &str = "bots-load-edge-credential-0123456789abcdef";
 const USERS: usize = 10;
-
-fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
 
 fn token(bot: usize) -> String {
     format!("{}:AAH{bot:0>40}", 100_000 + bot)
@@ -77,17 +71,8 @@ async fn main() {
 
     let mut sessions = Vec::new();
     for user in 0..USERS {
-        let registered = AuthServiceClient::new(channel.clone())
-            .register(RegisterRequest {
-                email: format!("user{user}@example.com"),
-                password: "a long enough passphrase".into(),
-                display_name: format!("User {user}"),
-                language_code: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        sessions.push(registered.session.unwrap().token);
+        let owner = Owner::sign_up(channel.clone(), &format!("user{user}@example.com")).await;
+        sessions.push(owner.session);
     }
     for bot in 0..bots {
         telegram.add_bot(&token(bot), &format!("load_{bot}_bot"));

@@ -86,7 +86,7 @@ impl Provider for Telegram {
             display_name: "Telegram".into(),
             description: "A Telegram bot of yours, made with @BotFather, answering with the assistant.".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            settings_schema_json: settings::schema(),
+            settings_schema_json: settings::SCHEMA.into(),
             secret_fields: vec!["bot_token".into()],
             identity_fields: vec!["bot_token".into()],
         }

@@ -2,15 +2,9 @@
 
 use serde::Deserialize;
 
-/// The JSON Schema of a Telegram resource's settings, sent to core in the hello.
-pub fn schema() -> String {
-    // The file is also the web edge's tests' fixture of this provider's form.
-    let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("settings.schema.json is JSON");
-    schema.to_string()
-}
-
-/// The schema as the file holds it.
-const SCHEMA: &str = include_str!("../settings.schema.json");
+/// The JSON Schema of a Telegram resource's settings, sent to core in the hello; the file is
+/// also the web edge's tests' fixture of this provider's form.
+pub const SCHEMA: &str = include_str!("../settings.schema.json");
 
 /// The settings other than the token, as the edge uses them.
 #[derive(Clone, Debug, Deserialize)]
@@ -66,7 +60,7 @@ mod tests {
 
     #[test]
     fn the_schema_is_json() {
-        let schema: serde_json::Value = serde_json::from_str(&schema()).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
         assert_eq!(schema["required"][0], "bot_token");
     }
 }

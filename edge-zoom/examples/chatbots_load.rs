@@ -25,15 +25,15 @@ use assistchat_fakes::{
     zoom::{Endpoint, FakeZoom},
 };
 use assistchat_proto::v1::{
-    CreateResourceRequest, GetBotStatusRequest, RegisterRequest, Resource, ResourceDesiredState, StartBotRequest,
-    auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
-    resource_service_client::ResourceServiceClient,
+    CreateResourceRequest, GetBotStatusRequest, Resource, ResourceDesiredState, StartBotRequest,
+    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
 };
+use assistchat_test_support::{Owner, authed};
 use clap::Parser;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
 /// Set in the environment of the copy of this example that is the edge.
 const RUN_AS_EDGE: &str = "CHATBOTS_LOAD_RUN_AS_EDGE";
@@ -73,12 +73,6 @@ impl Chatbot {
     fn client_secret(n: usize) -> String {
         format!("LoadSecret{n:05}abcdef")
     }
-}
-
-fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 /// Resident memory (kB) and CPU time used so far (clock ticks) of a process, from /proc.
@@ -230,17 +224,8 @@ async fn load() {
 
     let mut sessions = Vec::new();
     for user in 0..USERS {
-        let registered = AuthServiceClient::new(channel.clone())
-            .register(RegisterRequest {
-                email: format!("user{user}@example.com"),
-                password: "a long enough passphrase".into(),
-                display_name: format!("User {user}"),
-                language_code: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        sessions.push(registered.session.unwrap().token);
+        let owner = Owner::sign_up(channel.clone(), &format!("user{user}@example.com")).await;
+        sessions.push(owner.session);
     }
     let mut chatbots = Vec::new();
     for n in 0..count {

@@ -89,7 +89,7 @@ impl Provider for Zoom {
             description:
                 "A Team Chat chatbot of yours, made in the Zoom App Marketplace, answering with the assistant.".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            settings_schema_json: settings::schema(),
+            settings_schema_json: settings::SCHEMA.into(),
             secret_fields: SECRET_FIELDS.map(String::from).to_vec(),
             identity_fields: vec!["bot_jid".into()],
         }

@@ -6,15 +6,9 @@ use serde::Deserialize;
 /// The settings that are secrets: stored encrypted by core, never shown again.
 pub const SECRET_FIELDS: [&str; 2] = ["client_secret", "webhook_secret_token"];
 
-/// The JSON Schema of a Zoom resource's settings, sent to core in the hello.
-pub fn schema() -> String {
-    // The file is also the web edge's tests' fixture of this provider's form.
-    let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("settings.schema.json is JSON");
-    schema.to_string()
-}
-
-/// The schema as the file holds it.
-const SCHEMA: &str = include_str!("../settings.schema.json");
+/// The JSON Schema of a Zoom resource's settings, sent to core in the hello; the file is
+/// also the web edge's tests' fixture of this provider's form.
+pub const SCHEMA: &str = include_str!("../settings.schema.json");
 
 /// The plain settings, as the edge uses them (the secrets come separately).
 #[derive(Clone, Debug, Deserialize)]
@@ -69,7 +63,7 @@ mod tests {
 
     #[test]
     fn the_schema_is_json_and_requires_what_zoom_needs() {
-        let schema: serde_json::Value = serde_json::from_str(&schema()).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
         assert_eq!(schema["required"].as_array().unwrap().len(), 5);
         for secret in SECRET_FIELDS {
             assert_eq!(schema["properties"][secret]["type"], "string");
