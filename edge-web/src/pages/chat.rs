@@ -13,7 +13,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -25,6 +25,7 @@ use crate::{
     view::{
         chat::{HISTORY_PAGE_SIZE, MAX_TEXT_CHARS, failure_message, new_client_message_id, role_name},
         layout::{Page, notice},
+        markdown::reply_html,
         time::{format_time, rfc3339},
     },
 };
@@ -34,8 +35,15 @@ use crate::{
 const BACK: &str = "/chat#chat-form";
 
 /// The words `static/js/chat.js` shows, in the page's language.
-const SCRIPT_LABELS: [&str; 6] =
-    ["chat.you", "chat.assistant", "chat.no_reply", "chat.connection_lost", "chat.sending", "chat.reset_failed"];
+const SCRIPT_LABELS: [&str; 7] = [
+    "chat.you",
+    "chat.assistant",
+    "chat.no_reply",
+    "chat.connection_lost",
+    "chat.sending",
+    "chat.reset_failed",
+    "tokens.copy",
+];
 
 /// Query of `GET /chat`.
 #[derive(Debug, Default, Deserialize)]
@@ -128,8 +136,8 @@ async fn render(
     Ok((status, page.render("chat.title", body)).into_response())
 }
 
-/// One message of the history: who wrote it and when, its text as plain text, and for a message
-/// that got no reply, why.
+/// One message of the history: who wrote it and when, its text (a reply as formatted text, a
+/// person's message as the plain text it is), and for a message that got no reply, why.
 fn message_item(page: &Page, message: &ChatMessage) -> Markup {
     let role = role_name(message.role());
     let author = if role == "assistant" { page.t("chat.assistant") } else { page.t("chat.you") };
@@ -141,8 +149,12 @@ fn message_item(page: &Page, message: &ChatMessage) -> Markup {
                     " · " time datetime=(rfc3339(time)) { (format_time(time)) }
                 }
             }
-            // Escaped by maud and shown with its line breaks: the model's Markdown stays text.
-            div.text { (message.text) }
+            @if role == "assistant" {
+                div.text.markdown { (PreEscaped(reply_html(&message.text))) }
+            } @else {
+                // Escaped by maud and shown with its line breaks.
+                div.text { (message.text) }
+            }
             @if !message.failure_detail.is_empty() {
                 p.failure { strong { (page.t("chat.no_reply")) } " " (message.failure_detail) }
             }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{
     chat::role_name,
+    markdown::reply_html,
     resource::{StateView, action_name, info_kind_name, settings_of, state_name},
     time::rfc3339,
 };
@@ -320,6 +321,9 @@ pub struct ChatMessage {
     /// `user` or `assistant`.
     pub role: &'static str,
     pub text: String,
+    /// A reply's text as safe HTML, rendered from its Markdown; absent for a person's message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
     pub create_time: Option<String>,
     /// Why the message got no reply; empty when it got one.
     pub failure_detail: String,
@@ -331,6 +335,7 @@ impl From<&proto::ChatMessage> for ChatMessage {
             id: message.id.clone(),
             role: role_name(message.role()),
             text: message.text.clone(),
+            html: (message.role() == proto::ChatMessageRole::Assistant).then(|| reply_html(&message.text)),
             create_time: time(message.create_time.as_ref()),
             failure_detail: message.failure_detail.clone(),
         }

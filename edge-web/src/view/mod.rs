@@ -13,6 +13,7 @@ pub mod chat;
 pub mod form;
 pub mod json;
 pub mod layout;
+pub mod markdown;
 pub mod resource;
 pub mod settings_form;
 pub mod states;

@@ -53,7 +53,15 @@
   const fill = (li, message) => {
     li.dataset.id = message.id;
     li.classList.remove("pending");
-    li.querySelector(".text").textContent = message.text;
+    const text = li.querySelector(".text");
+    if (message.html !== undefined) {
+      // Rendered from the reply's Markdown and sanitised by the server.
+      text.innerHTML = message.html;
+      text.classList.add("markdown");
+      copyButtons(text);
+    } else {
+      text.textContent = message.text;
+    }
     const meta = li.querySelector(".meta");
     if (message.create_time && !meta.querySelector("time")) {
       meta.append(" · ");
@@ -63,6 +71,22 @@
     }
     if (message.failure_detail) fail(li, message.failure_detail);
   };
+
+  // A copy button under each code block of a reply.
+  let blocks = 0;
+  const copyButtons = (text) => {
+    for (const pre of text.querySelectorAll("pre")) {
+      if (pre.nextElementSibling && pre.nextElementSibling.dataset.copy) continue;
+      pre.id = pre.id || `code-${++blocks}`;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary copy-code";
+      button.dataset.copy = `#${pre.id}`;
+      button.textContent = labels["tokens.copy"];
+      pre.after(button);
+    }
+  };
+  for (const text of document.querySelectorAll("#messages .markdown")) copyButtons(text);
 
   const fail = (li, text) => {
     let failure = li.querySelector(".failure");

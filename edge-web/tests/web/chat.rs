@@ -487,3 +487,71 @@ async fn a_person_chats_in_the_browser_and_starts_over() {
     result.unwrap();
     assert_eq!(web.openai().chat_calls(), 2);
 }
+
+#[tokio::test]
+async fn a_reply_reads_as_formatted_text_with_nothing_active_and_the_persons_message_stays_plain() {
+    let web = with_platform_key().await;
+    let reply = "Here is **the plan**:\n\n- first\n- second\n\n```sh\necho 1 < 2\n```\n\n\
+                 <script>alert(1)</script> <img src=x onerror=alert(2)> [go](javascript:alert(3))";
+    web.openai().set_reply(reply);
+    let client = web.browser();
+    let csrf = web.register(&client, "reader").await;
+    let events = stream(&web, &client, &csrf, "Use **stars** and <b>tags</b>", "message-md").await;
+
+    // The stored reply's event carries the reply as safe HTML; the person's message has none.
+    let (_, stored) = events.last().unwrap();
+    let html = stored["html"].as_str().expect("the reply's HTML");
+    assert!(html.contains("<strong>the plan</strong>") && html.contains("<li>first</li>"), "{html}");
+    assert!(html.contains(r#"<pre><code class="language-sh">echo 1 &lt; 2"#), "{html}");
+    assert!(events[0].1.get("html").is_none(), "{:?}", events[0]);
+
+    let page = client.get(web.url("/chat")).send().await.unwrap().text().await.unwrap();
+    let start = page.find(r#"<li class="message assistant""#).expect("the reply on the page");
+    let item = &page[start..start + page[start..].find("</ol>").expect("the end of the list")];
+    assert!(item.contains(r#"<div class="text markdown"><p>Here is <strong>the plan</strong>:</p>"#), "{item}");
+    assert!(item.contains("<ul>") && item.contains("<pre><code"), "{item}");
+    // Every tag left, with its attributes: none runs or loads anything.
+    for tag in item.split('<').skip(1).map(|rest| rest.split('>').next().unwrap_or_default()) {
+        let name = tag.split_whitespace().next().unwrap_or_default();
+        assert!(!["script", "img", "iframe"].contains(&name), "<{tag}> in {item}");
+        assert!(!tag.contains(" on") && !tag.contains("javascript:"), "<{tag}> in {item}");
+    }
+    assert!(page.contains("Use **stars** and &lt;b&gt;tags&lt;/b&gt;"), "the person's own message stays plain text");
+}
+
+#[tokio::test]
+async fn in_the_browser_a_reply_renders_as_markdown_and_nothing_in_it_runs() {
+    let Some(browser) = Browser::start_with_lang("en").await else { return };
+    let web = with_platform_key().await;
+    let reply = "A **bold** claim:\n\n1. one\n2. two\n\n```\ncode here\n```\n\n\
+                 <script>window.__hit = 'script'</script> <img src=x onerror=\"window.__hit = 'img'\"> \
+                 <a href=\"#\" onclick=\"window.__hit = 'click'\">raw link</a> [go](javascript:window.__hit='link')";
+    web.openai().set_reply(reply);
+    // Nothing of the reply may leave an element or a script behind it in the conversation.
+    let inert = "return [window.__hit === undefined, \
+                 document.querySelectorAll('#messages script, #messages img, #messages [onerror], #messages [onclick], \
+                 #messages a[href^=\"javascript\"]').length]";
+
+    let result = run(&browser, "markdown", async {
+        browser.sign_up(web.url("").trim_end_matches('/'), "Reader").await?;
+        browser.goto(&web.url("/chat")).await?;
+        browser.fill("#chat-form textarea", "Format this").await?;
+        browser.click("#chat-form button[type=submit]").await?;
+        browser.wait_for("#messages li.assistant[data-id] .text strong").await?;
+        assert_eq!(browser.text("#messages li.assistant .text strong").await?, "bold");
+        browser.wait_for("#messages li.assistant .text ol li").await?;
+        browser.wait_for("#messages li.assistant pre + button.copy-code").await?;
+        let streamed = browser.client().execute(inert, Vec::new()).await?;
+        assert_eq!(streamed, serde_json::json!([true, 0]), "after the stream");
+        // The same after a reload, from the page the server rendered.
+        browser.goto(&web.url("/chat")).await?;
+        browser.wait_for("#messages li.assistant .text strong").await?;
+        let reloaded = browser.client().execute(inert, Vec::new()).await?;
+        assert_eq!(reloaded, serde_json::json!([true, 0]), "after a reload");
+        assert_eq!(browser.text("#messages li.user .text").await?, "Format this");
+        Ok(())
+    })
+    .await;
+    browser.close().await;
+    result.unwrap();
+}
