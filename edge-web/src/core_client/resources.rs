@@ -62,7 +62,8 @@ impl Core {
         Ok(self.resources().list_resources(meta.request(request)).await?.into_inner().resources)
     }
 
-    /// Creates a resource from settings that hold the secrets too.
+    /// Creates a resource of the provider named `provider` from settings that hold the secrets
+    /// too.
     pub async fn create_resource(
         &self,
         meta: &CallMeta,
@@ -71,7 +72,20 @@ impl Core {
         settings: Map<String, Value>,
     ) -> Result<Resource, AppError> {
         let known = self.provider(meta, &provider).await?;
-        let (meta_json, secrets) = split_settings(settings, known.as_ref(), &HashMap::new());
+        self.create_resource_of(meta, provider, known.as_ref(), name, settings).await
+    }
+
+    /// The same, with the provider already at hand (`None` when its edge never attached: core
+    /// then says so), so that its secrets are split off without asking core for it again.
+    pub async fn create_resource_of(
+        &self,
+        meta: &CallMeta,
+        provider: String,
+        known: Option<&Provider>,
+        name: String,
+        settings: Map<String, Value>,
+    ) -> Result<Resource, AppError> {
+        let (meta_json, secrets) = split_settings(settings, known, &HashMap::new());
         let resource = Resource { provider, name, meta_json, secrets, ..Default::default() };
         let request = CreateResourceRequest { resource: Some(resource) };
         let response = self.resources().create_resource(meta.request(request)).await.map_err(resource_error)?;

@@ -143,9 +143,12 @@ impl Channel {
         let name = form_field(fields, "name").to_owned();
         // Without the provider core refuses the resource, saying its connector is not running.
         let provider = state.core.provider(&visitor.meta, self.provider).await?;
-        let settings = provider.map(|p| form::settings_in_order(&p, self.fields)).unwrap_or_default();
+        let settings = provider.as_ref().map(|p| form::settings_in_order(p, self.fields)).unwrap_or_default();
         let created = match form::read(&settings, &form::submitted(fields)) {
-            Ok(values) => state.core.create_resource(&visitor.meta, self.provider.into(), name.clone(), values).await,
+            Ok(values) => {
+                let (known, meta) = (provider.as_ref(), &visitor.meta);
+                state.core.create_resource_of(meta, self.provider.into(), known, name.clone(), values).await
+            }
             Err(err) => Err(err),
         };
         match created {

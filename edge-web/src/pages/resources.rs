@@ -137,7 +137,10 @@ pub async fn create(
     let provider = state.core.provider(&visitor.meta, &provider_name).await?.ok_or(AppError::NotFound)?;
     let settings = form::settings(&provider);
     let created = match form::read(&settings, &form::submitted(&fields)) {
-        Ok(values) => state.core.create_resource(&visitor.meta, provider_name.clone(), name.clone(), values).await,
+        Ok(values) => {
+            let meta = &visitor.meta;
+            state.core.create_resource_of(meta, provider_name.clone(), Some(&provider), name.clone(), values).await
+        }
         Err(err) => Err(err),
     };
     match created {
