@@ -4,7 +4,10 @@
 use std::{
     alloc::{GlobalAlloc, Layout, System},
     io::Cursor,
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use assistchat_core::qr::{
@@ -37,6 +40,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The tests run on threads of one process and the counters are the process's: one test
+/// measures at a time, or one would reset the other's high-water mark mid-measure.
+static MEASURING: Mutex<()> = Mutex::new(());
+
 /// The most memory refusing a logo may take on top of what is already in use.
 const SMALL: usize = 1024 * 1024;
 
@@ -48,6 +55,7 @@ fn encode(image: DynamicImage, format: ImageFormat) -> Vec<u8> {
 
 #[test]
 fn refusing_a_huge_logo_allocates_little() {
+    let _alone = MEASURING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut small_png = encode(DynamicImage::ImageLuma8(GrayImage::new(8, 8)), ImageFormat::Png);
     small_png[16..24].copy_from_slice(&[0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]); // 100000 × 100000
     let crc = crc32fast::hash(&small_png[12..29]);
@@ -66,7 +74,7 @@ fn refusing_a_huge_logo_allocates_little() {
         let before = IN_USE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);
         let refused = build(&spec).expect_err(name);
-        let extra = PEAK.load(Ordering::Relaxed) - before;
+        let extra = PEAK.load(Ordering::Relaxed).saturating_sub(before);
         assert!(refused.to_string().contains("logo"), "{name}: {refused}");
         assert!(extra < SMALL, "{name} took {extra} bytes to refuse");
         println!("{name}: refused with {extra} bytes allocated at most");
@@ -86,12 +94,13 @@ fn largest_accepted_logo() -> Vec<u8> {
 
 #[test]
 fn decoding_the_largest_accepted_logo_stays_within_its_memory_bound() {
+    let _alone = MEASURING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let logo = largest_accepted_logo();
     assert!(logo.len() <= 2 * 1024 * 1024, "the logo fits the upload limit: {} bytes", logo.len());
     let before = IN_USE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let decoded = Logo::decode(&logo, Rgb([255, 255, 255])).expect("the largest accepted logo decodes");
-    let extra = PEAK.load(Ordering::Relaxed) - before;
+    let extra = PEAK.load(Ordering::Relaxed).saturating_sub(before);
     assert_eq!(decoded.image.dimensions(), (4096, 2048));
     assert_eq!(decoded.image.get_pixel(2048, 1024).0, [0, 156, 255], "the disc is flattened as drawn");
     assert_eq!(decoded.image.get_pixel(0, 0).0, [255, 255, 255], "transparency shows the background");
