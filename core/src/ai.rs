@@ -301,6 +301,18 @@ impl AiClient {
         Ok(ReceiverStream::new(stream))
     }
 
+    /// The models the target's server offers with its key, by name.
+    pub async fn list_models(&self, target: &Target) -> Result<Vec<String>, AiError> {
+        let client = self.client(target);
+        let listed = self
+            .with_retries(|| {
+                let client = client.clone();
+                async move { client.models().list().await }
+            })
+            .await?;
+        Ok(listed.data.into_iter().map(|model| model.id).collect())
+    }
+
     /// Checks a key against its server's models endpoint.
     pub async fn check_key(&self, target: &Target) -> Result<(), AiError> {
         let client = self.client(target);
@@ -401,18 +413,26 @@ fn speaks_max_completion_tokens(base_url: &str) -> bool {
 /// The reply with its cost: the server's counts, or estimates when it gave none.
 fn finished(text: String, usage: Option<CompletionUsage>, turns: &[Turn]) -> Reply {
     match usage {
+        None => Reply::estimated(text, turns),
         Some(usage) => Reply {
             text,
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             estimated: false,
         },
-        None => Reply {
+    }
+}
+
+impl Reply {
+    /// A reply to `turns` whose server reported no usage (or that was cut short), with its
+    /// counts estimated.
+    pub fn estimated(text: String, turns: &[Turn]) -> Self {
+        Self {
             prompt_tokens: turns.iter().map(|turn| estimate_tokens(&turn.text)).sum(),
             completion_tokens: estimate_tokens(&text),
             estimated: true,
             text,
-        },
+        }
     }
 }
 

@@ -41,8 +41,14 @@ pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// The unary calls that wait for a model to answer: their timeout is the model's deadline plus
 /// the ordinary one.
-pub const MODEL_WAITING: [&str; 2] =
-    ["/assistchat.v1.BotService/SendChatMessage", "/assistchat.v1.EdgeService/Converse"];
+pub const MODEL_WAITING: [&str; 5] = [
+    "/assistchat.v1.BotService/SendChatMessage",
+    "/assistchat.v1.EdgeService/Converse",
+    // These three may ask a byok user's server which models it offers.
+    "/assistchat.v1.ConversationService/ListModels",
+    "/assistchat.v1.ConversationService/CreateConversation",
+    "/assistchat.v1.ConversationService/UpdateConversation",
+];
 
 /// The paths (`/package.Service/Method`) of every streaming method in these encoded
 /// descriptor sets.

@@ -121,6 +121,17 @@ pub struct Config {
     #[arg(long, env = "ASSISTCHAT_OPENAI_MODEL", default_value = "gpt-4o-mini")]
     pub openai_model: String,
 
+    /// The models users in managed mode may choose for a conversation (comma-separated, such as
+    /// `gpt-4o-mini,gpt-4o`), all paid with the platform's key; the platform's model is always
+    /// among them. Unset offers the platform's model only.
+    #[arg(long, env = "ASSISTCHAT_MANAGED_MODELS", value_delimiter = ',')]
+    pub managed_models: Vec<String>,
+
+    /// Whether a new conversation is titled by the model from its first exchange (a short call
+    /// paid like a reply, within the same quota); `false` titles it with its first words.
+    #[arg(long, env = "ASSISTCHAT_MODEL_TITLES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub model_titles: bool,
+
     /// Where users' own model servers may be although it is inside the server's network
     /// (comma-separated hosts, IP addresses and CIDR blocks, such as
     /// `127.0.0.1,10.0.0.0/8,ollama.internal`): for a model server on this machine or network.
@@ -280,6 +291,8 @@ impl Config {
             openai_api_key: None,
             openai_base_url: "https://api.openai.com/v1".into(),
             openai_model: "gpt-4o-mini".into(),
+            managed_models: Vec::new(),
+            model_titles: true,
             outbound_allow: Vec::new(),
             outbound_resolver: None,
             ai_deadline: crate::ai::DEADLINE,
@@ -473,6 +486,8 @@ impl std::fmt::Debug for Config {
             .field("openai_api_key", &self.openai_api_key.as_ref().map(|_| "<redacted>"))
             .field("openai_base_url", &self.openai_base_url)
             .field("openai_model", &self.openai_model)
+            .field("managed_models", &self.managed_models)
+            .field("model_titles", &self.model_titles)
             .field("outbound_allow", &self.outbound_allow)
             .field("outbound_resolver", &self.outbound_resolver.as_ref().map(|_| "<custom>"))
             .field("ai_deadline", &self.ai_deadline)

@@ -6,8 +6,9 @@ use assistchat_proto::{
     FILE_DESCRIPTOR_SET,
     v1::{
         auth_service_server::AuthServiceServer, bot_service_server::BotServiceServer,
-        edge_service_server::EdgeServiceServer, profile_service_server::ProfileServiceServer,
-        qr_service_server::QrServiceServer, resource_service_server::ResourceServiceServer,
+        conversation_service_server::ConversationServiceServer, edge_service_server::EdgeServiceServer,
+        profile_service_server::ProfileServiceServer, qr_service_server::QrServiceServer,
+        resource_service_server::ResourceServiceServer,
     },
 };
 use http::{HeaderName, HeaderValue, Request};
@@ -30,7 +31,7 @@ use crate::{
     bot::{manager::BotManager, service::BotApi},
     call_limits::{self, UnaryTimeoutLayer},
     config::{Config, redact_url},
-    conversations::{self, Conversations},
+    conversations::{self, Conversations, service::ConversationApi},
     crypto::{Keyring, SecretError, keyring::KeySource},
     edge::{EdgeApi, EdgeReach},
     error::Error,
@@ -155,6 +156,8 @@ impl Application {
             daily_quota: config.daily_token_quota,
             default_system_prompt: config.system_prompt.clone(),
             max_calls_per_user: usize::try_from(config.max_calls_per_user).unwrap_or(usize::MAX),
+            model_titles: config.model_titles,
+            managed_models: config.managed_models.iter().map(|model| model.trim().to_owned()).collect(),
         };
         let ai = AiClient::new(config.ai_deadline, config.ai_deadline / 2)
             .with_outbound(outbound, &platform_ai.base_url)
@@ -200,6 +203,7 @@ impl Application {
         health.set_serving::<QrServiceServer<QrApi>>().await;
         health.set_serving::<ResourceServiceServer<ResourceApi>>().await;
         health.set_serving::<BotServiceServer<BotApi>>().await;
+        health.set_serving::<ConversationServiceServer<ConversationApi>>().await;
         health.set_serving::<EdgeServiceServer<EdgeApi>>().await;
         let trusted = TrustedProxies::new(self.config.trusted_proxies.iter().copied());
         let auth_api = AuthApi::new(self.accounts.clone(), self.identities.clone(), trusted.clone());
@@ -211,9 +215,11 @@ impl Application {
             self.registry.clone(),
             self.manager.clone(),
         );
+        let max_streams = usize::try_from(self.config.max_streams_per_user).unwrap_or(usize::MAX);
         let bot_api =
             BotApi::new(self.accounts.clone(), self.store.clone(), self.manager.clone(), self.conversations.clone())
-                .with_max_streams_per_user(usize::try_from(self.config.max_streams_per_user).unwrap_or(usize::MAX));
+                .with_max_streams_per_user(max_streams);
+        let conversation_api = ConversationApi::new(self.accounts.clone(), self.conversations.clone(), max_streams);
         let edge_api = EdgeApi::new(
             &self.edge_credentials,
             self.config.edge_heartbeat,
@@ -258,6 +264,7 @@ impl Application {
             .add_service(QrServiceServer::new(qr_api))
             .add_service(ResourceServiceServer::new(resource_api))
             .add_service(BotServiceServer::new(bot_api))
+            .add_service(ConversationServiceServer::new(conversation_api))
             .add_service(EdgeServiceServer::new(edge_api))
             .serve_with_incoming_shutdown(incoming(self.listener), async {
                 shutdown.await;

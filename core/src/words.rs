@@ -74,6 +74,21 @@ pub enum Phrase<'a> {
     },
     /// The host name of the model server a user chose resolves to no address.
     HostUnresolved(&'a str),
+    /// A conversation of another channel was sent a message in the browser.
+    AnswerInChannel(&'a str),
+    /// Regenerating in a conversation without a message of the person's.
+    NothingToRegenerate,
+    /// Regenerating while a reply is being written.
+    ReplyBeingWritten,
+    /// A model the person may not choose.
+    ModelNotOffered {
+        /// The model asked for.
+        model: &'a str,
+        /// Those offered, comma-separated.
+        offered: &'a str,
+    },
+    /// The person's model server could not list its models.
+    ModelsUnavailable,
 }
 
 /// `phrase` in the language `language_code` ("en" or "ru"; anything else is English).
@@ -151,6 +166,21 @@ fn english(phrase: &Phrase<'_>) -> String {
                  this one (ASSISTCHAT_OUTBOUND_ALLOW)."
             )
         }
+        Phrase::AnswerInChannel(channel) => {
+            format!("This conversation is in {channel}: answer there. To talk here, start a new conversation.")
+        }
+        Phrase::NothingToRegenerate => {
+            "This conversation has no message of yours to answer again: write a message first.".into()
+        }
+        Phrase::ReplyBeingWritten => {
+            "A reply is still being written: wait for it or stop it, then ask for a new one.".into()
+        }
+        Phrase::ModelNotOffered { model, offered } => {
+            format!("The model \"{model}\" is not offered to you. Choose one of these: {offered}.")
+        }
+        Phrase::ModelsUnavailable => "Your model server did not list its models: check the base URL and key in \
+                                      Profile, or try again in a minute."
+            .into(),
         Phrase::HostUnresolved(host) => format!(
             "{host} does not resolve to any address: check the host of the base URL in Profile, or ask the \
              platform's operator to allow it (ASSISTCHAT_OUTBOUND_ALLOW)."
@@ -228,6 +258,22 @@ fn russian(phrase: &Phrase<'_>) -> String {
                  платформы разрешить этот адрес (ASSISTCHAT_OUTBOUND_ALLOW)."
             )
         }
+        Phrase::AnswerInChannel(channel) => format!(
+            "Этот разговор идёт в канале {channel}: отвечайте там. Чтобы поговорить здесь, начните новый разговор."
+        ),
+        Phrase::NothingToRegenerate => {
+            "В этом разговоре нет вашего сообщения, на которое можно ответить заново: сначала напишите сообщение."
+                .into()
+        }
+        Phrase::ReplyBeingWritten => {
+            "Ответ ещё пишется: дождитесь его или остановите, затем попросите ответить заново.".into()
+        }
+        Phrase::ModelNotOffered { model, offered } => {
+            format!("Модель «{model}» вам недоступна. Выберите одну из этих: {offered}.")
+        }
+        Phrase::ModelsUnavailable => "Сервер модели не сообщил список своих моделей: проверьте базовый URL и ключ в \
+                                      профиле или попробуйте через минуту."
+            .into(),
         Phrase::HostUnresolved(host) => format!(
             "Имя {host} не разрешается ни в один адрес: проверьте хост базового URL в профиле или попросите \
              администратора платформы разрешить его (ASSISTCHAT_OUTBOUND_ALLOW)."

@@ -119,6 +119,8 @@ async fn until(log: &Log, line: &str, times: usize) {
 async fn a_provider_runs_stops_and_survives_a_core_restart() {
     let dir = TempDir::new().unwrap();
     let mut config = Config::with_defaults(dir.path().to_path_buf());
+    // Titles by the model would add calls the fake model counts; the tests of titles turn them on.
+    config.model_titles = false;
     config.edge_token = Some(EDGE_TOKEN.into());
     config.edge_heartbeat = Duration::from_millis(200);
     let model = assistchat_fakes::FakeOpenAi::start().await;

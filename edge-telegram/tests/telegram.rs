@@ -55,6 +55,8 @@ impl World {
         let telegram = FakeTelegram::start().await;
         let dir = TempDir::new().unwrap();
         let mut config = Config::with_defaults(dir.path().to_path_buf());
+        // Titles by the model would add calls the fake model counts.
+        config.model_titles = false;
         config.edge_token = Some(EDGE_TOKEN.into());
         config.edge_heartbeat = Duration::from_millis(200);
         config.openai_api_key = Some("sk-telegram-test".into());

@@ -9,28 +9,12 @@ use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::Status;
 
 use crate::{
-    conversations::{Conversations, Event, Inbound, message_text},
-    error::{Error, Result},
+    conversations::{Conversations, Event},
+    error::Result,
     profile::AiMode,
     rpc::timestamp,
-    store::{conversations::MessageRecord, usage::UsageRecord},
+    store::{messages::MessageRecord, usage::UsageRecord},
 };
-
-/// The longest client message id.
-const MAX_CLIENT_ID_CHARS: usize = 100;
-
-/// A browser chat message from its request fields.
-pub fn inbound(user_id: &str, text: String, client_message_id: String) -> Result<Inbound> {
-    message_text("text", &text)?;
-    if client_message_id.chars().count() > MAX_CLIENT_ID_CHARS {
-        return Err(Error::invalid(
-            "client_message_id",
-            format!("at most {MAX_CLIENT_ID_CHARS} characters; send a UUID or leave it empty"),
-        ));
-    }
-    let external_id = Some(client_message_id).filter(|id| !id.is_empty());
-    Ok(Inbound { text, external_id, sender_id: user_id.to_owned(), sender_name: String::new() })
-}
 
 /// A stored message as the API shows it.
 pub fn message(record: MessageRecord) -> ChatMessage {
@@ -50,7 +34,7 @@ pub fn stream(
 ) -> impl Stream<Item = Result<StreamChatMessageResponse, Status>> + Send {
     ReceiverStream::new(events).map(|event| {
         let event = match event.map_err(Status::from)? {
-            Event::Question(question) => StreamEvent::UserMessage(message(question)),
+            Event::Question(question) => StreamEvent::UserMessage(message(*question)),
             Event::Delta(text) => StreamEvent::ReplyDelta(text),
             Event::Answered(answer) => StreamEvent::Reply(message(answer.reply)),
         };

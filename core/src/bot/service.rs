@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     auth::Accounts,
-    conversations::{BUSY_RETRY_AFTER, Channel, Conversations},
+    conversations::{BUSY_RETRY_AFTER, Channel, Conversations, browser_inbound},
     error::{Error, Result},
     pagination::{decode_token, page_size, paginate},
     per_user::{PerUserLimit, UserPermit},
@@ -156,7 +156,7 @@ impl BotService for BotApi {
     ) -> Result<Response<SendChatMessageResponse>, Status> {
         let caller = caller(&self.accounts, &request).await?;
         let request = request.into_inner();
-        let inbound = chat::inbound(&caller.user_id, request.text, request.client_message_id)?;
+        let inbound = browser_inbound(&caller.user_id, request.text, request.client_message_id)?;
         let answer = self.conversations.converse(Channel::browser(&caller.user_id), inbound).await?;
         Ok(Response::new(SendChatMessageResponse {
             user_message: Some(chat::message(answer.question)),
@@ -172,7 +172,7 @@ impl BotService for BotApi {
     ) -> Result<Response<Self::StreamChatMessageStream>, Status> {
         let caller = caller(&self.accounts, &request).await?;
         let request = request.into_inner();
-        let inbound = chat::inbound(&caller.user_id, request.text, request.client_message_id)?;
+        let inbound = browser_inbound(&caller.user_id, request.text, request.client_message_id)?;
         let limit = Phrase::TooManyChatStreams { limit: self.chat_streams.max() };
         let permit = self.stream_permit(&self.chat_streams, &caller.user_id, limit, BUSY_RETRY_AFTER).await?;
         let events = self.conversations.converse_streaming(Channel::browser(&caller.user_id), inbound);

@@ -3,7 +3,7 @@
 
 use crate::{
     ai::{Role, Turn, estimate_tokens},
-    store::conversations::MessageRecord,
+    store::messages::MessageRecord,
 };
 
 /// Tokens each turn costs beyond its text (role and separators, as the chat format adds them).
@@ -37,17 +37,22 @@ pub fn turns(system_prompt: &str, history: &[MessageRecord], question: &str, bud
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::conversations::{ROLE_ASSISTANT, ROLE_USER};
+    use crate::store::messages::{ROLE_ASSISTANT, ROLE_USER};
 
     fn message(role: &str, text: &str) -> MessageRecord {
         MessageRecord {
             id: String::new(),
-            conversation: 1,
+            conversation_id: String::new(),
             role: role.into(),
             text: text.into(),
+            sender_name: String::new(),
             reply_id: None,
             failure_reason: String::new(),
             failure_detail: String::new(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            model: String::new(),
+            stopped: 0,
             create_time: 0,
         }
     }

@@ -1,25 +1,35 @@
 //! Conversations: every message a person sends in any channel (a resource's chat, or the
-//! browser chat) is stored, answered by the model with the chat's memory, and the reply stored.
-//! A redelivered message gets the stored reply; tokens are counted per user per day, and the
-//! platform's key is spent within a daily quota.
+//! browser) belongs to a conversation, is stored, answered by the model with the conversation's
+//! memory, and the reply stored. A redelivered message gets the stored reply; tokens are counted
+//! per user per day, and the platform's key is spent within a daily quota.
 //!
 //! Spending is bounded before the model is asked, not after: each user has at most
 //! [`Settings::max_calls_per_user`] model calls running at once, and a call in managed mode first
 //! reserves its estimated cost (the prompt's tokens and the reply cap) of the daily quota in the
 //! database, in the same statement that checks it ([`Store::reserve_tokens`]); the real counts
 //! replace the reservation when the call ends, failed or not. A burst of parallel messages thus
-//! overshoots the quota by at most one reservation.
+//! overshoots the quota by at most one reservation. Titles asked of the model are paid the same
+//! way.
 //!
-//! Layout: [`Conversations`] is the domain; [`memory`] picks the turns the model sees;
-//! [`in_flight`] makes a redelivery wait for the first delivery's answer.
+//! Layout: [`Conversations`] answers; [`memory`] picks the turns the model sees; [`in_flight`]
+//! makes a redelivery wait for the first delivery's answer; [`writing`] lets a reply being
+//! written be stopped; [`titles`] names a conversation from its first exchange; [`models`] says
+//! which models a person may choose; [`library`] lists, searches, changes and deletes
+//! conversations; [`export`] writes one as a file; [`service`] is `ConversationService`.
 
+pub mod export;
 pub mod in_flight;
+pub mod library;
 pub mod memory;
+pub mod models;
+pub mod service;
+pub mod titles;
+pub mod writing;
 
 use std::{sync::Arc, time::Duration};
 
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
 
 use crate::{
@@ -29,16 +39,18 @@ use crate::{
     profile::{AiMode, AiRoute, Profiles},
     store::{
         Store,
-        conversations::{ChatRecord, MessageRecord, NewMessage, NewReply},
+        conversations::{ConversationRecord, TITLE_BY_MODEL, TITLE_FROM_WORDS},
+        messages::{MessageRecord, NewMessage, NewReply},
         now_millis,
         usage::UsageRecord,
     },
     words::{Phrase, say},
 };
 
-/// The most earlier messages read for a chat's memory; the token budget usually keeps fewer.
+/// The most earlier messages read for a conversation's memory; the token budget usually keeps
+/// fewer.
 const HISTORY_ROWS: i64 = 200;
-/// The chat key of a user's browser chat.
+/// The chat key of a user's browser chat, which holds their browser conversations.
 pub const BROWSER_CHAT: &str = "browser";
 /// When a user whose calls are all running is told to send again: a reply usually takes a few
 /// seconds.
@@ -54,10 +66,14 @@ pub struct Settings {
     pub history_budget: u32,
     /// The most tokens of the platform's key a user may spend per UTC day; 0 for no limit.
     pub daily_quota: u64,
-    /// The instructions where a channel sets none.
+    /// The instructions where a conversation and its channel set none.
     pub default_system_prompt: String,
     /// The most model calls one user may have running at once.
     pub max_calls_per_user: usize,
+    /// Whether conversations are titled by the model (else by their first words).
+    pub model_titles: bool,
+    /// The models managed users may choose; the platform's model is the default.
+    pub managed_models: Vec<String>,
 }
 
 /// Where a message came: one chat of a resource, or a user's browser chat.
@@ -101,6 +117,8 @@ pub struct Inbound {
 /// A message and its reply.
 #[derive(Clone, Debug)]
 pub struct Answer {
+    /// The conversation, as it was before the message.
+    pub conversation: ConversationRecord,
     /// The person's message, as stored.
     pub question: MessageRecord,
     /// The reply, as stored.
@@ -113,11 +131,11 @@ pub struct Answer {
 #[derive(Clone, Debug)]
 pub enum Event {
     /// The person's message, stored.
-    Question(MessageRecord),
+    Question(Box<MessageRecord>),
     /// The next piece of the reply.
     Delta(String),
     /// The end: the message and its stored reply.
-    Answered(Answer),
+    Answered(Box<Answer>),
 }
 
 /// A failed attempt to answer: a stable reason kept with the message, and the caller's error.
@@ -159,33 +177,122 @@ pub struct Conversations {
     in_flight: in_flight::InFlight,
     /// Model calls running, per user.
     calls: Arc<PerUserLimit>,
+    /// Replies being written, by conversation, so that they can be stopped.
+    writing: writing::Writing,
+    /// The models each byok user's server offers, as last listed.
+    models: models::ModelCache,
 }
+
+/// A streamed answer's events, as they come.
+pub type Events = mpsc::Receiver<Result<Event>>;
 
 impl Conversations {
     /// The domain over `store`, asking the model through `ai` with each user's AI settings.
     pub fn new(store: Store, profiles: Arc<Profiles>, ai: AiClient, settings: Settings) -> Self {
         let calls = PerUserLimit::new(settings.max_calls_per_user);
-        Self { store, profiles, ai, settings, in_flight: in_flight::InFlight::default(), calls }
+        Self {
+            store,
+            profiles,
+            ai,
+            settings,
+            in_flight: in_flight::InFlight::default(),
+            calls,
+            writing: writing::Writing::default(),
+            models: models::ModelCache::default(),
+        }
     }
 
-    /// Stores `inbound`, asks the model and stores its reply. The answer is finished and stored
-    /// even when the caller goes away meanwhile (an edge that crashed), so that the redelivery
-    /// finds it instead of asking the model again.
+    /// Stores `inbound` in the current conversation of its chat, asks the model and stores its
+    /// reply. The answer is finished and stored even when the caller goes away meanwhile (an
+    /// edge that crashed), so that the redelivery finds it instead of asking the model again.
     pub async fn converse(self: &Arc<Self>, channel: Channel, inbound: Inbound) -> Result<Answer> {
+        let (answered, receiver) = oneshot::channel();
         let this = self.clone();
-        tokio::spawn(async move { this.answer(&channel, &inbound, None).await })
-            .await
-            .map_err(|err| Error::Internal(format!("an answer's task failed: {err}")))?
+        tokio::spawn(async move {
+            let answer = this.answer_in_chat(&channel, &inbound, None).await;
+            let to_title = answer.as_ref().ok().cloned();
+            let _ = answered.send(answer);
+            if let Some(answer) = to_title {
+                this.title(&answer).await;
+            }
+        });
+        receiver.await.map_err(|err| Error::Internal(format!("an answer's task failed: {err}")))?
     }
 
     /// [`Self::converse`] with the reply streamed as it is generated. The answer is finished
     /// and stored even when the receiver goes away.
-    pub fn converse_streaming(self: &Arc<Self>, channel: Channel, inbound: Inbound) -> mpsc::Receiver<Result<Event>> {
+    pub fn converse_streaming(self: &Arc<Self>, channel: Channel, inbound: Inbound) -> Events {
+        self.spawn_streaming(
+            move |this, events| async move { this.answer_in_chat(&channel, &inbound, Some(&events)).await },
+        )
+    }
+
+    /// Streams the answer to `inbound` in the user's browser conversation `conversation_id`.
+    /// Another person's conversation is `NOT_FOUND`; one of another channel is answered there
+    /// only.
+    pub async fn converse_in(
+        self: &Arc<Self>,
+        user_id: &str,
+        conversation_id: &str,
+        inbound: Inbound,
+    ) -> Result<Events> {
+        let conversation = self.browser_conversation(user_id, conversation_id).await?;
+        Ok(self.spawn_streaming(move |this, events| async move {
+            let _turn = match &inbound.external_id {
+                Some(id) => Some(this.in_flight.lock(format!("{}\n{id}", conversation.chat_id)).await),
+                None => None,
+            };
+            this.answer_in(&conversation, "", &inbound, Some(&events)).await
+        }))
+    }
+
+    /// Streams a new reply to the last message of the user's browser conversation
+    /// `conversation_id`, replacing the reply it had.
+    pub async fn regenerate(self: &Arc<Self>, user_id: &str, conversation_id: &str) -> Result<Events> {
+        let conversation = self.browser_conversation(user_id, conversation_id).await?;
+        let language = self.language(user_id).await?;
+        if self.writing.is_writing(&conversation.id) {
+            return Err(Error::FailedPrecondition(say(&language, &Phrase::ReplyBeingWritten)));
+        }
+        let recent = self.store.conversation_messages(&conversation.id, None, 2).await?;
+        let question = recent
+            .into_iter()
+            .find(|message| !message.is_reply())
+            .ok_or_else(|| Error::FailedPrecondition(say(&language, &Phrase::NothingToRegenerate)))?;
+        Ok(self.spawn_streaming(move |this, events| async move {
+            if let Some(reply_id) = &question.reply_id {
+                this.store.forget_reply(&question, reply_id).await?;
+            }
+            let question = MessageRecord { reply_id: None, ..question };
+            let _ = events.send(Ok(Event::Question(Box::new(question.clone())))).await;
+            this.reply_to(&conversation, "", question, Some(&events)).await
+        }))
+    }
+
+    /// Stops the reply being written in the user's conversation `conversation_id`: what arrived
+    /// is stored as the reply. Whether one was being written.
+    pub async fn stop(&self, user_id: &str, conversation_id: &str) -> Result<bool> {
+        let conversation = self.conversation(user_id, conversation_id).await?;
+        Ok(self.writing.stop(&conversation.id))
+    }
+
+    /// Runs `answer` in a task of its own with a channel for its events, which ends with the
+    /// answer or its error; then titles a new conversation.
+    fn spawn_streaming<F, Fut>(self: &Arc<Self>, answer: F) -> Events
+    where
+        F: FnOnce(Arc<Self>, mpsc::Sender<Result<Event>>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Answer>> + Send,
+    {
         let (events, receiver) = mpsc::channel(64);
         let this = self.clone();
         tokio::spawn(async move {
-            let answered = this.answer(&channel, &inbound, Some(&events)).await;
-            let _ = events.send(answered.map(Event::Answered)).await;
+            let answered = answer(this.clone(), events.clone()).await;
+            let to_title = answered.as_ref().ok().cloned();
+            let _ = events.send(answered.map(|answer| Event::Answered(Box::new(answer)))).await;
+            drop(events);
+            if let Some(answer) = to_title {
+                this.title(&answer).await;
+            }
         });
         receiver
     }
@@ -198,10 +305,244 @@ impl Conversations {
     /// The messages of a chat's current conversation older than `before_id`, newest first.
     pub async fn messages(&self, channel: &Channel, before_id: Option<&str>, limit: i64) -> Result<Vec<MessageRecord>> {
         let resource = channel.resource_id.as_deref();
-        let Some(chat) = self.store.find_chat(&channel.user_id, resource, &channel.chat_key).await? else {
+        let current = self.store.find_current_conversation(&channel.user_id, resource, &channel.chat_key).await?;
+        let Some(conversation) = current else {
             return Ok(Vec::new());
         };
-        Ok(self.store.conversation_messages(&chat, before_id, limit).await?)
+        Ok(self.store.conversation_messages(&conversation.id, before_id, limit).await?)
+    }
+
+    /// The user's conversation `id`; another person's is `NOT_FOUND`, like one that is not.
+    pub async fn conversation(&self, user_id: &str, id: &str) -> Result<ConversationRecord> {
+        self.store
+            .conversation(user_id, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no conversation {id:?}; list your conversations to find its id")))
+    }
+
+    /// The user's conversation `id` if it is one of the browser: others are answered in their
+    /// own channel.
+    async fn browser_conversation(&self, user_id: &str, id: &str) -> Result<ConversationRecord> {
+        let conversation = self.conversation(user_id, id).await?;
+        if conversation.resource_id.is_some() {
+            let channel = library::channel_name(&conversation);
+            let told = say(&self.language(user_id).await?, &Phrase::AnswerInChannel(&channel));
+            return Err(Error::FailedPrecondition(told));
+        }
+        Ok(conversation)
+    }
+
+    /// Answers `inbound` in the current conversation of its chat, started on its first message.
+    async fn answer_in_chat(
+        &self,
+        channel: &Channel,
+        inbound: &Inbound,
+        events: Option<&mpsc::Sender<Result<Event>>>,
+    ) -> Result<Answer> {
+        let resource = channel.resource_id.as_deref();
+        let chat = self.store.chat(&channel.user_id, resource, &channel.chat_key, now_millis()).await?;
+        // A redelivery waits here for the first delivery's answer, then finds it stored.
+        let _turn = match &inbound.external_id {
+            Some(id) => Some(self.in_flight.lock(format!("{}\n{id}", chat.id)).await),
+            None => None,
+        };
+        let conversation = self.store.current_conversation(&channel.user_id, &chat, now_millis()).await?;
+        self.answer_in(&conversation, &channel.system_prompt, inbound, events).await
+    }
+
+    /// Stores `inbound` in `conversation` and answers it, unless it was answered before.
+    async fn answer_in(
+        &self,
+        conversation: &ConversationRecord,
+        channel_prompt: &str,
+        inbound: &Inbound,
+        events: Option<&mpsc::Sender<Result<Event>>>,
+    ) -> Result<Answer> {
+        let new = NewMessage {
+            conversation,
+            text: &inbound.text,
+            external_id: inbound.external_id.as_deref(),
+            sender_id: &inbound.sender_id,
+            sender_name: &inbound.sender_name,
+            now: now_millis(),
+        };
+        let question = self.store.insert_message(&new).await?;
+        if let Some(events) = events {
+            let _ = events.send(Ok(Event::Question(Box::new(question.clone())))).await;
+        }
+        if let Some(reply_id) = &question.reply_id {
+            let reply = self.store.message(reply_id).await?.ok_or_else(|| Error::Internal("a lost reply".into()))?;
+            return Ok(Answer { conversation: conversation.clone(), question, reply, redelivered: true });
+        }
+        self.reply_to(conversation, channel_prompt, question, events).await
+    }
+
+    /// Asks the model for the reply to `question` and stores it, or records why it failed.
+    async fn reply_to(
+        &self,
+        conversation: &ConversationRecord,
+        channel_prompt: &str,
+        question: MessageRecord,
+        events: Option<&mpsc::Sender<Result<Event>>>,
+    ) -> Result<Answer> {
+        match self.ask(conversation, channel_prompt, &question, events).await {
+            Ok(reply) => {
+                let question = MessageRecord { reply_id: Some(reply.id.clone()), ..question };
+                let answer = Answer { conversation: conversation.clone(), question, reply, redelivered: false };
+                self.title_by_words(&answer).await;
+                Ok(answer)
+            }
+            Err(failure) => {
+                let detail = match &failure.error {
+                    Error::Internal(_) => "internal error; it has been logged, try again later".to_owned(),
+                    other => other.to_string(),
+                };
+                if let Err(err) = self.store.record_failure(&question.id, failure.reason, &detail).await {
+                    tracing::error!(error = %err, "a failed answer could not be recorded");
+                }
+                Err(failure.error)
+            }
+        }
+    }
+
+    /// The user's route to the model, with the model `conversation` chose, if any.
+    async fn route(&self, conversation: &ConversationRecord) -> Result<AiRoute> {
+        let mut route = self.profiles.ai_route(&conversation.user_id).await?;
+        if !conversation.model.is_empty() {
+            route.target.model.clone_from(&conversation.model);
+        }
+        Ok(route)
+    }
+
+    /// Asks the model for the reply to `question` and stores it.
+    async fn ask(
+        &self,
+        conversation: &ConversationRecord,
+        channel_prompt: &str,
+        question: &MessageRecord,
+        events: Option<&mpsc::Sender<Result<Event>>>,
+    ) -> Result<MessageRecord, Failure> {
+        let user_id = &conversation.user_id;
+        let route = self.route(conversation).await?;
+        // Taken before any work for the model, and held (in this task, which outlives a caller
+        // that went away) until the reply is stored or the call has failed.
+        let Some(_call) = self.calls.try_acquire(user_id) else {
+            let phrase = Phrase::TooManyCalls { limit: self.calls.max(), retry_in: BUSY_RETRY_AFTER };
+            let message = say(&route.language_code, &phrase);
+            return Err(Failure::new("TOO_MANY_AT_ONCE", Error::Busy { message, retry_after: BUSY_RETRY_AFTER }));
+        };
+        let history = self.store.history(&conversation.id, &question.id, HISTORY_ROWS).await?;
+        let system_prompt = [conversation.instructions.trim(), channel_prompt.trim()]
+            .into_iter()
+            .find(|prompt| !prompt.is_empty())
+            .unwrap_or(&self.settings.default_system_prompt);
+        let turns = memory::turns(system_prompt, &history, &question.text, self.settings.history_budget);
+        let reserved = self.reserve(user_id, &route, &turns).await?;
+        let replied = match events {
+            None => self.ai.reply(&route.target, &turns).await.map(|reply| (reply, false)),
+            Some(events) => self.stream_reply(&conversation.id, &route, &turns, events).await,
+        };
+        let (reply, stopped) = match replied {
+            Ok(replied) => replied,
+            Err(err) => {
+                self.count(user_id, &route, None, &reserved).await;
+                return Err(self.refusal(user_id, &route, err).await);
+            }
+        };
+        let stored = self
+            .store
+            .insert_reply(&NewReply {
+                question,
+                conversation,
+                text: &reply.text,
+                prompt_tokens: i64::from(reply.prompt_tokens),
+                completion_tokens: i64::from(reply.completion_tokens),
+                model: &route.target.model,
+                stopped,
+                now: now_millis(),
+            })
+            .await;
+        // The model was paid for whether or not its reply could be stored.
+        self.count(user_id, &route, Some(&reply), &reserved).await;
+        Ok(stored.map_err(Error::from)?)
+    }
+
+    /// Streams the reply to `turns` into `events` until it ends or is stopped; a stopped reply
+    /// is what arrived, with its tokens estimated. Whether it was stopped.
+    async fn stream_reply(
+        &self,
+        conversation_id: &str,
+        route: &AiRoute,
+        turns: &[Turn],
+        events: &mpsc::Sender<Result<Event>>,
+    ) -> Result<(Reply, bool), AiError> {
+        let mut pen = self.writing.begin(conversation_id);
+        let stopped = |text: String| Ok((Reply::estimated(text, turns), true));
+        let mut pieces = tokio::select! {
+            opened = self.ai.reply_stream(&route.target, turns) => opened?,
+            () = pen.stopped() => return stopped(String::new()),
+        };
+        let mut text = String::new();
+        loop {
+            let piece = tokio::select! {
+                piece = pieces.next() => piece,
+                // Dropping the stream ends the model's call.
+                () = pen.stopped() => return stopped(text),
+            };
+            match piece {
+                Some(Ok(Piece::Delta(delta))) => {
+                    text.push_str(&delta);
+                    let _ = events.send(Ok(Event::Delta(delta))).await;
+                }
+                Some(Ok(Piece::Done(reply))) => return Ok((reply, false)),
+                Some(Err(err)) => return Err(err),
+                None => return Err(AiError::Unavailable("the reply stream ended early".into())),
+            }
+        }
+    }
+
+    /// Titles a conversation by the first words of its first answered message, at once, so
+    /// that it is never listed untitled once answered.
+    async fn title_by_words(&self, answer: &Answer) {
+        if !answer.conversation.title_source.is_empty() || answer.redelivered {
+            return;
+        }
+        let title = titles::from_words(&answer.question.text);
+        if let Err(err) = self.store.title_conversation(&answer.conversation.id, &title, TITLE_FROM_WORDS).await {
+            tracing::warn!(error = %err, "a conversation could not be titled");
+        }
+    }
+
+    /// Titles a conversation by the model after its first exchange, where the operator allows
+    /// it: the model's title replaces the first words.
+    async fn title(&self, answer: &Answer) {
+        if !self.settings.model_titles || !answer.conversation.title_source.is_empty() || answer.redelivered {
+            return;
+        }
+        let Some(title) = self.title_by_model(answer).await else {
+            return;
+        };
+        if let Err(err) = self.store.title_conversation(&answer.conversation.id, &title, TITLE_BY_MODEL).await {
+            tracing::warn!(error = %err, "a conversation could not be titled");
+        }
+    }
+
+    /// A title the model suggests for an exchange, paid like a reply; `None` when it cannot.
+    async fn title_by_model(&self, answer: &Answer) -> Option<String> {
+        let conversation = &answer.conversation;
+        let route = self.route(conversation).await.ok()?;
+        let _call = self.calls.try_acquire(&conversation.user_id)?;
+        let turns = titles::prompt(&route.language_code, &answer.question.text, &answer.reply.text);
+        let reserved = self.reserve(&conversation.user_id, &route, &turns).await.ok()?;
+        let replied = self.ai.reply(&route.target, &turns).await;
+        self.count(&conversation.user_id, &route, replied.as_ref().ok(), &reserved).await;
+        match replied {
+            Ok(reply) => titles::clean(&reply.text),
+            Err(err) => {
+                tracing::info!(error = ?err, "the model gave no title; the first words title the conversation");
+                None
+            }
+        }
     }
 
     /// A user's usage of the last `days` UTC days, today first, with empty days filled in.
@@ -263,103 +604,6 @@ impl Conversations {
         Phrase::DailyQuotaSpent { quota: self.settings.daily_quota, resets_in }
     }
 
-    async fn answer(
-        &self,
-        channel: &Channel,
-        inbound: &Inbound,
-        events: Option<&mpsc::Sender<Result<Event>>>,
-    ) -> Result<Answer> {
-        let resource = channel.resource_id.as_deref();
-        let chat = self.store.chat(&channel.user_id, resource, &channel.chat_key, now_millis()).await?;
-        // A redelivery waits here for the first delivery's answer, then finds it stored.
-        let _turn = match &inbound.external_id {
-            Some(id) => Some(self.in_flight.lock(format!("{}\n{id}", chat.id)).await),
-            None => None,
-        };
-        let new = NewMessage {
-            chat: &chat,
-            text: &inbound.text,
-            external_id: inbound.external_id.as_deref(),
-            sender_id: &inbound.sender_id,
-            sender_name: &inbound.sender_name,
-            now: now_millis(),
-        };
-        let question = self.store.insert_message(&new).await?;
-        if let Some(events) = events {
-            let _ = events.send(Ok(Event::Question(question.clone()))).await;
-        }
-        if let Some(reply_id) = &question.reply_id {
-            let reply = self.store.message(reply_id).await?.ok_or_else(|| Error::Internal("a lost reply".into()))?;
-            return Ok(Answer { question, reply, redelivered: true });
-        }
-        match self.ask(channel, &chat, &question, events).await {
-            Ok(reply) => {
-                let question = MessageRecord { reply_id: Some(reply.id.clone()), ..question };
-                Ok(Answer { question, reply, redelivered: false })
-            }
-            Err(failure) => {
-                let detail = match &failure.error {
-                    Error::Internal(_) => "internal error; it has been logged, try again later".to_owned(),
-                    other => other.to_string(),
-                };
-                if let Err(err) = self.store.record_failure(&question.id, failure.reason, &detail).await {
-                    tracing::error!(error = %err, "a failed answer could not be recorded");
-                }
-                Err(failure.error)
-            }
-        }
-    }
-
-    /// Asks the model for the reply to `question` and stores it.
-    async fn ask(
-        &self,
-        channel: &Channel,
-        chat: &ChatRecord,
-        question: &MessageRecord,
-        events: Option<&mpsc::Sender<Result<Event>>>,
-    ) -> Result<MessageRecord, Failure> {
-        let route = self.profiles.ai_route(&channel.user_id).await?;
-        // Taken before any work for the model, and held (in this task, which outlives a caller
-        // that went away) until the reply is stored or the call has failed.
-        let Some(_call) = self.calls.try_acquire(&channel.user_id) else {
-            let phrase = Phrase::TooManyCalls { limit: self.calls.max(), retry_in: BUSY_RETRY_AFTER };
-            let message = say(&route.language_code, &phrase);
-            return Err(Failure::new("TOO_MANY_AT_ONCE", Error::Busy { message, retry_after: BUSY_RETRY_AFTER }));
-        };
-        let history = self.store.history(&chat.id, question.conversation, &question.id, HISTORY_ROWS).await?;
-        let system_prompt = match channel.system_prompt.trim() {
-            "" => &self.settings.default_system_prompt,
-            own => own,
-        };
-        let turns = memory::turns(system_prompt, &history, &question.text, self.settings.history_budget);
-        let reserved = self.reserve(&channel.user_id, &route, &turns).await?;
-        let replied = match events {
-            None => self.ai.reply(&route.target, &turns).await,
-            Some(events) => self.stream_reply(&route, &turns, events).await,
-        };
-        let reply = match replied {
-            Ok(reply) => reply,
-            Err(err) => {
-                self.count(&channel.user_id, &route, None, &reserved).await;
-                return Err(self.refusal(&channel.user_id, &route, err).await);
-            }
-        };
-        let stored = self
-            .store
-            .insert_reply(&NewReply {
-                question,
-                chat_id: &chat.id,
-                text: &reply.text,
-                prompt_tokens: i64::from(reply.prompt_tokens),
-                completion_tokens: i64::from(reply.completion_tokens),
-                now: now_millis(),
-            })
-            .await;
-        // The model was paid for whether or not its reply could be stored.
-        self.count(&channel.user_id, &route, Some(&reply), &reserved).await;
-        Ok(stored.map_err(Error::from)?)
-    }
-
     /// Reserves the estimated cost of asking the model `turns` of the user's daily quota, in
     /// managed mode with a quota; `DAILY_QUOTA_SPENT` when the tokens spent and reserved today
     /// reach it.
@@ -376,24 +620,6 @@ impl Conversations {
             return Err(Failure::new("DAILY_QUOTA_SPENT", Error::QuotaSpent(told)));
         }
         Ok(Reservation { day: Some(day), tokens })
-    }
-
-    async fn stream_reply(
-        &self,
-        route: &AiRoute,
-        turns: &[Turn],
-        events: &mpsc::Sender<Result<Event>>,
-    ) -> Result<Reply, AiError> {
-        let mut pieces = self.ai.reply_stream(&route.target, turns).await?;
-        while let Some(piece) = pieces.next().await {
-            match piece? {
-                Piece::Delta(text) => {
-                    let _ = events.send(Ok(Event::Delta(text))).await;
-                }
-                Piece::Done(reply) => return Ok(reply),
-            }
-        }
-        Err(AiError::Unavailable("the reply stream ended early".into()))
     }
 
     /// Adds one request to the user's usage and releases what it reserved, in one statement;
@@ -458,6 +684,22 @@ struct Reservation {
     day: Option<String>,
     /// The tokens reserved.
     tokens: i64,
+}
+
+/// The longest id a browser client may give its message.
+const MAX_CLIENT_ID_CHARS: usize = 100;
+
+/// A browser message from its request fields, checked.
+pub fn browser_inbound(user_id: &str, text: String, client_message_id: String) -> Result<Inbound> {
+    message_text("text", &text)?;
+    if client_message_id.chars().count() > MAX_CLIENT_ID_CHARS {
+        return Err(Error::invalid(
+            "client_message_id",
+            format!("at most {MAX_CLIENT_ID_CHARS} characters; send a UUID or leave it empty"),
+        ));
+    }
+    let external_id = Some(client_message_id).filter(|id| !id.is_empty());
+    Ok(Inbound { text, external_id, sender_id: user_id.to_owned(), sender_name: String::new() })
 }
 
 /// A person's message: required, at most [`MAX_MESSAGE_CHARS`] characters.

@@ -204,6 +204,11 @@ impl Profiles {
         if profile.openai_base_url.is_empty() { &self.platform.base_url } else { &profile.openai_base_url }
     }
 
+    /// The model asked where neither the user nor a conversation chose one.
+    pub fn platform_model(&self) -> &str {
+        &self.platform.model
+    }
+
     /// Where the user's replies come from: the platform's key, base URL and model in managed
     /// mode; in byok mode the user's own key, with their base URL and model where they set
     /// them. Without a usable key, `FAILED_PRECONDITION` says what to do, in the user's language.

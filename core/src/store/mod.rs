@@ -6,11 +6,12 @@
 //! binary and applied at start-up.
 //!
 //! Layout: one module per table group: [`users`], [`sessions`], [`api_tokens`], [`identities`], [`profiles`],
-//! [`providers`], [`resources`], [`conversations`], [`usage`]; [`secrets`] lists every sealed column for key rotation.
+//! [`providers`], [`resources`], [`conversations`], [`messages`], [`usage`]; [`secrets`] lists every sealed column for key rotation.
 
 pub mod api_tokens;
 pub mod conversations;
 pub mod identities;
+pub mod messages;
 pub mod profiles;
 pub mod providers;
 pub mod resources;

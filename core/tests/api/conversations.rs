@@ -237,7 +237,8 @@ fn as_edge<T>(message: T) -> Request<T> {
     authed(message, EDGE_TOKEN)
 }
 
-fn converse(resource_id: &str, chat_id: &str, external_id: &str, text: &str) -> ConverseRequest {
+/// An edge's message from Zoe in `chat_id` of the resource.
+pub fn converse(resource_id: &str, chat_id: &str, external_id: &str, text: &str) -> ConverseRequest {
     ConverseRequest {
         instance_id: "one".into(),
         resource_id: resource_id.into(),

@@ -6,6 +6,7 @@ mod helpers;
 mod ai;
 mod auth;
 mod call_limits;
+mod conversation_service;
 mod conversations;
 mod credentials;
 mod edge_credentials;

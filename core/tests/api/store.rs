@@ -25,6 +25,7 @@ both_backends!(
     a_failed_migration_leaves_the_database_as_it_was,
     a_failed_start_up_migration_stops_the_start_with_a_clear_message,
     rotation_reseals_every_secret_under_the_new_key,
+    messages_stored_before_conversations_became_objects_are_kept_and_searchable,
 );
 
 async fn table_exists(store: &Store, table: &str) -> bool {
@@ -134,4 +135,71 @@ async fn rotation_reseals_every_secret_under_the_new_key(backend: Backend) {
     let old_only = Profiles::new(store.clone(), old_ring.clone(), platform);
     assert!(old_only.openai_key("u1").await.is_err(), "values are no longer under the old key");
     assert!(Resources::new(store.clone(), old_ring, registry).open_secrets(&stored).is_err());
+}
+
+/// The migrations of `backend` up to (not including) the one named `before`, in a directory.
+fn migrations_before(backend: Backend, before: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let name = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(name);
+    let target = dir.join("early-migrations");
+    std::fs::create_dir(&target).unwrap();
+    for entry in std::fs::read_dir(source).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if file.as_str() < before {
+            std::fs::copy(&path, target.join(file)).unwrap();
+        }
+    }
+    target
+}
+
+async fn messages_stored_before_conversations_became_objects_are_kept_and_searchable(backend: Backend) {
+    let dir = TempDir::new().unwrap();
+    let Some((url, _guard)) = fresh_database(backend, &dir).await else {
+        return;
+    };
+    let store = Store::connect(&url).await.unwrap();
+    let early = Migrator::new(migrations_before(backend, "20261203000001", dir.path()).as_path()).await.unwrap();
+    store.migrate(&early).await.unwrap();
+    // One browser chat, reset once: two conversations. Ids are hex, as the store makes them.
+    for statement in [
+        "INSERT INTO users (id, email, password_hash, create_time) VALUES ('u1', 'ann@example.com', 'x', 1)",
+        "INSERT INTO chats (id, user_id, resource_id, chat_key, conversation, create_time) \
+         VALUES ('c1', 'u1', NULL, 'browser', 2, 1)",
+        "INSERT INTO messages VALUES ('a1', 'c1', 1, 'user', 'Planning a trip to Lisbon', 'u1', '', NULL, 'a2', \
+         '', '', 1, 0, 0, 10)",
+        "INSERT INTO messages VALUES ('a2', 'c1', 1, 'assistant', 'Lisbon is lovely', '', '', NULL, NULL, \
+         '', '', 0, 5, 7, 11)",
+        "INSERT INTO messages VALUES ('a3', 'c1', 2, 'user', 'Рецепт борща', 'u1', '', NULL, NULL, \
+         'MODEL_UNAVAILABLE', 'try again', 1, 0, 0, 20)",
+    ] {
+        store.pool().execute(statement).await.unwrap();
+    }
+    store.migrate(backend_migrations(backend)).await.unwrap();
+
+    let words = |text: &str| assistchat_core::store::conversations::search_words(text);
+    let any = assistchat_core::store::conversations::ChannelFilter::Any;
+    let listed = store.list_conversations("u1", &any, None, 10).await.unwrap();
+    let summary: Vec<_> =
+        listed.iter().map(|c| (c.number, c.title.as_str(), c.message_count, c.is_current())).collect();
+    assert_eq!(summary, [(2, "Рецепт борща", 1, true), (1, "Planning a trip to Lisbon", 2, false)]);
+    let first = &listed[1];
+    let messages = store.conversation_messages(&first.id, None, 10).await.unwrap();
+    let kept: Vec<_> = messages.iter().map(|m| (m.id.as_str(), m.text.as_str(), m.completion_tokens)).collect();
+    assert_eq!(kept, [("a2", "Lisbon is lovely", 7), ("a1", "Planning a trip to Lisbon", 0)]);
+    let hits = store.search_conversations("u1", &words("lisbon"), &any, 0, 10).await.unwrap();
+    assert_eq!((hits.len(), hits[0].match_id.as_str()), (1, "a2"), "the index holds what was stored before");
+    let hits = store.search_conversations("u1", &words("борща"), &any, 0, 10).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(store.search_conversations("u2", &words("lisbon"), &any, 0, 10).await.unwrap().is_empty());
+}
+
+fn backend_migrations(backend: Backend) -> &'static Migrator {
+    match backend {
+        Backend::Sqlite => assistchat_core::store::Backend::Sqlite.migrations(),
+        Backend::Postgres => assistchat_core::store::Backend::Postgres.migrations(),
+    }
 }
