@@ -4,10 +4,11 @@
 //! Layout: [`provider`] checks a bot's token and hands it to [`polling`] (getUpdates with its own
 //! offset) or [`webhook`] (Telegram posts to this edge); both give each update to [`chatbot`],
 //! which answers it through core. [`settings`] is a resource's settings schema, [`split`] cuts
-//! long replies. What every chatbot channel shares (the credential check, the turn of a
+//! long replies, [`format`] writes them in Telegram's HTML. What every chatbot channel shares (the credential check, the turn of a
 //! chatbot, webhooks) is `assistchat-edge-client`'s.
 
 pub mod chatbot;
+pub mod format;
 pub mod polling;
 pub mod provider;
 pub mod reason;
