@@ -8,7 +8,9 @@
 //! What a chatbot channel repeats is here too, for a provider to call: [`check`] checks a
 //! resource's credentials with its service before serving it, [`chatbot`] is the turn of a
 //! chatbot (allow list, commands, the model's reply, what the edge says by itself), and
-//! [`webhooks`] the paths a service posts to and their server, stopped with the client.
+//! [`webhooks`] the paths a service posts to and their server, stopped with the client;
+//! [`markdown`] reads the model's Markdown replies into styled text each channel writes in its
+//! own markup and cuts to its message size.
 //!
 //! Layout: [`config`] holds the settings every edge takes; [`provider`] the trait and what a
 //! running resource gets; [`client`] the attach loop; [`backoff`] the reconnect delays;
@@ -19,6 +21,7 @@ pub mod chatbot;
 pub mod check;
 pub mod client;
 pub mod config;
+pub mod markdown;
 pub mod provider;
 pub mod shutdown;
 pub mod webhooks;

@@ -13,15 +13,15 @@ use assistchat_edge_client::{
 };
 use assistchat_proto::v1::ChannelUser;
 use teloxide::{
-    Bot, RequestError,
+    ApiError, Bot, RequestError,
     payloads::SendMessageSetters,
     prelude::Requester,
-    types::{ChatAction, ChatId, Message, MessageId, ReplyParameters, Update, UpdateKind, UserId},
+    types::{ChatAction, ChatId, Message, MessageId, ParseMode, ReplyParameters, Update, UpdateKind, UserId},
 };
 
 use crate::{
+    format::{MAX_MESSAGE_UTF16, Piece, pieces, split_plain},
     settings::Settings,
-    split::{MAX_MESSAGE_CHARS, split},
 };
 
 /// How often the typing action is repeated while the model works (Telegram shows it for 5 s).
@@ -93,6 +93,8 @@ impl Chatbot<'_> {
             Step::Ask(text) => return self.answer(update, message, person, text, reply_to).await,
             Step::Ignore => return Ok(()),
         };
+        // The edge's own lines are plain text: they hold no Markdown to format.
+        let said = split_plain(said, MAX_MESSAGE_UTF16).iter().map(|piece| Piece::plain(piece)).collect();
         self.send(update, chat, said, reply_to).await;
         Ok(())
     }
@@ -117,7 +119,7 @@ impl Chatbot<'_> {
         let answered = self.session.ask(&chat_key, sender, &update.id.0.to_string(), text).await;
         typing.abort();
         // Not taken: the update stays with Telegram, which delivers it again.
-        self.send(update, chat, &answered?, reply_to).await;
+        self.send(update, chat, pieces(&answered?, MAX_MESSAGE_UTF16), reply_to).await;
         Ok(())
     }
 
@@ -132,36 +134,65 @@ impl Chatbot<'_> {
         replies_to_bot || text.contains(&self.mention)
     }
 
-    /// Sends `text` in pieces Telegram accepts, the first replying to `reply_to`; a failure
-    /// other than "slow down" is logged and dropped (the person may have blocked the bot). A
-    /// reply once begun is finished and remembered even if the bot is stopped meanwhile, so that
-    /// the next run does not send it again.
-    async fn send(&self, update: &Update, chat: ChatId, text: &str, reply_to: Option<MessageId>) {
+    /// Sends a reply's `pieces`, the first replying to `reply_to`; a failure other than "slow
+    /// down" is logged and dropped (the person may have blocked the bot). A piece whose markup
+    /// Telegram cannot parse is sent again as its plain text, so that no reply is lost to its
+    /// formatting. A reply once begun is finished and remembered even if the bot is stopped
+    /// meanwhile, so that the next run does not send it again.
+    async fn send(&self, update: &Update, chat: ChatId, pieces: Vec<Piece>, reply_to: Option<MessageId>) {
         let (bot, delivered, id) = (self.bot.clone(), self.delivered.clone(), update.id.0);
-        let pieces = split(text, MAX_MESSAGE_CHARS);
         let sending = tokio::spawn(async move {
             for (index, piece) in pieces.into_iter().enumerate() {
-                for attempt in 1..=SEND_ATTEMPTS {
-                    let mut request = bot.send_message(chat, piece.clone());
-                    if let Some(message_id) = reply_to.filter(|_| index == 0) {
-                        request =
-                            request.reply_parameters(ReplyParameters::new(message_id).allow_sending_without_reply());
-                    }
-                    match request.await {
-                        Ok(_) => break,
-                        Err(RequestError::RetryAfter(seconds)) if attempt < SEND_ATTEMPTS => {
-                            tokio::time::sleep(seconds.duration()).await;
+                let reply_to = reply_to.filter(|_| index == 0);
+                let sent = match &piece.html {
+                    Some(html) => deliver(&bot, chat, html, Some(ParseMode::Html), reply_to).await,
+                    None => deliver(&bot, chat, &piece.plain, None, reply_to).await,
+                };
+                match sent {
+                    Ok(()) => {}
+                    Err(RequestError::Api(ApiError::CantParseEntities(why))) => {
+                        tracing::warn!(why = %why, "Telegram could not read a reply's formatting; it is sent as plain text");
+                        for plain in split_plain(&piece.plain, MAX_MESSAGE_UTF16) {
+                            if let Err(err) = deliver(&bot, chat, &plain, None, reply_to).await {
+                                tracing::warn!(error = %err, "a reply could not be sent");
+                            }
                         }
-                        Err(err) => {
-                            tracing::warn!(error = %err, "a reply could not be sent");
-                            break;
-                        }
                     }
+                    Err(err) => tracing::warn!(error = %err, "a reply could not be sent"),
                 }
             }
             delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id);
         });
         let _ = sending.await;
+    }
+}
+
+/// Sends one message, waiting and trying again as long as Telegram asks to slow down, up to
+/// [`SEND_ATTEMPTS`] times.
+async fn deliver(
+    bot: &Bot,
+    chat: ChatId,
+    text: &str,
+    parse_mode: Option<ParseMode>,
+    reply_to: Option<MessageId>,
+) -> Result<(), RequestError> {
+    let mut attempt = 1;
+    loop {
+        let mut request = bot.send_message(chat, text);
+        if let Some(mode) = parse_mode {
+            request = request.parse_mode(mode);
+        }
+        if let Some(message_id) = reply_to {
+            request = request.reply_parameters(ReplyParameters::new(message_id).allow_sending_without_reply());
+        }
+        match request.await {
+            Ok(_) => return Ok(()),
+            Err(RequestError::RetryAfter(seconds)) if attempt < SEND_ATTEMPTS => {
+                tokio::time::sleep(seconds.duration()).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(err),
+        }
     }
 }
 

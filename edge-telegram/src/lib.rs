@@ -3,16 +3,16 @@
 //!
 //! Layout: [`provider`] checks a bot's token and hands it to [`polling`] (getUpdates with its own
 //! offset) or [`webhook`] (Telegram posts to this edge); both give each update to [`chatbot`],
-//! which answers it through core. [`settings`] is a resource's settings schema, [`split`] cuts
-//! long replies. What every chatbot channel shares (the credential check, the turn of a
+//! which answers it through core. [`settings`] is a resource's settings schema, [`format`] writes
+//! replies in Telegram's HTML and cuts long ones. What every chatbot channel shares (the credential check, the turn of a
 //! chatbot, webhooks) is `assistchat-edge-client`'s.
 
 pub mod chatbot;
+pub mod format;
 pub mod polling;
 pub mod provider;
 pub mod reason;
 pub mod settings;
-pub mod split;
 pub mod webhook;
 
 use assistchat_edge_client::{EdgeClient, EdgeConfig, WebhookServer};

@@ -475,3 +475,79 @@ async fn a_message_past_the_owners_calls_at_once_is_answered_with_when_to_send_a
     assert_eq!(world.model.chat_calls(), 1, "the message past the limit asked the model nothing");
     held.await.unwrap().expect("the held call is answered");
 }
+
+/// The world with a bot that is ready, answering in chat 501.
+async fn ready_world(username: &str) -> World {
+    let world = World::start().await;
+    world.telegram.add_bot(BOT_TOKEN, username);
+    let resource = world.connect(BOT_TOKEN, "{}").await;
+    world.state_becomes(&resource.id, ResourceState::Ready).await;
+    world
+}
+
+#[tokio::test]
+async fn a_markdown_reply_arrives_formatted() {
+    let world = ready_world("formatting_bot").await;
+    world
+        .model
+        .set_reply("Use **care** with `x < 1`:\n\n```rust\nlet y = 2;\n```\n\nSee [docs](https://docs.example.test).");
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "how?");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;
+    assert_eq!(sent[0].parse_mode.as_deref(), Some("HTML"));
+    assert_eq!(sent[0].plain_text, "Use care with x < 1:\n\nlet y = 2;\n\nSee docs.");
+    let entities: Vec<_> = sent[0]
+        .entities
+        .iter()
+        .map(|entity| (entity.kind.as_str(), entity.offset, entity.length, entity.language.as_deref()))
+        .collect();
+    assert_eq!(
+        entities,
+        [("bold", 4, 4), ("code", 14, 5), ("pre", 22, 10), ("text_link", 38, 4)].map(|(kind, offset, length)| (
+            kind,
+            offset,
+            length,
+            (kind == "pre").then_some("rust")
+        ))
+    );
+    assert_eq!(sent[0].entities[3].url.as_deref(), Some("https://docs.example.test"));
+}
+
+#[tokio::test]
+async fn a_reply_telegram_cannot_format_arrives_as_plain_text() {
+    let world = ready_world("fallback_bot").await;
+    world.model.set_reply("A **bold** claim & a `<tag>`.");
+    world.telegram.refuse_formatting_once(BOT_TOKEN);
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "claim?");
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, 1, WAIT).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].parse_mode, None);
+    assert_eq!(sent[0].text, "A bold claim & a <tag>.", "the text as it reads, markup dropped");
+    let refused = world.telegram.calls("sendMessage");
+    assert_eq!(refused.len(), 2, "the formatted try, then the plain one");
+    assert_eq!(refused[0].body["parse_mode"], "HTML");
+}
+
+#[tokio::test]
+async fn a_long_emoji_heavy_reply_is_cut_into_messages_telegram_takes_without_cutting_a_span() {
+    let world = ready_world("longwinded_bot").await;
+    let paragraph = "Party 🎉🎉 with **bold 😀 words** and *italic 👍🏽 ones* here.\n\n";
+    let reply = paragraph.repeat(300);
+    world.model.set_reply(reply.clone());
+    world.telegram.send_text(BOT_TOKEN, 501, 501, "zoe", "celebrate");
+    let whole_units: usize = reply.replace("**", "").replace('*', "").trim().encode_utf16().count();
+    let expected = whole_units.div_ceil(4096);
+    let sent = world.telegram.wait_for_sent(BOT_TOKEN, expected, WAIT).await;
+    assert!(sent.len() >= expected, "{} messages", sent.len());
+    // Nothing more trickles in.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = world.telegram.sent(BOT_TOKEN);
+    for message in &sent {
+        assert_eq!(message.parse_mode.as_deref(), Some("HTML"));
+        assert!(message.plain_text.encode_utf16().count() <= 4096, "{}", message.plain_text.len());
+        assert!(message.plain_text.starts_with("Party") && message.plain_text.ends_with("here."), "cut at a paragraph");
+        let bold = message.entities.iter().filter(|entity| entity.kind == "bold").count();
+        assert_eq!(bold, message.plain_text.matches("Party").count(), "every bold span whole");
+    }
+    let joined: Vec<&str> = sent.iter().map(|message| message.plain_text.as_str()).collect();
+    assert_eq!(joined.join("\n\n"), reply.replace("**", "").replace('*', "").trim());
+}

@@ -14,6 +14,7 @@ use assistchat_proto::v1::ChannelUser;
 
 use crate::{
     event::BotNotification,
+    format::{MAX_MESSAGE_UTF16, pieces},
     messages::{Messages, Outgoing, SendError},
     reason::Reason,
     settings::Settings,
@@ -136,27 +137,32 @@ impl Chatbot {
         say(&self.language, Line::NotNow).to_owned()
     }
 
-    /// Sends `text` where `event` was written; a failure is logged, and refused credentials show
-    /// on the resource.
+    /// Sends `text` (Markdown) where `event` was written, in Zoom's Markdown and in as many
+    /// messages as its length needs; a failure is logged and ends the reply, and refused
+    /// credentials show on the resource.
     async fn send(&self, event: &BotNotification, text: &str) {
         let account_id = if event.account_id.is_empty() { &self.settings.account_id } else { &event.account_id };
-        let outgoing = Outgoing { to_jid: &event.to_jid, account_id, text, reply_to: event.thread() };
-        match self.messages.send(&outgoing).await {
-            Ok(_) => {}
-            Err(SendError::Token(TokenError::Rejected)) => {
-                self.session.error(
-                    CREDENTIALS_REJECTED,
-                    Reason::CredentialsRejected.code(),
-                    ResourceErrorAction::FixSettings,
-                );
+        for piece in pieces(text, MAX_MESSAGE_UTF16) {
+            let outgoing = Outgoing { to_jid: &event.to_jid, account_id, text: &piece, reply_to: event.thread() };
+            match self.messages.send(&outgoing).await {
+                Ok(_) => continue,
+                Err(SendError::Token(TokenError::Rejected)) => {
+                    self.session.error(
+                        CREDENTIALS_REJECTED,
+                        Reason::CredentialsRejected.code(),
+                        ResourceErrorAction::FixSettings,
+                    );
+                }
+                // Refused with a token just renewed: the app itself may not send (a missing scope,
+                // an app removed from the account), which every later reply would meet too.
+                Err(SendError::Refused(status @ (401 | 403), why)) => {
+                    tracing::warn!(status, why, "Zoom refused a reply with a fresh token");
+                    self.session.error(SEND_REFUSED, Reason::SendRefused.code(), ResourceErrorAction::FixSettings);
+                }
+                Err(err) => tracing::warn!(error = %err, "a reply could not be sent"),
             }
-            // Refused with a token just renewed: the app itself may not send (a missing scope, an
-            // app removed from the account), which every later reply would meet too.
-            Err(SendError::Refused(status @ (401 | 403), why)) => {
-                tracing::warn!(status, why, "Zoom refused a reply with a fresh token");
-                self.session.error(SEND_REFUSED, Reason::SendRefused.code(), ResourceErrorAction::FixSettings);
-            }
-            Err(err) => tracing::warn!(error = %err, "a reply could not be sent"),
+            // The rest of the reply would meet the same refusal.
+            return;
         }
     }
 }

@@ -7,11 +7,12 @@
 //! Layout: [`provider`] checks a chatbot's client id and secret and serves it; [`webhook`] takes
 //! Zoom's posts, checked by [`signature`], and hands each [`event`] to [`chatbot`], which answers
 //! it through core and sends the reply with [`messages`], using the chatbot token [`token`]
-//! keeps. [`settings`] is a resource's settings schema. What every chatbot channel shares (the
+//! keeps; [`format`] writes the reply in Zoom's Markdown and cuts a long one. [`settings`] is a resource's settings schema. What every chatbot channel shares (the
 //! credential check, the turn of a chatbot, webhooks) is `assistchat-edge-client`'s.
 
 pub mod chatbot;
 pub mod event;
+pub mod format;
 pub mod messages;
 pub mod provider;
 pub mod reason;

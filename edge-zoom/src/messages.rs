@@ -35,7 +35,7 @@ pub struct Outgoing<'a> {
     pub to_jid: &'a str,
     /// The account the chat belongs to.
     pub account_id: &'a str,
-    /// The text, in Markdown.
+    /// The text, in Zoom's Markdown (see `format`).
     pub text: &'a str,
     /// The message to thread under, if any.
     pub reply_to: Option<&'a str>,

@@ -418,3 +418,32 @@ async fn the_webhook_server_closes_connections_that_never_finish_their_headers_a
     let small = reqwest::Client::new().post(&url).body("{}").send().await.unwrap();
     assert_eq!(small.status(), 404, "an ordinary post reaches the route, which has no chatbot");
 }
+
+#[tokio::test]
+async fn a_markdown_reply_arrives_in_zooms_markdown_and_a_long_one_in_messages_zoom_takes() {
+    let world = World::start().await;
+    let resource = world.ready(json!({})).await;
+    world.model.set_reply("Use **care**, *always*, ~~never~~ `x`; see [docs](https://docs.example.test).");
+    let message = written("zoe", "how?", 1_700_000_000_500).to_string();
+    assert_eq!(world.post(&resource.id, &message, Signing::Zoom).await.0, 200);
+    let sent = world.replies(1).await;
+    assert!(sent[0].markdown, "sent with is_markdown_support");
+    assert_eq!(sent[0].text(), "Use *care*, _always_, ~never~ `x`; see <https://docs.example.test|docs>.");
+
+    // Far over one message: cut into messages the fake Zoom accepts, no span cut.
+    let reply = format!("**{}**\n\n{}", ["bold 🎉 words"; 400].join(" "), "plain text ".repeat(500));
+    world.model.set_reply(reply);
+    let message = written("zoe", "more", 1_700_000_000_900).to_string();
+    assert_eq!(world.post(&resource.id, &message, Signing::Zoom).await.0, 200);
+    world.replies(4).await;
+    // Nothing more trickles in.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = world.zoom.messages();
+    let long = &sent[1..];
+    assert!(long.iter().all(|message| message.text().encode_utf16().count() <= 4096));
+    assert!(long.iter().all(|message| message.text().matches('*').count() % 2 == 0), "every bold span closed");
+    assert!(long[1].text().starts_with('*'), "the bold span opened again: {}", &long[1].text()[..10]);
+    assert!(world.zoom.attempts_at(Endpoint::Messages).iter().all(|attempt| attempt.status == 201), "none refused");
+    let words: usize = long.iter().map(|message| message.text().matches("plain text").count()).sum();
+    assert_eq!(words, 500, "nothing lost between messages");
+}

@@ -10,6 +10,12 @@
 //! `Not Found`, as Telegram answers unknown ones. Tests play the users: they inject updates, read
 //! what the bot sent, and script failures.
 //!
+//! `sendMessage` with `parse_mode=HTML` is parsed as strictly as Telegram parses it (see
+//! [`html`]): markup Telegram would refuse is answered 400 `Bad Request: can't parse entities:
+//! ...`, and the message is recorded with its plain text and entities. Other parse modes are
+//! recorded as sent, without entities. The limit of [`MAX_TEXT_UTF16`] is checked on the text
+//! after parsing, in UTF-16 code units, as Telegram checks it.
+//!
 //! The fake does not deliver updates to a webhook: it only keeps what `setWebhook` set, and
 //! refuses `getUpdates` meanwhile, as Telegram does.
 //!
@@ -28,6 +34,7 @@
 //! # }
 //! ```
 
+pub mod html;
 mod wire;
 
 use std::collections::{HashMap, VecDeque};
@@ -45,9 +52,14 @@ use tokio::time::Instant;
 
 use crate::server::{Hangup, Server};
 
-/// The longest text `sendMessage` takes, in characters; longer is refused with
-/// `Bad Request: message is too long`.
-pub const MAX_TEXT_CHARS: usize = 4096;
+/// The longest text `sendMessage` takes, in UTF-16 code units of the text after its markup is
+/// parsed; longer is refused with `Bad Request: message is too long`.
+pub const MAX_TEXT_UTF16: usize = 4096;
+
+/// What the fake answers a formatted message it was told to refuse with
+/// [`FakeTelegram::refuse_formatting_once`]: Telegram's words for markup it cannot read.
+pub const REFUSED_FORMATTING: &str =
+    "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\"";
 
 /// The most updates one `getUpdates` returns, and what it returns without a `limit`.
 pub const MAX_UPDATES_PER_CALL: usize = 100;
@@ -110,8 +122,13 @@ pub struct SentMessage {
     pub chat_id: i64,
     /// The id the fake gave it in that chat.
     pub message_id: i64,
-    /// Its text, as sent (markup included: the fake does not parse `parse_mode`).
+    /// Its text, as sent (markup included).
     pub text: String,
+    /// Its text as Telegram shows it: with `parse_mode=HTML` the markup parsed away and the
+    /// entities decoded, else as sent.
+    pub plain_text: String,
+    /// The formatting Telegram read from the markup, in UTF-16 offsets and lengths.
+    pub entities: Vec<html::Entity>,
     /// The message it replies to, from `reply_parameters` or `reply_to_message_id`.
     pub reply_to: Option<i64>,
     /// The `parse_mode` asked for, e.g. `MarkdownV2`.
@@ -311,6 +328,13 @@ impl FakeTelegram {
         self.state.with_bot(token, |bot| bot.always.insert(method.to_ascii_lowercase(), failure));
     }
 
+    /// Makes the bot's next `sendMessage` that asks for a `parse_mode` fail as markup Telegram
+    /// cannot parse does: 400 [`REFUSED_FORMATTING`]. Messages without a `parse_mode` are taken
+    /// meanwhile; each call refuses one more.
+    pub fn refuse_formatting_once(&self, token: &str) {
+        self.state.with_bot(token, |bot| bot.refuse_formatting += 1);
+    }
+
     /// Undoes [`FakeTelegram::fail_always`] and drops the failures still queued for `method`.
     pub fn stop_failing(&self, token: &str, method: &str) {
         let method = method.to_ascii_lowercase();
@@ -403,6 +427,8 @@ struct Bot {
     once: HashMap<String, VecDeque<Failure>>,
     /// Failures to play on every call, by lowercase method.
     always: HashMap<String, Failure>,
+    /// How many formatted messages to refuse as unparsable, whatever their markup.
+    refuse_formatting: usize,
     /// Bumped after every change a waiter may wait for.
     watch: watch::Sender<()>,
 }
@@ -426,6 +452,7 @@ impl Bot {
             chat_actions: Vec::new(),
             once: HashMap::new(),
             always: HashMap::new(),
+            refuse_formatting: 0,
             watch: watch::Sender::new(()),
         }
     }
@@ -609,17 +636,34 @@ fn send_message(bot: &mut Bot, params: &Map<String, Value>) -> Response {
     if text.is_empty() {
         return bad_request("Bad Request: message text is empty");
     }
-    if text.chars().count() > MAX_TEXT_CHARS {
+    let parse_mode = wire::string(params, "parse_mode");
+    if parse_mode.is_some() && bot.refuse_formatting > 0 {
+        bot.refuse_formatting -= 1;
+        return bad_request(REFUSED_FORMATTING);
+    }
+    let parsed = match parse_mode.as_deref() {
+        Some(mode) if mode.eq_ignore_ascii_case("html") => match html::parse(&text) {
+            Ok(parsed) => parsed,
+            Err(reason) => return bad_request(&format!("Bad Request: can't parse entities: {reason}")),
+        },
+        _ => html::Parsed { text: text.clone(), entities: Vec::new() },
+    };
+    if parsed.text.is_empty() {
+        return bad_request("Bad Request: message text is empty");
+    }
+    if parsed.text.encode_utf16().count() > MAX_TEXT_UTF16 {
         return bad_request("Bad Request: message is too long");
     }
     let reply_to = wire::structured(params, "reply_parameters")
         .and_then(|reply| reply["message_id"].as_i64())
         .or_else(|| wire::int(params, "reply_to_message_id"));
-    let parse_mode = wire::string(params, "parse_mode");
 
     let message_id = bot.next_message_id(chat_id);
     let mut message = wire::message(message_id, wire::bot(bot.id, &bot.username), bot.chat(chat_id), now());
-    message["text"] = json!(text);
+    message["text"] = json!(parsed.text);
+    if !parsed.entities.is_empty() {
+        message["entities"] = parsed.entities.iter().map(html::Entity::to_json).collect();
+    }
     if let Some(replied) = reply_to.and_then(|reply_to| bot.messages.get(&(chat_id, reply_to))) {
         let mut replied = replied.clone();
         // Telegram nests one level only.
@@ -627,7 +671,8 @@ fn send_message(bot: &mut Bot, params: &Map<String, Value>) -> Response {
         message["reply_to_message"] = replied;
     }
     bot.messages.insert((chat_id, message_id), message.clone());
-    bot.sent.push(SentMessage { chat_id, message_id, text, reply_to, parse_mode });
+    let (plain_text, entities) = (parsed.text, parsed.entities);
+    bot.sent.push(SentMessage { chat_id, message_id, text, plain_text, entities, reply_to, parse_mode });
     bot.changed();
     wire::ok(message, None)
 }

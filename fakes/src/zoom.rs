@@ -2,7 +2,9 @@
 //! (`POST /oauth/token`, `grant_type=client_credentials` in the query or a form, Basic auth with
 //! the app's client id and secret) and the Chatbot API's `POST /v2/im/chat/messages` (Bearer
 //! token). Both answer as Zoom does: tokens that expire after `expires_in` seconds, 401 for a
-//! token that is unknown, expired or revoked, 201 with the new message's id.
+//! token that is unknown, expired or revoked, 201 with the new message's id. A message whose
+//! head or any text of its body is longer than [`MAX_MESSAGE_UTF16`] is refused with 400;
+//! whether it asked for Markdown (`is_markdown_support`) is recorded with it.
 //!
 //! Tests register apps, read every message sent with its JSON and its `Authorization` header,
 //! and script failures (401, 429, 500) for either endpoint. One server plays both, so the OAuth
@@ -45,6 +47,14 @@ pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// The scope Zoom grants a chatbot token.
 pub const CHATBOT_SCOPE: &str = "imchat:bot";
 
+/// The longest text of a message's head or of one of its body's items, in UTF-16 code units.
+/// Zoom's chatbot API documents no figure; this is the message limit Zoom's chat is known by.
+pub const MAX_MESSAGE_UTF16: usize = 4096;
+
+/// What the fake answers a message over [`MAX_MESSAGE_UTF16`], with Zoom's invalid-field code
+/// (Zoom publishes no wording of its own for this refusal).
+pub const TOO_LONG: &str = "Invalid field: content. The message is too long.";
+
 /// Which endpoint a scripted failure is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -75,6 +85,8 @@ pub struct SentMessage {
     pub message_id: String,
     /// The request body as sent.
     pub body: Value,
+    /// Whether it asked for its texts to be read as Markdown (`is_markdown_support`).
+    pub markdown: bool,
     /// The `Authorization` header as sent, e.g. `Bearer <token>`.
     pub authorization: String,
 }
@@ -357,6 +369,12 @@ fn accept(inner: &mut Inner, failure: Option<Failure>, headers: &HeaderMap, body
     if !body["content"].is_object() {
         return zoom_error(StatusCode::BAD_REQUEST, 300, "Invalid field: content.");
     }
+    let items = body["content"]["body"].as_array().map_or(&[][..], Vec::as_slice);
+    let texts = items.iter().map(|item| &item["text"]).chain([&body["content"]["head"]["text"]]);
+    if texts.filter_map(Value::as_str).any(|text| text.encode_utf16().count() > MAX_MESSAGE_UTF16) {
+        return zoom_error(StatusCode::BAD_REQUEST, 300, TOO_LONG);
+    }
+    let markdown = body["is_markdown_support"] == true;
     let message_id = format!("2025010112000{:04}_fake_web", inner.sent.len() + 1);
     let answer = json!({
         "message_id": message_id,
@@ -364,7 +382,7 @@ fn accept(inner: &mut Inner, failure: Option<Failure>, headers: &HeaderMap, body
         "to_jid": body["to_jid"],
         "sent_time": "2025-01-01 12:00:00",
     });
-    inner.sent.push(SentMessage { message_id, body, authorization: authorization.to_owned() });
+    inner.sent.push(SentMessage { message_id, body, markdown, authorization: authorization.to_owned() });
     inner.watch.send_replace(());
     (StatusCode::CREATED, Json(answer)).into_response()
 }

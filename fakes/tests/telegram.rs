@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use assistchat_fakes::telegram::{Failure, FakeTelegram, GroupText, MAX_TEXT_CHARS};
+use assistchat_fakes::telegram::{Failure, FakeTelegram, GroupText, MAX_TEXT_UTF16, REFUSED_FORMATTING};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
@@ -342,7 +342,7 @@ mod client {
         });
         let sent = fake.wait_for_sent(TOKEN, 1, PATIENCE).await;
         let reply = waiter.await.unwrap().unwrap();
-        assert_eq!(reply.text(), Some("<b>hello</b>"));
+        assert_eq!(reply.text(), Some("hello"), "the markup parsed, as Telegram parses it");
         assert_eq!(reply.reply_to_message().map(|replied| replied.id), Some(asked));
         assert_eq!(sent.len(), 1);
         assert_eq!((sent[0].chat_id, sent[0].text.as_str()), (42, "<b>hello</b>"));
@@ -361,10 +361,55 @@ mod client {
         let fake = fake_with_bot().await;
         let bot = bot(&fake, TOKEN);
         let chat = teloxide::types::ChatId(42);
-        bot.send_message(chat, "é".repeat(MAX_TEXT_CHARS)).await.expect("the limit counts characters");
-        let refused = bot.send_message(chat, "a".repeat(MAX_TEXT_CHARS + 1)).await.unwrap_err();
+        bot.send_message(chat, "é".repeat(MAX_TEXT_UTF16)).await.expect("the limit counts UTF-16 units");
+        let refused = bot.send_message(chat, "a".repeat(MAX_TEXT_UTF16 + 1)).await.unwrap_err();
         assert!(matches!(refused, RequestError::Api(ApiError::MessageIsTooLong)), "{refused:?}");
         assert_eq!(fake.sent(TOKEN).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn html_is_parsed_into_text_and_entities_and_the_limit_counts_the_parsed_text() {
+        let fake = fake_with_bot().await;
+        let bot = bot(&fake, TOKEN);
+        let chat = teloxide::types::ChatId(42);
+        let html = "😀 <b>bold</b> <pre><code class=\"language-rust\">x &lt; 1</code></pre>";
+        let reply = bot.send_message(chat, html).parse_mode(ParseMode::Html).await.unwrap();
+        assert_eq!(reply.text(), Some("😀 bold x < 1"));
+        let kinds: Vec<_> = reply.entities().unwrap().iter().map(|entity| (entity.offset, entity.length)).collect();
+        assert_eq!(kinds, [(3, 4), (8, 5)], "offsets in UTF-16 units");
+        assert!(
+            matches!(&reply.entities().unwrap()[1].kind, MessageEntityKind::Pre { language: Some(l) } if l == "rust")
+        );
+        let sent = fake.sent(TOKEN);
+        assert_eq!((sent[0].text.as_str(), sent[0].plain_text.as_str()), (html, "😀 bold x < 1"));
+        assert_eq!(sent[0].entities[0].kind, "bold");
+
+        // Markup is not counted, but every UTF-16 unit of the text is: an emoji is two.
+        let long = format!("<b>{}</b>", "a".repeat(MAX_TEXT_UTF16));
+        bot.send_message(chat, long).parse_mode(ParseMode::Html).await.expect("markup is not counted");
+        let refused = bot.send_message(chat, "😀".repeat(MAX_TEXT_UTF16 / 2 + 1)).await.unwrap_err();
+        assert!(matches!(refused, RequestError::Api(ApiError::MessageIsTooLong)), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn markup_telegram_cannot_parse_is_refused_and_a_refusal_can_be_scripted() {
+        let fake = fake_with_bot().await;
+        let bot = bot(&fake, TOKEN);
+        let chat = teloxide::types::ChatId(42);
+        for bad in ["<b>open", "<p>para</p>", "a & b", "<img src=x onerror=alert(1)>"] {
+            let refused = bot.send_message(chat, bad).parse_mode(ParseMode::Html).await.unwrap_err();
+            assert!(matches!(refused, RequestError::Api(ApiError::CantParseEntities(_))), "{bad}: {refused:?}");
+        }
+        bot.send_message(chat, "<b>open").await.expect("without a parse mode, markup is text");
+
+        fake.refuse_formatting_once(TOKEN);
+        let refused = bot.send_message(chat, "<b>fine</b>").parse_mode(ParseMode::Html).await.unwrap_err();
+        assert!(
+            matches!(&refused, RequestError::Api(ApiError::CantParseEntities(why)) if why == REFUSED_FORMATTING),
+            "{refused:?}"
+        );
+        bot.send_message(chat, "<b>fine</b>").parse_mode(ParseMode::Html).await.expect("refused once only");
+        assert_eq!(fake.sent(TOKEN).len(), 2);
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use assistchat_fakes::zoom::{Endpoint, Failure, FakeZoom};
+use assistchat_fakes::zoom::{Endpoint, Failure, FakeZoom, MAX_MESSAGE_UTF16, TOO_LONG};
 use serde_json::{Value, json};
 
 const CLIENT_ID: &str = "AbCdEfGhIjKlMnOp";
@@ -154,4 +154,23 @@ async fn scripted_failures_play_once_each_in_order_then_calls_succeed() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn messages_record_whether_they_are_markdown_and_over_long_ones_are_refused() {
+    let zoom = fake_with_app().await;
+    let (_, body) = get_token(&zoom, CLIENT_ID, CLIENT_SECRET).await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+
+    let mut plain = message("*not bold*");
+    plain.as_object_mut().unwrap().remove("is_markdown_support");
+    assert_eq!(send(&zoom, &token, &plain).await.0, 201);
+    // The limit counts UTF-16 units: an emoji is two.
+    let longest = "😀".repeat(MAX_MESSAGE_UTF16 / 2);
+    assert_eq!(send(&zoom, &token, &message(&longest)).await.0, 201);
+    let (status, _, answer) = send(&zoom, &token, &message(&format!("{longest}a"))).await;
+    assert_eq!((status, answer["message"].as_str()), (400, Some(TOO_LONG)));
+
+    let sent = zoom.messages();
+    assert_eq!(sent.iter().map(|message| message.markdown).collect::<Vec<_>>(), [false, true]);
 }
