@@ -214,6 +214,7 @@ impl Application {
             self.resources.clone(),
             self.registry.clone(),
             self.manager.clone(),
+            self.conversations.clone(),
         );
         let max_streams = usize::try_from(self.config.max_streams_per_user).unwrap_or(usize::MAX);
         let bot_api =

@@ -12,6 +12,7 @@ pub const SCHEMA: &str = r#"{
   "properties": {
     "api_token": {"type": "string", "minLength": 16, "title": "API token"},
     "system_prompt": {"type": "string", "maxLength": 2000},
+    "model": {"type": "string", "maxLength": 100},
     "allowed_users": {"type": "array", "items": {"type": "string"}},
     "fail_with": {"type": "string", "description": "tests: report this error on start"}
   },

@@ -76,6 +76,9 @@ pub struct Settings {
     pub managed_models: Vec<String>,
 }
 
+/// The setting of a resource naming the model its conversations ask (empty: the owner's default).
+pub const MODEL_SETTING: &str = "model";
+
 /// Where a message came: one chat of a resource, or a user's browser chat.
 #[derive(Clone, Debug)]
 pub struct Channel {
@@ -85,8 +88,18 @@ pub struct Channel {
     pub resource_id: Option<String>,
     /// The chat within the channel, as its edge names it.
     pub chat_key: String,
-    /// The channel's own instructions; empty for the default.
+    /// What the channel sets for its conversations.
+    pub defaults: ChannelDefaults,
+}
+
+/// What a channel sets for its conversations, each empty for the owner's or the platform's
+/// default; a conversation's own setting comes first.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelDefaults {
+    /// The channel's instructions.
     pub system_prompt: String,
+    /// The model it asks.
+    pub model: String,
 }
 
 impl Channel {
@@ -96,7 +109,7 @@ impl Channel {
             user_id: user_id.to_owned(),
             resource_id: None,
             chat_key: BROWSER_CHAT.into(),
-            system_prompt: String::new(),
+            defaults: ChannelDefaults::default(),
         }
     }
 }
@@ -242,7 +255,7 @@ impl Conversations {
                 Some(id) => Some(this.in_flight.lock(format!("{}\n{id}", conversation.chat_id)).await),
                 None => None,
             };
-            this.answer_in(&conversation, "", &inbound, Some(&events)).await
+            this.answer_in(&conversation, &ChannelDefaults::default(), &inbound, Some(&events)).await
         }))
     }
 
@@ -265,7 +278,7 @@ impl Conversations {
             }
             let question = MessageRecord { reply_id: None, ..question };
             let _ = events.send(Ok(Event::Question(Box::new(question.clone())))).await;
-            this.reply_to(&conversation, "", question, Some(&events)).await
+            this.reply_to(&conversation, &ChannelDefaults::default(), question, Some(&events)).await
         }))
     }
 
@@ -347,14 +360,14 @@ impl Conversations {
             None => None,
         };
         let conversation = self.store.current_conversation(&channel.user_id, &chat, now_millis()).await?;
-        self.answer_in(&conversation, &channel.system_prompt, inbound, events).await
+        self.answer_in(&conversation, &channel.defaults, inbound, events).await
     }
 
     /// Stores `inbound` in `conversation` and answers it, unless it was answered before.
     async fn answer_in(
         &self,
         conversation: &ConversationRecord,
-        channel_prompt: &str,
+        defaults: &ChannelDefaults,
         inbound: &Inbound,
         events: Option<&mpsc::Sender<Result<Event>>>,
     ) -> Result<Answer> {
@@ -374,18 +387,18 @@ impl Conversations {
             let reply = self.store.message(reply_id).await?.ok_or_else(|| Error::Internal("a lost reply".into()))?;
             return Ok(Answer { conversation: conversation.clone(), question, reply, redelivered: true });
         }
-        self.reply_to(conversation, channel_prompt, question, events).await
+        self.reply_to(conversation, defaults, question, events).await
     }
 
     /// Asks the model for the reply to `question` and stores it, or records why it failed.
     async fn reply_to(
         &self,
         conversation: &ConversationRecord,
-        channel_prompt: &str,
+        defaults: &ChannelDefaults,
         question: MessageRecord,
         events: Option<&mpsc::Sender<Result<Event>>>,
     ) -> Result<Answer> {
-        match self.ask(conversation, channel_prompt, &question, events).await {
+        match self.ask(conversation, defaults, &question, events).await {
             Ok(reply) => {
                 let question = MessageRecord { reply_id: Some(reply.id.clone()), ..question };
                 let answer = Answer { conversation: conversation.clone(), question, reply, redelivered: false };
@@ -405,11 +418,13 @@ impl Conversations {
         }
     }
 
-    /// The user's route to the model, with the model `conversation` chose, if any.
-    async fn route(&self, conversation: &ConversationRecord) -> Result<AiRoute> {
+    /// The user's route to the model, with the model `conversation` chose, else its channel's
+    /// `channel_model`, else the user's default.
+    async fn route(&self, conversation: &ConversationRecord, channel_model: &str) -> Result<AiRoute> {
         let mut route = self.profiles.ai_route(&conversation.user_id).await?;
-        if !conversation.model.is_empty() {
-            route.target.model.clone_from(&conversation.model);
+        let chosen = [conversation.model.trim(), channel_model.trim()].into_iter().find(|model| !model.is_empty());
+        if let Some(model) = chosen {
+            model.clone_into(&mut route.target.model);
         }
         Ok(route)
     }
@@ -418,12 +433,12 @@ impl Conversations {
     async fn ask(
         &self,
         conversation: &ConversationRecord,
-        channel_prompt: &str,
+        defaults: &ChannelDefaults,
         question: &MessageRecord,
         events: Option<&mpsc::Sender<Result<Event>>>,
     ) -> Result<MessageRecord, Failure> {
         let user_id = &conversation.user_id;
-        let route = self.route(conversation).await?;
+        let route = self.route(conversation, &defaults.model).await?;
         // Taken before any work for the model, and held (in this task, which outlives a caller
         // that went away) until the reply is stored or the call has failed.
         let Some(_call) = self.calls.try_acquire(user_id) else {
@@ -432,7 +447,7 @@ impl Conversations {
             return Err(Failure::new("TOO_MANY_AT_ONCE", Error::Busy { message, retry_after: BUSY_RETRY_AFTER }));
         };
         let history = self.store.history(&conversation.id, &question.id, HISTORY_ROWS).await?;
-        let system_prompt = [conversation.instructions.trim(), channel_prompt.trim()]
+        let system_prompt = [conversation.instructions.trim(), defaults.system_prompt.trim()]
             .into_iter()
             .find(|prompt| !prompt.is_empty())
             .unwrap_or(&self.settings.default_system_prompt);
@@ -530,7 +545,7 @@ impl Conversations {
     /// A title the model suggests for an exchange, paid like a reply; `None` when it cannot.
     async fn title_by_model(&self, answer: &Answer) -> Option<String> {
         let conversation = &answer.conversation;
-        let route = self.route(conversation).await.ok()?;
+        let route = self.route(conversation, "").await.ok()?;
         let _call = self.calls.try_acquire(&conversation.user_id)?;
         let turns = titles::prompt(&route.language_code, &answer.question.text, &answer.reply.text);
         let reserved = self.reserve(&conversation.user_id, &route, &turns).await.ok()?;

@@ -23,7 +23,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     bot::manager::BotManager,
-    conversations::{Channel, Conversations, Inbound, message_text},
+    conversations::{Channel, ChannelDefaults, Conversations, Inbound, MODEL_SETTING, message_text},
     error::Error,
     providers::{ProviderSpec, Registry},
     store::Store,
@@ -125,12 +125,12 @@ impl EdgeApi {
             )));
         }
         let settings: serde_json::Value = serde_json::from_str(&record.meta_json).unwrap_or_default();
-        let system_prompt = settings.get("system_prompt").and_then(|value| value.as_str()).unwrap_or_default();
+        let setting = |name: &str| settings.get(name).and_then(|value| value.as_str()).unwrap_or_default().to_owned();
         Ok(Channel {
             user_id: record.user_id,
             resource_id: Some(record.id),
             chat_key: chat_id.to_owned(),
-            system_prompt: system_prompt.to_owned(),
+            defaults: ChannelDefaults { system_prompt: setting("system_prompt"), model: setting(MODEL_SETTING) },
         })
     }
 

@@ -16,6 +16,7 @@ use super::{NewResource, ResourceChanges, Resources};
 use crate::{
     auth::Accounts,
     bot::manager::{BotManager, Nudge},
+    conversations::{Conversations, MODEL_SETTING},
     error::{Error, Result},
     providers::Registry,
     rpc::{caller, timestamp},
@@ -35,6 +36,8 @@ pub struct ResourceApi {
     registry: Arc<Registry>,
     /// Starts and stops resources.
     manager: BotManager,
+    /// Says which models a resource may choose.
+    conversations: Arc<Conversations>,
 }
 
 impl ResourceApi {
@@ -44,8 +47,20 @@ impl ResourceApi {
         resources: Arc<Resources>,
         registry: Arc<Registry>,
         manager: BotManager,
+        conversations: Arc<Conversations>,
     ) -> Self {
-        Self { accounts, resources, registry, manager }
+        Self { accounts, resources, registry, manager, conversations }
+    }
+
+    /// `INVALID_ARGUMENT` on `resource.meta_json.model` unless the model the settings choose
+    /// (if any) is one the user may choose; settings that are no JSON object are left to the
+    /// provider's schema to name.
+    async fn check_model(&self, user_id: &str, meta_json: &str) -> Result<()> {
+        let settings: Option<serde_json::Value> = serde_json::from_str(meta_json).ok();
+        match settings.as_ref().and_then(|settings| settings.get(MODEL_SETTING)).and_then(|model| model.as_str()) {
+            Some(model) => self.conversations.check_model(user_id, "resource.meta_json.model", model.trim()).await,
+            None => Ok(()),
+        }
     }
 
     /// Lets the manager act on a resource, then reads it back as the caller sees it.
@@ -214,6 +229,7 @@ impl ResourceService for ResourceApi {
             secrets: input.secrets.into_iter().collect::<BTreeMap<_, _>>(),
             paused,
         };
+        self.check_model(&caller.user_id, &new.meta_json).await?;
         let record = self.resources.create(&caller.user_id, new).await?;
         self.manager.changed(&caller.user_id, &record.id);
         let resource = self.settled(&caller.user_id, &record.id, Nudge::Check).await?;
@@ -254,8 +270,11 @@ impl ResourceService for ResourceApi {
             input.resource.ok_or_else(|| Error::invalid("resource", "send the resource with the new values"))?;
         let id = update.id.clone();
         let mask = input.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let (_, settings_changed) =
-            self.resources.update(&caller.user_id, &id, changes(update, &mask, input.clear_secrets)?).await?;
+        let changes = changes(update, &mask, input.clear_secrets)?;
+        if let Some(meta_json) = &changes.meta_json {
+            self.check_model(&caller.user_id, meta_json).await?;
+        }
+        let (_, settings_changed) = self.resources.update(&caller.user_id, &id, changes).await?;
         self.manager.changed(&caller.user_id, &id);
         let nudge = if settings_changed { Nudge::Restart } else { Nudge::Check };
         let resource = self.settled(&caller.user_id, &id, nudge).await?;

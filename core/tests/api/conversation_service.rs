@@ -8,10 +8,10 @@ use assistchat_fakes::{Behaviour, FakeOpenAi};
 use assistchat_proto::v1::{
     Conversation, ConversationResult, CreateConversationRequest, DeleteConversationRequest, ExportConversationRequest,
     ExportFormat, GetConversationRequest, GetUsageRequest, ListConversationsRequest, ListMessagesRequest,
-    ListModelsRequest, Message, MessageRole, RegenerateReplyRequest, ResetConversationRequest, SendChatMessageRequest,
-    StopMessageRequest, StreamMessageRequest, StreamMessageResponse, UpdateConversationRequest,
-    conversation_service_client::ConversationServiceClient, edge_service_client::EdgeServiceClient,
-    stream_message_response::Event,
+    ListModelsRequest, Message, MessageRole, RegenerateReplyRequest, ResetConversationRequest, Resource, ResourceState,
+    SendChatMessageRequest, StopMessageRequest, StreamMessageRequest, StreamMessageResponse, UpdateConversationRequest,
+    UpdateResourceRequest, conversation_service_client::ConversationServiceClient,
+    edge_service_client::EdgeServiceClient, stream_message_response::Event,
 };
 use prost_types::FieldMask;
 use serde_json::Value;
@@ -21,7 +21,7 @@ use crate::{
     both_backends,
     conversations::converse,
     helpers::{Backend, TestApp, authed, eventually, spawn_app_with_edges_and, violated_field},
-    resources::running,
+    resources::{TOKEN_B, new_resource, running, state_becomes},
     test_edge::EDGE_TOKEN,
 };
 
@@ -300,6 +300,27 @@ async fn a_conversation_asks_the_model_it_chose_among_those_offered(backend: Bac
     let refused = client(&app).create_conversation(authed(request, &ann.token)).await.unwrap_err();
     assert_eq!(violated_field(&refused), "conversation.model");
     assert_eq!(get(&app, &ann.token, &conversation.id).await.unwrap().model, "big-model", "nothing stored was lost");
+
+    // A resource's model setting is checked the same way, and its conversations ask it.
+    let run = running(&app).await;
+    let refused = app
+        .resources()
+        .create_resource(authed(new_resource("Big", r#"{"model": "gpt-imaginary"}"#, TOKEN_B), &run.session.token))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&refused), "resource.meta_json.model");
+    let resource =
+        Resource { id: run.resource.id.clone(), meta_json: r#"{"model": "big-model"}"#.into(), ..Default::default() };
+    let request = UpdateResourceRequest {
+        resource: Some(resource),
+        update_mask: Some(FieldMask { paths: vec!["meta_json".into()] }),
+        clear_secrets: Vec::new(),
+    };
+    app.resources().update_resource(authed(request, &run.session.token)).await.unwrap();
+    state_becomes(&app, &run.session.token, &run.resource.id, ResourceState::Ready).await;
+    let mut edge = EdgeServiceClient::new(app.channel.clone());
+    edge.converse(authed(converse(&run.resource.id, "chat-1", "u1", "hello"), EDGE_TOKEN)).await.unwrap();
+    assert_eq!(fake.requests().pop().unwrap().model(), Some("big-model"), "the resource's model was asked");
 }
 
 async fn stopping_keeps_what_the_model_wrote_and_counts_it(backend: Backend) {

@@ -37,7 +37,7 @@ both_backends!(
 );
 
 const TOKEN_A: &str = "tok-aaaaaaaaaaaaaaaaaaaa-1111";
-const TOKEN_B: &str = "tok-bbbbbbbbbbbbbbbbbbbb-2222";
+pub const TOKEN_B: &str = "tok-bbbbbbbbbbbbbbbbbbbb-2222";
 
 async fn app(backend: Backend) -> Option<TestApp> {
     spawn_app_with_edges(backend).await

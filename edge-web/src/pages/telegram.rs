@@ -25,7 +25,7 @@ pub const CHANNEL: Channel = Channel {
     ],
     script: "resources_telegram.js",
     list: "bots",
-    fields: &["bot_token", "system_prompt", "allowed_users", "groups_mentions_only"],
+    fields: &["bot_token", "system_prompt", "model", "allowed_users", "groups_mentions_only"],
     steps,
     item: bot_item,
 };

@@ -26,6 +26,7 @@ pub const CHANNEL: Channel = Channel {
         "webhook_secret_token",
         "account_id",
         "system_prompt",
+        "model",
         "allowed_users",
     ],
     steps,
