@@ -34,7 +34,7 @@ impl Store {
         token_hash: &str,
         cap: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::lock_user(&mut tx, &token.user_id).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE user_id = $1")
             .bind(&token.user_id)

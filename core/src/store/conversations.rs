@@ -223,7 +223,7 @@ impl Store {
         changes: &ConversationChanges,
         now: i64,
     ) -> Result<ConversationRecord, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let (number,): (i64,) =
             sqlx::query_as("UPDATE chats SET conversation = conversation + 1 WHERE id = $1 RETURNING conversation")
                 .bind(&chat.id)

@@ -138,7 +138,7 @@ impl Store {
     /// is locked first, so two unlinks (on PostgreSQL under READ COMMITTED too, where one
     /// statement alone would let both see the other's identity) are checked one after another.
     pub async fn delete_identity_if_not_last(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::lock_user(&mut tx, user_id).await?;
         let done = sqlx::query(
             "DELETE FROM identities WHERE id = $1 AND user_id = $2 AND ( \

@@ -102,7 +102,7 @@ impl Store {
     /// is not stored again, and the stored one is returned.
     pub async fn insert_message(&self, new: &NewMessage<'_>) -> Result<MessageRecord, StoreError> {
         let conversation = new.conversation;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted: Option<MessageRecord> = sqlx::query_as(&format!(
             "{INSERT_MESSAGE} VALUES ($1, $2, $3, $4, '{ROLE_USER}', $5, $6, $7, $8, NULL, '', '', 0, 0, 0, '', 0, $9) \
              ON CONFLICT DO NOTHING RETURNING {MESSAGE_COLUMNS}"
@@ -194,7 +194,7 @@ impl Store {
     /// Stores a reply and links the person's message to it, in one transaction.
     pub async fn insert_reply(&self, reply: &NewReply<'_>) -> Result<MessageRecord, StoreError> {
         let conversation = reply.conversation;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let stored: MessageRecord = sqlx::query_as(&format!(
             "{INSERT_MESSAGE} VALUES ($1, $2, $3, $4, '{ROLE_ASSISTANT}', $5, '', '', NULL, NULL, '', '', 0, $6, $7, $8, \
              $9, $10) RETURNING {MESSAGE_COLUMNS}"
@@ -231,7 +231,7 @@ impl Store {
     /// Forgets a reply so that its question can be answered again: the reply is deleted and the
     /// question is unanswered. `false` when the reply was already gone.
     pub async fn forget_reply(&self, question: &MessageRecord, reply_id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM messages WHERE id = $1 AND conversation_id = $2")
             .bind(reply_id)
             .bind(&question.conversation_id)

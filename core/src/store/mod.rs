@@ -163,6 +163,16 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that will write: on SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so that concurrent writers wait their turn (within `busy_timeout`) instead of
+    /// failing as "database is locked" when one would upgrade a read to a write.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Waits for queries in flight and closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -120,7 +120,7 @@ impl Store {
     /// was stored. The count and the insert are one step, as in [`Store::insert_api_token`]. A
     /// second resource with the same identity hash is a [`StoreError::Conflict`].
     pub async fn insert_resource(&self, r: &ResourceRecord, cap: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         Self::lock_user(&mut tx, &r.user_id).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resources WHERE user_id = $1")
             .bind(&r.user_id)

@@ -73,7 +73,7 @@ impl Store {
     /// Creates the account and its profile together, with the identity it was made by if any; a
     /// taken email (or identity) is [`StoreError::Conflict`].
     pub async fn create_user(&self, user: &NewUser<'_>, identity: Option<&IdentityRecord>) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO users (id, email, password_hash, create_time) VALUES ($1, $2, $3, $4)")
             .bind(user.id)
             .bind(user.email)
@@ -138,7 +138,7 @@ impl Store {
         password_hash: &str,
         keep_session: Option<&str>,
     ) -> Result<Revoked, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user_id)
