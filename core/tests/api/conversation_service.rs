@@ -19,8 +19,8 @@ use tonic::{Code, Status, transport::Channel};
 
 use crate::{
     both_backends,
-    conversations::converse,
-    helpers::{Backend, TestApp, authed, eventually, spawn_app_with_edges_and, violated_field},
+    conversations::{app_with, converse},
+    helpers::{Backend, TestApp, authed, eventually, violated_field},
     resources::{TOKEN_B, new_resource, running, state_becomes},
     test_edge::EDGE_TOKEN,
 };
@@ -36,24 +36,6 @@ both_backends!(
     conversations_are_titled_by_the_model_or_their_first_words,
     a_channel_reset_starts_a_new_conversation_and_keeps_the_old,
 );
-
-const PLATFORM_KEY: &str = "sk-platform-key-0001";
-
-async fn app_with(
-    backend: Backend,
-    fake: &FakeOpenAi,
-    configure: impl FnOnce(&mut assistchat_core::Config),
-) -> Option<TestApp> {
-    let base_url = fake.base_url();
-    spawn_app_with_edges_and(backend, move |config| {
-        config.openai_api_key = Some(PLATFORM_KEY.into());
-        config.openai_base_url = base_url;
-        config.openai_model = "platform-model".into();
-        config.ai_deadline = Duration::from_secs(3);
-        configure(config);
-    })
-    .await
-}
 
 fn client(app: &TestApp) -> ConversationServiceClient<Channel> {
     ConversationServiceClient::new(app.channel.clone())

@@ -39,7 +39,7 @@ const PLATFORM_KEY: &str = "sk-platform-key-0001";
 const SYSTEM_PROMPT: &str = "You are the test assistant.";
 
 /// Core with the fake as the platform's model server, edges accepted, and `configure` applied.
-async fn app_with(
+pub async fn app_with(
     backend: Backend,
     fake: &FakeOpenAi,
     configure: impl FnOnce(&mut assistchat_core::Config),
