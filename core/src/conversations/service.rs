@@ -8,9 +8,10 @@ use assistchat_proto::v1::{
     DeleteConversationResponse, ExportConversationRequest, ExportConversationResponse, ExportFormat,
     GetConversationRequest, GetConversationResponse, ListConversationsRequest, ListConversationsResponse,
     ListMessagesRequest, ListMessagesResponse, ListModelsRequest, ListModelsResponse, Message, MessageMatch,
-    MessageRole, Model, RegenerateReplyRequest, StopMessageRequest, StopMessageResponse, StreamMessageRequest,
-    StreamMessageResponse, UpdateConversationRequest, UpdateConversationResponse,
-    conversation_service_server::ConversationService, stream_message_response::Event as StreamEvent,
+    MessageRole, Model, RegenerateReplyRequest, RegenerateReplyResponse, StopMessageRequest, StopMessageResponse,
+    StreamMessageRequest, StreamMessageResponse, UpdateConversationRequest, UpdateConversationResponse,
+    conversation_service_server::ConversationService, regenerate_reply_response::Event as RegenerateEvent,
+    stream_message_response::Event as StreamEvent,
 };
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
@@ -141,17 +142,48 @@ fn changes(input: Option<Conversation>, mask: Option<&[String]>) -> Result<Chang
     Ok(changes)
 }
 
-/// A streamed answer as StreamMessage's stream, holding `permit` while it lives.
-fn stream(events: Events, permit: UserPermit) -> impl Stream<Item = Result<StreamMessageResponse, Status>> + Send {
+/// One event of a streamed answer, as both reply streams carry it.
+enum Piece {
+    /// The person's message, as stored.
+    Question(Message),
+    /// The next piece of the reply's text.
+    Delta(String),
+    /// The reply, as stored.
+    Reply(Message),
+}
+
+/// A streamed answer as a reply stream of messages made by `wrap`, holding `permit` while it
+/// lives.
+fn stream<T>(events: Events, permit: UserPermit, wrap: fn(Piece) -> T) -> impl Stream<Item = Result<T, Status>> + Send
+where
+    T: Send + 'static,
+{
     ReceiverStream::new(events).map(move |event| {
         let _held = &permit;
-        let event = match event.map_err(Status::from)? {
-            Event::Question(question) => StreamEvent::UserMessage(message(*question)),
-            Event::Delta(text) => StreamEvent::ReplyDelta(text),
-            Event::Answered(answer) => StreamEvent::Reply(message(answer.reply)),
-        };
-        Ok(StreamMessageResponse { event: Some(event) })
+        Ok(wrap(match event.map_err(Status::from)? {
+            Event::Question(question) => Piece::Question(message(*question)),
+            Event::Delta(text) => Piece::Delta(text),
+            Event::Answered(answer) => Piece::Reply(message(answer.reply)),
+        }))
     })
+}
+
+fn stream_message_response(piece: Piece) -> StreamMessageResponse {
+    let event = match piece {
+        Piece::Question(message) => StreamEvent::UserMessage(message),
+        Piece::Delta(text) => StreamEvent::ReplyDelta(text),
+        Piece::Reply(message) => StreamEvent::Reply(message),
+    };
+    StreamMessageResponse { event: Some(event) }
+}
+
+fn regenerate_reply_response(piece: Piece) -> RegenerateReplyResponse {
+    let event = match piece {
+        Piece::Question(message) => RegenerateEvent::UserMessage(message),
+        Piece::Delta(text) => RegenerateEvent::ReplyDelta(text),
+        Piece::Reply(message) => RegenerateEvent::Reply(message),
+    };
+    RegenerateReplyResponse { event: Some(event) }
 }
 
 fn required(field: &'static str, value: &str) -> Result<()> {
@@ -166,7 +198,7 @@ type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 #[tonic::async_trait]
 impl ConversationService for ConversationApi {
     type StreamMessageStream = Boxed<StreamMessageResponse>;
-    type RegenerateReplyStream = Boxed<StreamMessageResponse>;
+    type RegenerateReplyStream = Boxed<RegenerateReplyResponse>;
 
     #[tracing::instrument(skip_all)]
     async fn list_conversations(
@@ -263,7 +295,7 @@ impl ConversationService for ConversationApi {
         let inbound = browser_inbound(&caller.user_id, input.text, input.client_message_id)?;
         let permit = self.stream_permit(&caller.user_id).await?;
         let events = self.conversations.converse_in(&caller.user_id, &input.conversation_id, inbound).await?;
-        Ok(Response::new(Box::pin(stream(events, permit))))
+        Ok(Response::new(Box::pin(stream(events, permit, stream_message_response))))
     }
 
     #[tracing::instrument(skip_all)]
@@ -288,7 +320,7 @@ impl ConversationService for ConversationApi {
         required("conversation_id", id)?;
         let permit = self.stream_permit(&caller.user_id).await?;
         let events = self.conversations.regenerate(&caller.user_id, id).await?;
-        Ok(Response::new(Box::pin(stream(events, permit))))
+        Ok(Response::new(Box::pin(stream(events, permit, regenerate_reply_response))))
     }
 
     #[tracing::instrument(skip_all)]

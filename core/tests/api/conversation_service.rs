@@ -11,7 +11,7 @@ use assistchat_proto::v1::{
     ListModelsRequest, Message, MessageRole, RegenerateReplyRequest, ResetConversationRequest, Resource, ResourceState,
     SendChatMessageRequest, StopMessageRequest, StreamMessageRequest, StreamMessageResponse, UpdateConversationRequest,
     UpdateResourceRequest, conversation_service_client::ConversationServiceClient,
-    edge_service_client::EdgeServiceClient, stream_message_response::Event,
+    edge_service_client::EdgeServiceClient, regenerate_reply_response, stream_message_response::Event,
 };
 use prost_types::FieldMask;
 use serde_json::Value;
@@ -354,8 +354,15 @@ async fn regenerating_replaces_the_last_reply(backend: Backend) {
     fake.push(Behaviour::Reply("first try".into()));
     send(&app, &ann.token, &conversation.id, "a poem please").await.unwrap();
     fake.push(Behaviour::Reply("second try".into()));
-    let stream = client(&app).regenerate_reply(request()).await.unwrap().into_inner();
-    let events = collect(stream).await.unwrap();
+    let mut stream = client(&app).regenerate_reply(request()).await.unwrap().into_inner();
+    let mut events = Vec::new();
+    while let Some(message) = stream.message().await.unwrap() {
+        events.push(match message.event.unwrap() {
+            regenerate_reply_response::Event::UserMessage(message) => Event::UserMessage(message),
+            regenerate_reply_response::Event::ReplyDelta(text) => Event::ReplyDelta(text),
+            regenerate_reply_response::Event::Reply(message) => Event::Reply(message),
+        });
+    }
     assert!(matches!(&events[0], Event::UserMessage(message) if message.text == "a poem please"));
     assert_eq!(reply(&events).text, "second try");
     assert_eq!(texts(&app, &ann.token, &conversation.id).await.unwrap(), ["a poem please", "second try"]);
