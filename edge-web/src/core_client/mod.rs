@@ -9,8 +9,8 @@ use std::{net::IpAddr, time::Duration};
 
 use assistchat_proto::v1::{
     auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
-    profile_service_client::ProfileServiceClient, qr_service_client::QrServiceClient,
-    resource_service_client::ResourceServiceClient,
+    conversation_service_client::ConversationServiceClient, profile_service_client::ProfileServiceClient,
+    qr_service_client::QrServiceClient, resource_service_client::ResourceServiceClient,
 };
 use tonic::{metadata::MetadataValue, transport::Channel};
 
@@ -69,6 +69,17 @@ impl Core {
     /// The bot service for the browser chat, whose calls wait for the model's reply.
     pub fn chat(&self) -> BotServiceClient<Channel> {
         BotServiceClient::new(self.chat_channel.clone())
+    }
+
+    /// The conversation service for calls that return at once.
+    pub fn conversations(&self) -> ConversationServiceClient<Channel> {
+        ConversationServiceClient::new(self.channel.clone())
+    }
+
+    /// The conversation service for calls that wait for the model: sending a message,
+    /// regenerating a reply, listing the models a person's server offers.
+    pub fn conversation_replies(&self) -> ConversationServiceClient<Channel> {
+        ConversationServiceClient::new(self.chat_channel.clone())
     }
 
     /// The resource service.
