@@ -1,7 +1,8 @@
 //! Calls to core: the one gRPC channel, the metadata every call carries (the caller's
 //! credential, the HTTP request's id and the browser's address), and the calls that pages and the
-//! JSON API share ([`resources`], the QR tool's form in [`qr`]).
+//! JSON API share ([`resources`], [`conversations`], the QR tool's form in [`qr`]).
 
+pub mod conversations;
 pub mod qr;
 pub mod resources;
 

@@ -63,6 +63,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/bot", post(bot::toggle))
         .route("/chat", get(chat::show).post(chat::send))
         .route("/chat/reset", post(chat::reset))
+        .route("/chat/{id}", get(chat::show_one).post(chat::send_to))
+        .route("/chat/{id}/{action}", post(chat::act))
         .route("/resources", get(resources::list).post(resources::create))
         // A static segment (a channel's page) wins over `{id}` in axum's router, and resource
         // ids are hex.

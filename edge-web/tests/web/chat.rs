@@ -28,6 +28,13 @@ fn field_in(html: &str, name: &str) -> String {
     html[start..].split('"').next().unwrap().to_owned()
 }
 
+/// The messages of the conversation open on the chat page, without the list beside them or its
+/// title above.
+fn open_conversation(html: &str) -> &str {
+    let start = html.find("id=\"chat-empty\"").unwrap_or_else(|| panic!("the open conversation in {html}"));
+    &html[start..]
+}
+
 /// The events of a server-sent event stream, as (name, JSON data).
 fn events(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
@@ -127,7 +134,9 @@ async fn history_survives_reloads_and_a_new_conversation_clears_it() {
     assert_eq!(reset.status(), StatusCode::SEE_OTHER);
     assert!(reset.headers()[header::LOCATION].to_str().unwrap().starts_with("/chat"));
     let page = client.get(web.url("/chat")).send().await.unwrap().text().await.unwrap();
-    assert!(!page.contains("first question") && page.contains("No messages yet"), "{page}");
+    // The old conversation stays in the list; the open one is the new, empty one.
+    let open = open_conversation(&page);
+    assert!(!open.contains("first question") && open.contains("No messages yet"), "{page}");
 
     // The model no longer sees the old conversation.
     stream(&web, &client, &csrf, "third question", "h-3").await;
@@ -290,7 +299,8 @@ async fn older_messages_are_a_link_away() {
         stream(&web, &client, &csrf, &format!("question {n}"), &format!("o-{n}")).await;
     }
     let page = client.get(web.url("/chat")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains(">question 26<") && !page.contains(">question 1<"), "{page}");
+    let open = open_conversation(&page);
+    assert!(open.contains(">question 26<") && !open.contains(">question 1<"), "{page}");
     let link = page.split("<p class=\"older\"><a href=\"").nth(1).expect("a link to older messages");
     let link = link.split('"').next().unwrap().replace("&amp;", "&");
     let older = client.get(web.url(&link)).send().await.unwrap().text().await.unwrap();

@@ -114,10 +114,16 @@ impl TestWeb {
     /// Core accepting the test edge's credential, wanting heartbeats every 200 ms (so that a
     /// silent edge is noticed within a second), and past its start-up grace for edges.
     pub async fn start_with_edges() -> Self {
+        Self::start_with_edges_and(|_| {}).await
+    }
+
+    /// Like [`TestWeb::start_with_edges`], with core configured further by `configure`.
+    pub async fn start_with_edges_and(configure: impl FnOnce(&mut assistchat_core::Config)) -> Self {
         let heartbeat = Duration::from_millis(200);
         let web = Self::start_with(|config| {
             config.edge_token = Some(crate::test_edge::EDGE_TOKEN.into());
             config.edge_heartbeat = heartbeat;
+            configure(config);
         })
         .await;
         tokio::time::sleep(heartbeat * 4).await;

@@ -7,6 +7,7 @@ mod test_edge;
 
 mod api;
 mod chat;
+mod conversations;
 mod journey;
 mod layers;
 mod limits;

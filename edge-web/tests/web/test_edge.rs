@@ -1,15 +1,17 @@
 //! The test provider, on the shared edge client: it answers each start with ready (after a
 //! delay when asked to) or with the error its settings ask for, or as a test's own answerer
-//! says, and keeps every start it got.
+//! says, keeps every start it got, and lets a test write to a running resource as a person of
+//! its channel.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use assistchat_edge_client::{
-    EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceErrorAction, ResourceInfoItem, ResourceInfoKind,
-    ResourceStart, Session,
+    ChannelUser, EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceErrorAction, ResourceInfoItem,
+    ResourceInfoKind, ResourceStart, Session,
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -64,6 +66,8 @@ struct TestProvider {
     /// How it answers.
     answer: Answerer,
     starts: Arc<Mutex<Vec<ResourceStart>>>,
+    /// The sessions of the resources running ready, by resource id.
+    running: Arc<Mutex<HashMap<String, Session>>>,
 }
 
 impl Provider for TestProvider {
@@ -81,7 +85,9 @@ impl Provider for TestProvider {
             Answer::Error { detail, reason } => session.error(&detail, &reason, ResourceErrorAction::FixSettings),
             Answer::Ready(items) => {
                 session.ready("Connected.", items);
+                self.running.lock().unwrap().insert(start.resource_id.clone(), session.clone());
                 session.cancelled().await;
+                self.running.lock().unwrap().remove(&start.resource_id);
             }
         }
     }
@@ -90,6 +96,7 @@ impl Provider for TestProvider {
 /// A running test edge.
 pub struct TestEdge {
     starts: Arc<Mutex<Vec<ResourceStart>>>,
+    running: Arc<Mutex<HashMap<String, Session>>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     task: JoinHandle<()>,
 }
@@ -109,7 +116,8 @@ impl TestEdge {
     /// Like [`TestEdge::attach_with`], answering each start as `answer` says.
     pub async fn attach_answering(core_url: &str, hello: ProviderHello, delay: Duration, answer: Answerer) -> Self {
         let starts = Arc::new(Mutex::new(Vec::new()));
-        let provider = TestProvider { hello, delay, answer, starts: starts.clone() };
+        let running = Arc::new(Mutex::new(HashMap::new()));
+        let provider = TestProvider { hello, delay, answer, starts: starts.clone(), running: running.clone() };
         let config = EdgeConfig { core_url: core_url.into(), edge_token: EDGE_TOKEN.into(), instance_id: None };
         let client = EdgeClient::new(&config, provider).unwrap();
         let mut attached = client.attached();
@@ -121,7 +129,23 @@ impl TestEdge {
             .await
             .expect("the test edge attaches within 10 s")
             .unwrap();
-        Self { starts, stop: Mutex::new(Some(stop)), task }
+        Self { starts, running, stop: Mutex::new(Some(stop)), task }
+    }
+
+    /// `person` writes `text` in chat `chat_id` of the running resource, as a channel's message
+    /// with the id `message_id`; returns the assistant's reply.
+    pub async fn converse(
+        &self,
+        resource_id: &str,
+        chat_id: &str,
+        person: &str,
+        message_id: &str,
+        text: &str,
+    ) -> String {
+        let session = self.running.lock().unwrap().get(resource_id).cloned().expect("the resource runs ready");
+        let sender = ChannelUser { id: person.to_lowercase(), display_name: person.into(), username: String::new() };
+        let reply = session.converse(chat_id, sender, message_id, text).await.expect("core answers");
+        reply.reply_text
     }
 
     /// Takes the edge away: it stops its resources and closes its stream.
