@@ -3,11 +3,12 @@
 //! `Authorization: Bearer <personal API token>`. The QR tool needs neither.
 //!
 //! [`account`] holds accounts and the profile; [`resources`], [`bot`], [`chat`] and [`usage`]
-//! the rest; the QR tool is here.
+//! the rest; [`events`] relays a reply core streams as server-sent events; the QR tool is here.
 
 mod account;
 mod bot;
 mod chat;
+mod events;
 mod resources;
 mod usage;
 
@@ -47,6 +48,16 @@ struct PageQuery {
     page_size: i32,
     #[serde(default)]
     page_token: String,
+}
+
+/// The body of a message sent: `POST /api/chat/messages`.
+#[derive(Deserialize)]
+struct NewMessage {
+    /// The message.
+    text: String,
+    /// An id the client chose for the message; sending it again never asks the model twice.
+    #[serde(default)]
+    client_message_id: String,
 }
 
 /// `POST /api/qr/build`: the multipart form of the `/qr` page in, the image out.
