@@ -3,11 +3,13 @@
 //! `Authorization: Bearer <personal API token>`. The QR tool needs neither.
 //!
 //! [`account`] holds accounts and the profile; [`resources`], [`bot`], [`chat`] and [`usage`]
-//! the rest; [`events`] relays a reply core streams as server-sent events; the QR tool is here.
+//! the rest; [`conversations`] every conversation (listed, searched, changed, exported) and the
+//! browser's replies in them, streamed as [`events`] like the chat's; the QR tool is here.
 
 mod account;
 mod bot;
 mod chat;
+mod conversations;
 mod events;
 mod resources;
 mod usage;
@@ -35,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .merge(resources::routes())
         .merge(bot::routes())
         .merge(chat::routes())
+        .merge(conversations::routes())
         .merge(usage::routes())
         .fallback(|| async { ApiError(AppError::NotFound) })
 }
@@ -50,7 +53,8 @@ struct PageQuery {
     page_token: String,
 }
 
-/// The body of a message sent: `POST /api/chat/messages`.
+/// The body of a message sent: `POST /api/chat/messages` and
+/// `POST /api/conversations/{id}/messages`.
 #[derive(Deserialize)]
 struct NewMessage {
     /// The message.

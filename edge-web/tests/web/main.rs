@@ -7,6 +7,7 @@ mod test_edge;
 
 mod api;
 mod chat;
+mod conversations_api;
 mod journey;
 mod layers;
 mod limits;
