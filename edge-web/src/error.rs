@@ -67,6 +67,19 @@ impl AppError {
         }
     }
 
+    /// Core's answer, with the field at fault of an `INVALID_ARGUMENT` named by `rename` as the
+    /// JSON API and the forms name it.
+    pub fn with_field_renamed(status: tonic::Status, rename: impl FnOnce(&str) -> String) -> Self {
+        if status.code() != Code::InvalidArgument {
+            return status.into();
+        }
+        let details = status.get_error_details();
+        let Some(violation) = details.bad_request().and_then(|b| b.field_violations.first()) else {
+            return status.into();
+        };
+        Self::Invalid { field: rename(&violation.field), message: violation.description.clone() }
+    }
+
     /// The request field named as wrong, if any.
     pub fn field(&self) -> Option<String> {
         match self {

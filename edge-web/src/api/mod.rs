@@ -3,11 +3,14 @@
 //! `Authorization: Bearer <personal API token>`. The QR tool needs neither.
 //!
 //! [`account`] holds accounts and the profile; [`resources`], [`bot`], [`chat`] and [`usage`]
-//! the rest; the QR tool is here.
+//! the rest; [`conversations`] every conversation (listed, searched, changed, exported) and the
+//! browser's replies in them, streamed as [`events`] like the chat's; the QR tool is here.
 
 mod account;
 mod bot;
 mod chat;
+mod conversations;
+mod events;
 mod resources;
 mod usage;
 
@@ -34,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .merge(resources::routes())
         .merge(bot::routes())
         .merge(chat::routes())
+        .merge(conversations::routes())
         .merge(usage::routes())
         .fallback(|| async { ApiError(AppError::NotFound) })
 }
@@ -47,6 +51,17 @@ struct PageQuery {
     page_size: i32,
     #[serde(default)]
     page_token: String,
+}
+
+/// The body of a message sent: `POST /api/chat/messages` and
+/// `POST /api/conversations/{id}/messages`.
+#[derive(Deserialize)]
+struct NewMessage {
+    /// The message.
+    text: String,
+    /// An id the client chose for the message; sending it again never asks the model twice.
+    #[serde(default)]
+    client_message_id: String,
 }
 
 /// `POST /api/qr/build`: the multipart form of the `/qr` page in, the image out.

@@ -10,8 +10,6 @@ use assistchat_proto::v1::{
 };
 use prost_types::FieldMask;
 use serde_json::{Map, Value};
-use tonic::Code;
-use tonic_types::StatusExt;
 
 use super::{CallMeta, Core};
 use crate::error::AppError;
@@ -169,14 +167,7 @@ pub fn field_name(core_field: &str) -> String {
 
 /// Core's answer to a resource call, with the field at fault renamed by [`field_name`].
 pub fn resource_error(status: tonic::Status) -> AppError {
-    if status.code() != Code::InvalidArgument {
-        return status.into();
-    }
-    let details = status.get_error_details();
-    let Some(violation) = details.bad_request().and_then(|b| b.field_violations.first()) else {
-        return status.into();
-    };
-    AppError::Invalid { field: field_name(&violation.field), message: violation.description.clone() }
+    AppError::with_field_renamed(status, field_name)
 }
 
 #[cfg(test)]

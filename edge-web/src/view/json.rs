@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{
     chat::role_name,
+    conversation,
     markdown::reply_html,
     resource::{StateView, action_name, info_kind_name, settings_of, state_name},
     time::rfc3339,
@@ -353,6 +354,171 @@ pub struct ChatMessages {
 #[derive(Debug, Serialize)]
 pub struct Delta {
     pub text: String,
+}
+
+/// A conversation, of the browser or of a resource's chat.
+#[derive(Debug, Serialize)]
+pub struct Conversation {
+    pub id: String,
+    /// Empty until its first exchange titles it, or the person names it.
+    pub title: String,
+    /// `browser`, or the provider of its resource, such as `telegram`.
+    pub channel: String,
+    /// Empty for the browser.
+    pub resource_id: String,
+    pub resource_name: String,
+    /// The person on the other side, as the channel names them; empty for the browser.
+    pub peer_name: String,
+    /// The model it asks; empty for the caller's default.
+    pub model: String,
+    /// Instructions for the model in this conversation; empty for the channel's own.
+    pub instructions: String,
+    pub message_count: i32,
+    pub create_time: Option<String>,
+    /// When a message was last added.
+    pub update_time: Option<String>,
+    /// Whether new messages of its chat join it.
+    pub current: bool,
+}
+
+impl From<&proto::Conversation> for Conversation {
+    fn from(conversation: &proto::Conversation) -> Self {
+        Self {
+            id: conversation.id.clone(),
+            title: conversation.title.clone(),
+            channel: conversation.channel.clone(),
+            resource_id: conversation.resource_id.clone(),
+            resource_name: conversation.resource_name.clone(),
+            peer_name: conversation.peer_name.clone(),
+            model: conversation.model.clone(),
+            instructions: conversation.instructions.clone(),
+            message_count: conversation.message_count,
+            create_time: time(conversation.create_time.as_ref()),
+            update_time: time(conversation.update_time.as_ref()),
+            current: conversation.current,
+        }
+    }
+}
+
+/// A conversation of a list, with the message a search found in it.
+#[derive(Debug, Serialize)]
+pub struct ConversationResult {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    /// The newest message with every word of the query; absent without a query.
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub found: Option<MessageMatch>,
+}
+
+/// A message a search found.
+#[derive(Debug, Serialize)]
+pub struct MessageMatch {
+    pub message_id: String,
+    /// `user` or `assistant`.
+    pub role: &'static str,
+    /// The words around the first match, as plain text.
+    pub snippet: String,
+    pub create_time: Option<String>,
+}
+
+impl From<&proto::ConversationResult> for ConversationResult {
+    fn from(result: &proto::ConversationResult) -> Self {
+        let found = result.r#match.as_ref().map(|found| MessageMatch {
+            message_id: found.message_id.clone(),
+            role: conversation::role_name(found.role()),
+            snippet: found.snippet.clone(),
+            create_time: time(found.create_time.as_ref()),
+        });
+        let conversation = result.conversation.as_ref().unwrap_or(&proto::Conversation::default()).into();
+        Self { conversation, found }
+    }
+}
+
+/// A page of the conversations: the most recently active first, or with a query the one with
+/// the newest match first.
+#[derive(Debug, Serialize)]
+pub struct Conversations {
+    pub conversations: Vec<ConversationResult>,
+    pub next_page_token: String,
+}
+
+/// A message of a conversation.
+#[derive(Debug, Serialize)]
+pub struct Message {
+    pub id: String,
+    pub conversation_id: String,
+    /// `user` or `assistant`.
+    pub role: &'static str,
+    /// As written; a reply as the model wrote it, usually Markdown.
+    pub text: String,
+    /// A reply's text as safe HTML, rendered from its Markdown; absent for a person's message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// Who wrote a person's message, as the channel names them; empty in the browser.
+    pub sender_name: String,
+    pub create_time: Option<String>,
+    /// Why a person's message got no reply; empty when it got one.
+    pub failure_detail: String,
+    /// For a reply, the model that wrote it.
+    pub model: String,
+    /// For a reply, whether it was stopped while it was written.
+    pub stopped: bool,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+impl From<&proto::Message> for Message {
+    fn from(message: &proto::Message) -> Self {
+        let reply = message.role() == proto::MessageRole::Assistant;
+        Self {
+            id: message.id.clone(),
+            conversation_id: message.conversation_id.clone(),
+            role: conversation::role_name(message.role()),
+            text: message.text.clone(),
+            html: reply.then(|| reply_html(&message.text)),
+            sender_name: message.sender_name.clone(),
+            create_time: time(message.create_time.as_ref()),
+            failure_detail: message.failure_detail.clone(),
+            model: message.model.clone(),
+            stopped: message.stopped,
+            prompt_tokens: message.prompt_tokens,
+            completion_tokens: message.completion_tokens,
+        }
+    }
+}
+
+/// A page of a conversation's messages, newest first.
+#[derive(Debug, Serialize)]
+pub struct Messages {
+    pub messages: Vec<Message>,
+    pub next_page_token: String,
+}
+
+/// The models the caller may choose for a conversation.
+#[derive(Debug, Serialize)]
+pub struct Models {
+    pub models: Vec<Model>,
+}
+
+/// A model the caller may choose.
+#[derive(Debug, Serialize)]
+pub struct Model {
+    /// Its name, as the model server knows it.
+    pub id: String,
+    /// Whether conversations that choose none ask it.
+    pub default: bool,
+}
+
+impl From<&proto::Model> for Model {
+    fn from(model: &proto::Model) -> Self {
+        Self { id: model.id.clone(), default: model.default }
+    }
+}
+
+/// Whether a reply was being written and is now stopped.
+#[derive(Debug, Serialize)]
+pub struct Stopped {
+    pub stopped: bool,
 }
 
 /// The caller's AI token usage per day and, in managed mode, their quota.

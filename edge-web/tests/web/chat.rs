@@ -11,7 +11,7 @@ use assistchat_fakes::Behaviour;
 
 use crate::{
     browser::{Browser, run},
-    helpers::TestWeb,
+    helpers::{TestWeb, events},
 };
 
 const PLATFORM_KEY: &str = "sk-platform-test";
@@ -33,24 +33,6 @@ fn field_in(html: &str, name: &str) -> String {
 fn open_conversation(html: &str) -> &str {
     let start = html.find("id=\"chat-empty\"").unwrap_or_else(|| panic!("the open conversation in {html}"));
     &html[start..]
-}
-
-/// The events of a server-sent event stream, as (name, JSON data).
-fn events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let mut name = String::from("message");
-            let mut data = Vec::new();
-            for line in block.lines() {
-                if let Some(value) = line.strip_prefix("event:") {
-                    name = value.trim().to_owned();
-                } else if let Some(value) = line.strip_prefix("data:") {
-                    data.push(value.strip_prefix(' ').unwrap_or(value));
-                }
-            }
-            (!data.is_empty()).then(|| (name, serde_json::from_str(&data.join("\n")).unwrap()))
-        })
-        .collect()
 }
 
 /// Sends `text` through the JSON API and returns the stream's events.

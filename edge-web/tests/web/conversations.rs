@@ -3,10 +3,18 @@
 //! delete with its confirmation, channel conversations read here and answered in their channel,
 //! and nobody else's conversations.
 
+use std::time::Duration;
+
+use assistchat_fakes::Behaviour;
+use assistchat_test_support::eventually;
 use reqwest::{Client, StatusCode, header};
 use serde_json::json;
 
-use crate::{helpers::TestWeb, resources::User};
+use crate::{
+    browser::{Browser, run},
+    helpers::TestWeb,
+    resources::User,
+};
 
 const PLATFORM_KEY: &str = "sk-platform-test";
 
@@ -290,4 +298,104 @@ async fn nobody_else_can_open_rename_answer_or_delete_a_conversation() {
     let html = page(&ann, &web, &format!("/chat/{id}")).await;
     assert!(pane(&html).contains(">A private matter</h2>") && pane(&html).contains(">A private matter<"), "{html}");
     assert_eq!(web.openai().chat_calls(), 1);
+}
+
+#[tokio::test]
+async fn in_the_browser_conversations_are_listed_opened_renamed_and_searched() {
+    let Some(browser) = Browser::start_with_lang("en").await else { return };
+    let web = with_models().await;
+
+    let result = run(&browser, "conversations", async {
+        browser.sign_up(web.url("").trim_end_matches('/'), "Lister").await?;
+        browser.goto(&web.url("/chat")).await?;
+        browser.fill("#chat-form textarea", "Plan a trip to Rome").await?;
+        browser.click("#chat-form button[type=submit]").await?;
+        // Once the reply is in, the list and the conversation's head show it without a reload.
+        browser.wait_for("#conversation-list li.open[data-id]").await?;
+        assert_eq!(browser.text("#conversation-title").await?, "Plan a trip to Rome");
+        assert_eq!(browser.text("#conversation-list li.open .title").await?, "Plan a trip to Rome");
+
+        browser.click("#chat-reset button").await?;
+        browser.wait_for("#chat-empty:not([hidden])").await?;
+        browser.fill("#chat-form textarea", "Bake bread at home").await?;
+        browser.click("#chat-form button[type=submit]").await?;
+        browser.wait_for("#conversation-list li:nth-child(2)").await?;
+        assert_eq!(browser.text("#conversation-list li.open .title").await?, "Bake bread at home");
+
+        // The older one opens from the list, with its own messages.
+        browser.click("#conversation-list li:nth-child(2) a").await?;
+        browser.wait_for("#conversation-list li:nth-child(2).open").await?;
+        assert_eq!(browser.text("#messages li.user .text").await?, "Plan a trip to Rome");
+        assert!(browser.current_url().await?.contains("/chat/"));
+
+        // Renamed.
+        browser.click("#conversation-head details.rename summary").await?;
+        browser.fill("#conversation-head details.rename input[name=title]", "Rome in May").await?;
+        browser.submit_form("#conversation-head details.rename form").await?;
+        browser.wait_for("#conversation-list li.open").await?;
+        eventually("the new title on the page", || async {
+            match browser.text("#conversation-title").await {
+                Ok(title) if title == "Rome in May" => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+        assert_eq!(browser.text("#conversation-list li.open .title").await?, "Rome in May");
+
+        // Searched, with the word marked.
+        browser.fill("#conversation-search input[name=q]", "bread").await?;
+        browser.submit_form("#conversation-search").await?;
+        browser.wait_for(".search-summary").await?;
+        let found = browser.client().find_all(fantoccini::Locator::Css("#conversation-list li")).await?;
+        assert_eq!(found.len(), 1);
+        assert_eq!(browser.text("#conversation-list li mark").await?, "bread");
+        Ok(())
+    })
+    .await;
+    browser.close().await;
+    result.unwrap();
+}
+
+#[tokio::test]
+async fn in_the_browser_a_reply_is_stopped_and_written_again_with_nothing_of_it_active() {
+    let Some(browser) = Browser::start_with_lang("en").await else { return };
+    let web = with_models().await;
+    // A reply that never ends, made of the first word of this one, over and over.
+    web.openai().set_reply("<img src=x onerror=\"window.__hit='img'\"><script>window.__hit='script'</script>");
+    web.openai().push(Behaviour::Trickle { every: Duration::from_millis(50) });
+    let inert = "return [window.__hit === undefined, \
+                 document.querySelectorAll('#messages script, #messages img, #messages [onerror]').length]";
+
+    let result = run(&browser, "stop-and-regenerate", async {
+        browser.sign_up(web.url("").trim_end_matches('/'), "Stopper").await?;
+        browser.goto(&web.url("/chat")).await?;
+        browser.fill("#chat-form textarea", "Write forever").await?;
+        browser.click("#chat-form button[type=submit]").await?;
+        browser.wait_for("#chat-stop:not([hidden])").await?;
+        // While it is written, the reply is text.
+        browser.wait_for("#messages li.assistant.pending .text:not(:empty)").await?;
+        assert_eq!(browser.client().execute(inert, Vec::new()).await?, json!([true, 0]), "while streaming");
+
+        browser.click("#chat-stop").await?;
+        browser.wait_for("#messages li.assistant[data-id] .meta .stopped").await?;
+        browser.wait_for("#chat-stop[hidden]").await?;
+        assert!(browser.text("#messages li.assistant .text").await?.contains("<img"), "what arrived is kept");
+        assert_eq!(browser.client().execute(inert, Vec::new()).await?, json!([true, 0]), "after the stop");
+
+        // Written again: the new reply replaces the stopped one.
+        web.openai().set_reply("A **fresh** reply.");
+        browser.click("#chat-regenerate button").await?;
+        browser.wait_for("#messages li.assistant[data-id] .text strong").await?;
+        let replies = browser.client().find_all(fantoccini::Locator::Css("#messages li.assistant")).await?;
+        assert_eq!(replies.len(), 1);
+        assert_eq!(browser.text("#messages li.assistant .text").await?, "A fresh reply.");
+        // And the same after a reload.
+        browser.goto(&web.url("/chat")).await?;
+        assert_eq!(browser.text("#messages li.assistant .text strong").await?, "fresh");
+        assert_eq!(browser.client().execute(inert, Vec::new()).await?, json!([true, 0]), "after a reload");
+        Ok(())
+    })
+    .await;
+    browser.close().await;
+    result.unwrap();
 }

@@ -168,6 +168,24 @@ impl Drop for TestWeb {
     }
 }
 
+/// The events of a server-sent event stream, as (name, JSON data).
+pub fn events(body: &str) -> Vec<(String, serde_json::Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut name = String::from("message");
+            let mut data = Vec::new();
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    name = value.trim().to_owned();
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push(value.strip_prefix(' ').unwrap_or(value));
+                }
+            }
+            (!data.is_empty()).then(|| (name, serde_json::from_str(&data.join("\n")).unwrap()))
+        })
+        .collect()
+}
+
 /// A loopback port free a moment ago: bound, read and let go, for a server whose address must
 /// be known before it starts.
 pub fn free_port() -> u16 {

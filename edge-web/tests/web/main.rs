@@ -8,6 +8,7 @@ mod test_edge;
 mod api;
 mod chat;
 mod conversations;
+mod conversations_api;
 mod journey;
 mod layers;
 mod limits;
