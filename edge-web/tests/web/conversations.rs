@@ -399,3 +399,23 @@ async fn in_the_browser_a_reply_is_stopped_and_written_again_with_nothing_of_it_
     browser.close().await;
     result.unwrap();
 }
+
+#[tokio::test]
+async fn the_list_and_the_tools_speak_the_profiles_language() {
+    let web = with_models().await;
+    let client = web.browser();
+    let csrf = web.register(&client, "russian").await;
+    let patch =
+        client.patch(web.url("/api/profile")).header("x-csrf-token", &csrf).json(&json!({"language_code": "ru"}));
+    assert_eq!(patch.send().await.unwrap().status(), StatusCode::OK);
+    send(&client, &web, "/chat", "Поезд в Новосибирск").await;
+
+    let html = page(&client, &web, "/chat").await;
+    for text in
+        ["Поиск по разговорам", "Все каналы", ">Браузер<", ">Переименовать<", "По умолчанию (gpt-a)", ">Удалить<"]
+    {
+        assert!(html.contains(text), "{text} in {html}");
+    }
+    let html = page(&client, &web, "/chat?q=nothing").await;
+    assert!(html.contains("Ни в одном сообщении нет этих слов"), "{html}");
+}
