@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 use super::{NewMessage, PageQuery, events};
 use crate::{
+    core_client::conversations,
     error::AppError,
     http::{body::Body, csrf::check_csrf, error::ApiError, visitor::Visitor},
     state::AppState,
@@ -74,9 +75,8 @@ struct ListQuery {
 }
 
 impl ListQuery {
-    /// Core's filter for the channel or the resource asked. A quote or a backslash would end
-    /// the filter's string early, so a value holding one is refused rather than escaped: no
-    /// channel's or resource's name has one.
+    /// Core's filter for the channel or the resource asked; a value that no filter can hold is
+    /// refused rather than escaped.
     fn filter(&self) -> Result<String, AppError> {
         let (field, value) = match (self.channel.as_str(), self.resource_id.as_str()) {
             ("", "") => return Ok(String::new()),
@@ -84,10 +84,8 @@ impl ListQuery {
             ("", resource_id) => ("resource_id", resource_id),
             _ => return Err(invalid("resource_id", "send channel or resource_id, not both")),
         };
-        if value.contains(['"', '\\']) {
-            return Err(invalid(field, &format!("{field} holds no quote or backslash; send it as listed")));
-        }
-        Ok(format!("{field} = \"{value}\""))
+        conversations::filter(field, value)
+            .ok_or_else(|| invalid(field, &format!("{field} holds no quote or backslash; send it as listed")))
     }
 }
 

@@ -86,13 +86,9 @@ impl ChatQuery {
 
     /// Core's filter for the chosen channel; `None` for a channel no filter can name.
     fn filter(&self) -> Option<String> {
-        let channel = self.channel.trim();
-        match channel {
+        match self.channel.trim() {
             "" => Some(String::new()),
-            _ if channel.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => {
-                Some(format!("channel = \"{channel}\""))
-            }
-            _ => None,
+            channel => conversations::filter("channel", channel),
         }
     }
 }
