@@ -27,5 +27,26 @@ fn main() -> io::Result<()> {
     // For code: only the project's own files; prost_types supplies the well-known types.
     let descriptors = protox::compile(&files, ["."]).map_err(io::Error::other)?;
 
-    tonic_prost_build::configure().generate_default_stubs(false).compile_fds(descriptors)
+    // The messages holding a password, token or key get a `Debug` of their own that hides it
+    // (`src/redact.rs`) instead of prost's, which prints every field.
+    let redacted = REDACTED.iter().map(|name| format!(".assistchat.v1.{name}"));
+    tonic_prost_build::configure().generate_default_stubs(false).skip_debug(redacted).compile_fds(descriptors)
 }
+
+/// The messages that carry a secret: each has its `Debug` written in `src/redact.rs`. The
+/// compiler keeps the two lists together, since every prost message must be `Debug` exactly once.
+const REDACTED: &[&str] = &[
+    "Session",
+    "RegisterRequest",
+    "LoginRequest",
+    "ChangePasswordRequest",
+    "CreateApiTokenResponse",
+    "BeginIdentitySignInResponse",
+    "FinishIdentitySignInRequest",
+    "IdentityLinkRequired",
+    "LinkIdentityWithPasswordRequest",
+    "RedeemSignInLinkRequest",
+    "SetOpenAiKeyRequest",
+    "Resource",
+    "StartResourceCommand",
+];

@@ -497,6 +497,15 @@ pub fn estimate_tokens(text: &str) -> u32 {
     u32::try_from(text.chars().count().div_ceil(4)).unwrap_or(u32::MAX)
 }
 
+/// The most tokens `text` can cost, whatever its script: its length in UTF-8 bytes. Tokenizers
+/// work on bytes and never make a token of less than one (OpenAI's byte-level ones, and
+/// SentencePiece falling back to bytes), so no text costs more. [`estimate_tokens`] is the
+/// usual cost of English, but Chinese, Japanese or Korean text and dense code can cost a token
+/// a character or more, four times that estimate: a reservation against a quota takes this.
+pub fn most_tokens(text: &str) -> u32 {
+    u32::try_from(text.len()).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,6 +516,20 @@ mod tests {
         assert_eq!(estimate_tokens("hello"), 2);
         let target = Target { api_key: "sk-secret-1234".into(), base_url: "http://x/v1".into(), model: "m".into() };
         assert!(!format!("{target:?}").contains("sk-secret"));
+    }
+
+    #[test]
+    fn the_most_a_text_can_cost_is_never_below_a_token_a_character() {
+        // Chinese and Japanese cost about a token a character, some characters more; four
+        // characters a token says a quarter of that.
+        let cjk = "你好，世界。今日はいい天気ですね。";
+        let characters = u32::try_from(cjk.chars().count()).unwrap();
+        assert_eq!(most_tokens(cjk), 3 * characters, "three bytes each");
+        assert!(estimate_tokens(cjk) < characters / 2, "why a reservation does not take the estimate");
+        for text in ["hello world", "x[i]+=y[j]*z;//?", "Привет, мир", "🙂🙃", ""] {
+            let characters = u32::try_from(text.chars().count()).unwrap();
+            assert!(most_tokens(text) >= characters.max(estimate_tokens(text)), "{text}");
+        }
     }
 
     #[test]

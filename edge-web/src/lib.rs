@@ -155,3 +155,26 @@ impl Application {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::view::json::{ApiToken, NewApiToken, SignedIn, User};
+
+    #[test]
+    fn the_answers_carrying_a_token_never_show_it_in_debug_output() {
+        let user = User {
+            id: "u-1".into(),
+            email: "ann@example.com".into(),
+            display_name: "Ann".into(),
+            language_code: "en".into(),
+        };
+        let signed_in = SignedIn { user, csrf_token: "csrf-secret-value-77".into() };
+        let api_token =
+            ApiToken { id: "t-1".into(), name: "ci".into(), create_time: None, last_use_time: None, expire_time: None };
+        let created = NewApiToken { api_token, token: "act_secret-api-token-88".into() };
+        for (shown, visible) in [(format!("{signed_in:?}"), "ann@example.com"), (format!("{created:#?}"), "\"ci\"")] {
+            assert!(!shown.contains("secret") && shown.contains("<redacted>"), "{shown}");
+            assert!(shown.contains(visible), "{shown}");
+        }
+    }
+}

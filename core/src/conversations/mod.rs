@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
 
 use crate::{
-    ai::{AiClient, AiError, Piece, Reply, Turn, estimate_tokens},
+    ai::{AiClient, AiError, Piece, Reply, Turn, most_tokens},
     error::{Error, Result},
     per_user::PerUserLimit,
     profile::{AiMode, AiRoute, Profiles},
@@ -626,8 +626,7 @@ impl Conversations {
         if route.mode != AiMode::Managed || self.settings.daily_quota == 0 {
             return Ok(Reservation::default());
         }
-        let prompt: i64 = turns.iter().map(|turn| i64::from(estimate_tokens(&turn.text) + TURN_OVERHEAD_TOKENS)).sum();
-        let tokens = prompt + i64::from(self.ai.max_reply_tokens());
+        let tokens = reservation_tokens(turns, self.ai.max_reply_tokens());
         let day = today();
         let quota = i64::try_from(self.settings.daily_quota).unwrap_or(i64::MAX);
         if !self.store.reserve_tokens(user_id, &day, tokens, quota).await? {
@@ -747,4 +746,39 @@ fn today() -> String {
 fn next_midnight() -> OffsetDateTime {
     let tomorrow = OffsetDateTime::now_utc().date().next_day().unwrap_or(time::Date::MAX);
     tomorrow.midnight().assume_utc()
+}
+
+/// The tokens reserved for asking the model `turns`, its reply capped at `max_reply_tokens`: the
+/// most the prompt can cost (see [`most_tokens`]), each turn's overhead, and the whole cap. No call
+/// then spends more than it reserved, whatever the language, so that a burst of messages ends at
+/// most one reservation above the quota. What is reserved beyond the real cost is released when
+/// the call settles, and only holds back calls made at the same time.
+fn reservation_tokens(turns: &[Turn], max_reply_tokens: u32) -> i64 {
+    let prompt: i64 =
+        turns.iter().map(|turn| i64::from(most_tokens(&turn.text)) + i64::from(TURN_OVERHEAD_TOKENS)).sum();
+    prompt + i64::from(max_reply_tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ai::{Role, estimate_tokens};
+
+    #[test]
+    fn a_reservation_covers_what_chinese_or_japanese_text_can_cost() {
+        // A question of about a thousand characters of Chinese and Japanese costs about as many
+        // tokens, some characters two or three: four characters a token would reserve a quarter.
+        let question = "请把这段话翻译成日本語。".repeat(84);
+        let characters = i64::try_from(question.chars().count()).unwrap();
+        let turns =
+            [Turn { role: Role::System, text: "Be brief.".into() }, Turn { role: Role::User, text: question.clone() }];
+        let reserved = reservation_tokens(&turns, 500);
+        assert!(reserved >= 3 * characters + 500, "{reserved} for {characters} characters");
+        assert!(i64::from(estimate_tokens(&question)) < characters / 2);
+        // English reserves no less than the usual estimate of it, its overhead and the cap.
+        let english = [Turn { role: Role::User, text: "hello there".into() }];
+        let usual = i64::from(estimate_tokens("hello there") + TURN_OVERHEAD_TOKENS) + 500;
+        assert_eq!(reservation_tokens(&english, 500), 11 + 4 + 500);
+        assert!(reservation_tokens(&english, 500) >= usual);
+    }
 }

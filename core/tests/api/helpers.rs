@@ -1,8 +1,14 @@
 //! Starting a real core for a test, on a fresh SQLite file or a fresh PostgreSQL database.
 
-use std::{io::Write, net::SocketAddr, sync::Once, time::Duration};
+use std::{
+    io::Write,
+    net::SocketAddr,
+    sync::{Arc, Once},
+    time::Duration,
+};
 
 use assistchat_core::{Application, Config, StartError};
+use assistchat_fakes::FakeOpenAi;
 use assistchat_proto::v1::{
     RegisterRequest, Session, User, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
     profile_service_client::ProfileServiceClient, resource_service_client::ResourceServiceClient,
@@ -115,6 +121,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub channel: Channel,
     pub config: Config,
+    /// The operator's model server unless the test configured another: a fake on loopback, so
+    /// that a key check or a reply never leaves this machine.
+    pub openai: Arc<FakeOpenAi>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), StartError>>>,
     // Dropped last: the data directory and the database outlive the server.
@@ -131,12 +140,15 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let data_dir = TempDir::new().unwrap();
     let (url, database) = fresh_database(backend, &data_dir).await?;
+    let openai = Arc::new(FakeOpenAi::start().await);
     let mut config = Config::with_defaults(data_dir.path().to_path_buf());
     // Titles by the model would add calls the fake model counts; the tests of titles turn them on.
     config.model_titles = false;
     config.database_url = Some(url);
+    // Not the default https://api.openai.com/v1: no test talks to anything off this machine.
+    config.openai_base_url = openai.base_url();
     configure(&mut config);
-    Some(start(config, database, data_dir).await)
+    Some(start(config, openai, database, data_dir).await)
 }
 
 /// A core that accepts the test edge's credential and wants heartbeats every 200 ms, so that
@@ -159,7 +171,33 @@ pub async fn spawn_app_with_edges_and(backend: Backend, configure: impl FnOnce(&
     Some(app)
 }
 
-async fn start(config: Config, database: Option<PostgresDatabase>, data_dir: TempDir) -> TestApp {
+/// Fails the test when its core could reach anything off this machine: the operator's model
+/// server and every sign-in provider (the environment's included) must be on loopback.
+fn assert_stays_on_this_machine(config: &Config) {
+    let mut urls = vec![("the operator's model server", config.openai_base_url.clone())];
+    // A configuration that does not parse stops core before it reaches anything.
+    for provider in config.identity_providers().unwrap_or_default() {
+        urls.push(("a sign-in provider", provider.issuer_url));
+    }
+    for (what, address) in urls {
+        let host = url::Url::parse(&address).ok().and_then(|url| url.host().map(|host| host.to_owned()));
+        let on_loopback = match host {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name == "localhost",
+            None => false,
+        };
+        assert!(on_loopback, "{what} is {address}, off this machine: point the test at a fake on 127.0.0.1");
+    }
+}
+
+async fn start(
+    config: Config,
+    openai: Arc<FakeOpenAi>,
+    database: Option<PostgresDatabase>,
+    data_dir: TempDir,
+) -> TestApp {
+    assert_stays_on_this_machine(&config);
     let app = Application::build(config.clone()).await.expect("core starts");
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel();
@@ -171,6 +209,7 @@ async fn start(config: Config, database: Option<PostgresDatabase>, data_dir: Tem
         addr,
         channel,
         config,
+        openai,
         shutdown: Some(tx),
         server: Some(server),
         _database: database,
@@ -201,7 +240,7 @@ impl TestApp {
         self.stop().await.expect("core stops cleanly");
         let (database, data_dir) =
             (self._database.take(), std::mem::replace(&mut self._data_dir, TempDir::new().unwrap()));
-        start(self.config.clone(), database, data_dir).await
+        start(self.config.clone(), self.openai.clone(), database, data_dir).await
     }
 
     /// [`TestApp::restart`] with the configuration changed by `configure` first.

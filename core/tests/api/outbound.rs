@@ -11,15 +11,15 @@ use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use assistchat_core::{Application, Config, StartError};
 use assistchat_fakes::{Behaviour, FakeOpenAi};
 use assistchat_proto::v1::{
-    AiMode, ChatMessageRole, GetProfileRequest, ListChatMessagesRequest, OpenAiKeyCheck, Profile,
-    SendChatMessageRequest, SetOpenAiKeyRequest, StreamChatMessageRequest, TestOpenAiKeyRequest, UpdateProfileRequest,
-    stream_chat_message_response::Event,
+    AiMode, ChannelUser, ChatMessageRole, ConverseRequest, GetProfileRequest, ListChatMessagesRequest, OpenAiKeyCheck,
+    Profile, SendChatMessageRequest, SetOpenAiKeyRequest, StreamChatMessageRequest, TestOpenAiKeyRequest,
+    UpdateProfileRequest, edge_service_client::EdgeServiceClient, stream_chat_message_response::Event,
 };
 use prost_types::FieldMask;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -27,7 +27,9 @@ use tonic::{Code, Status};
 
 use crate::{
     both_backends,
-    helpers::{Backend, TestApp, authed, spawn_app_with, violated_field},
+    helpers::{Backend, TestApp, authed, spawn_app_with, spawn_app_with_edges_and, violated_field},
+    resources::running,
+    test_edge::EDGE_TOKEN,
 };
 
 both_backends!(
@@ -37,6 +39,7 @@ both_backends!(
     a_stored_address_no_longer_allowed_is_refused_on_connection,
     no_redirect_is_followed,
     an_endless_reply_is_cut_at_the_deadline,
+    an_endless_plain_reply_is_cut_at_the_deadline,
     huge_answers_are_cut,
     a_servers_error_is_repeated_in_one_sentence_at_most,
     the_operators_exceptions_let_a_local_server_through,
@@ -319,6 +322,60 @@ async fn an_endless_reply_is_cut_at_the_deadline(backend: Backend) {
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert!(status.message().contains("send your message again"), "{status:?}");
     assert_eq!(own.chat_calls(), 1);
+}
+
+/// A reply that is not streamed and never ends, asked in the browser chat and from a channel
+/// (Converse) alike, is cut at the deadline: every attempt trickles, so only the deadline, which
+/// covers the attempts and the waits between them, can end it.
+async fn an_endless_plain_reply_is_cut_at_the_deadline(backend: Backend) {
+    const DEADLINE: Duration = Duration::from_secs(2);
+    let platform = FakeOpenAi::start().await;
+    let own = FakeOpenAi::start().await;
+    let base_url = platform.base_url();
+    let Some(app) = spawn_app_with_edges_and(backend, |config| {
+        config.openai_api_key = Some(PLATFORM_KEY.into());
+        config.openai_base_url = base_url;
+        config.ai_deadline = DEADLINE;
+        config.outbound_allow = vec!["127.0.0.1".into()];
+    })
+    .await
+    else {
+        return;
+    };
+    let run = running(&app).await;
+    let ann = run.session.token.as_str();
+    set_base_url(&app, ann, &own.base_url()).await.unwrap();
+    assert_eq!(set_key(&app, ann).await, "");
+    // A space of the JSON answer every 50 ms: never idle for an attempt's timeout, never done.
+    for _ in 0..8 {
+        own.push(Behaviour::Trickle { every: Duration::from_millis(50) });
+    }
+
+    let started = Instant::now();
+    let in_browser = say(&app, ann, "tell me everything").await.unwrap_err();
+    let browser_took = started.elapsed();
+    let converse = ConverseRequest {
+        instance_id: "one".into(),
+        resource_id: run.resource.id.clone(),
+        chat_id: "chat-1".into(),
+        sender: Some(ChannelUser { id: "42".into(), display_name: "Zoe".into(), username: "zoe".into() }),
+        external_message_id: "m-1".into(),
+        text: "tell me everything too".into(),
+    };
+    let started = Instant::now();
+    let in_channel = EdgeServiceClient::new(app.channel.clone()).converse(authed(converse, EDGE_TOKEN)).await;
+    let channel_took = started.elapsed();
+    for (status, took) in [(in_browser, browser_took), (in_channel.unwrap_err(), channel_took)] {
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        assert!(status.message().contains("send your message again"), "{status:?}");
+        // At the deadline: not before it, and long before the call's own timeout (the deadline
+        // and half a minute more) could have ended it.
+        assert!(took >= DEADLINE - Duration::from_millis(300), "{took:?}");
+        assert!(took < DEADLINE + Duration::from_secs(5), "{took:?}");
+    }
+    // Each message: an attempt cut at its timeout (half the deadline), then one cut at the deadline.
+    assert_eq!(own.chat_calls(), 4);
+    assert_eq!(platform.chat_calls(), 0, "the user's own server was the one asked");
 }
 
 async fn huge_answers_are_cut(backend: Backend) {

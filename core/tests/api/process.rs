@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use assistchat_fakes::FakeOpenAi;
 use assistchat_proto::v1::{
     ChangePasswordRequest, CreateApiTokenRequest, GetCurrentUserRequest, LoginRequest, RedeemSignInLinkRequest,
     RegisterRequest, SetOpenAiKeyRequest, auth_service_client::AuthServiceClient,
@@ -30,6 +31,21 @@ const BINARY: &str = env!("CARGO_BIN_EXE_assistchat-core");
 const PASSWORD: &str = "process test passphrase";
 const OPENAI_KEY: &str = "sk-process-test-secret-key-4242";
 
+/// The binary, with none of the `ASSISTCHAT_` settings of the environment the tests run in (a
+/// developer's shell may point them anywhere), and with the operator's model server on a
+/// loopback port nothing listens on, so that nothing it does leaves this machine.
+fn core_command() -> Command {
+    let mut command = Command::new(BINARY);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|name| name.starts_with("ASSISTCHAT_")) {
+            command.env_remove(name);
+        }
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    command.env("ASSISTCHAT_OPENAI_BASE_URL", format!("http://{closed}/v1"));
+    command
+}
+
 /// A running `assistchat-core` and everything it printed.
 struct CoreProcess {
     child: Child,
@@ -38,13 +54,10 @@ struct CoreProcess {
 }
 
 impl CoreProcess {
-    fn start(data_dir: &Path, database_url: &str) -> Self {
-        Self::start_with(data_dir, database_url, &[])
-    }
-
-    /// [`CoreProcess::start`] with more environment variables.
-    fn start_with(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(BINARY)
+    /// The binary serving on `data_dir` and `database_url`, with the environment variables `env`
+    /// added.
+    fn start(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut child = core_command()
             .envs(env.iter().copied())
             .env("ASSISTCHAT_DATA_DIR", data_dir)
             .env("ASSISTCHAT_CORE_LISTEN", "127.0.0.1:0")
@@ -101,7 +114,8 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
         return;
     };
     let data_dir = dir.path().join("data");
-    let core = CoreProcess::start(&data_dir, &url);
+    let model = FakeOpenAi::start().await;
+    let core = CoreProcess::start(&data_dir, &url, &[("ASSISTCHAT_OPENAI_BASE_URL", &model.base_url())]);
     let channel = core.channel().await;
     let (mut auth, mut profile) = (AuthServiceClient::new(channel.clone()), ProfileServiceClient::new(channel));
 
@@ -121,7 +135,10 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
     let login_token = login.into_inner().session.unwrap().token;
     let wrong = auth.login(LoginRequest { email, password: format!("{PASSWORD}!") }).await;
     assert!(wrong.is_err());
-    profile.set_open_ai_key(authed(SetOpenAiKeyRequest { api_key: OPENAI_KEY.into() }, &session)).await.unwrap();
+    let set = profile.set_open_ai_key(authed(SetOpenAiKeyRequest { api_key: OPENAI_KEY.into() }, &session)).await;
+    assert_eq!(set.unwrap().into_inner().warning, "", "the key was checked, against the fake on loopback");
+    let checked: Vec<_> = model.all_requests().iter().filter_map(|r| r.api_key().map(str::to_owned)).collect();
+    assert_eq!(checked, [OPENAI_KEY]);
     let api_token =
         auth.create_api_token(authed(CreateApiTokenRequest { name: "ci".into(), ttl: None }, &session)).await;
     let api_token = api_token.unwrap().into_inner().token;
@@ -144,7 +161,7 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
 
     // Rotate the generated key out: the old key opens, the new key seals.
     let new_key = base64::engine::general_purpose::STANDARD.encode(assistchat_core::crypto::random_bytes::<32>());
-    let rotate = Command::new(BINARY)
+    let rotate = core_command()
         .arg("rotate-secrets")
         .env("ASSISTCHAT_DATA_DIR", &data_dir)
         .env("DATABASE_URL", &url)
@@ -155,7 +172,7 @@ async fn the_binary_serves_logs_safely_and_stops_on_sigterm(backend: Backend) {
     let said = String::from_utf8_lossy(&rotate.stdout);
     assert!(rotate.status.success(), "{said}{}", String::from_utf8_lossy(&rotate.stderr));
     assert!(said.contains("re-sealed 1 secrets"), "{said}");
-    let without_old_key = Command::new(BINARY)
+    let without_old_key = core_command()
         .arg("rotate-secrets")
         .env("ASSISTCHAT_DATA_DIR", &data_dir)
         .env("DATABASE_URL", &url)
@@ -175,7 +192,7 @@ async fn users_create_makes_an_account_on_a_closed_server(backend: Backend) {
     let data_dir = dir.path().join("data");
     let email = format!("made.{}@example.com", &uuid_simple()[..8]);
     let users = |args: &[&str]| {
-        let output = Command::new(BINARY)
+        let output = core_command()
             .arg("users")
             .args(args)
             .env("ASSISTCHAT_DATA_DIR", &data_dir)
@@ -200,7 +217,7 @@ async fn users_create_makes_an_account_on_a_closed_server(backend: Backend) {
     let (none, complaint) = users(&["sign-in-link", "nobody@example.com"]);
     assert!(!none && complaint.contains("no account"), "{complaint}");
 
-    let core = CoreProcess::start_with(&data_dir, &url, &[("ASSISTCHAT_REGISTRATION", "closed")]);
+    let core = CoreProcess::start(&data_dir, &url, &[("ASSISTCHAT_REGISTRATION", "closed")]);
     let mut auth = AuthServiceClient::new(core.channel().await);
     let status = auth
         .register(RegisterRequest {

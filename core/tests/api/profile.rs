@@ -145,6 +145,10 @@ async fn the_own_key_is_masked_and_sealed_at_rest(backend: Backend) {
         assert!(!status.message().contains(bad), "the rejected key is not echoed");
     }
     let response = app.profile().set_open_ai_key(set(KEY)).await.unwrap().into_inner();
+    // Checked against the platform's server (the user set none), here the fake on loopback.
+    assert_eq!(response.warning, "", "the key was checked and accepted");
+    let checked: Vec<_> = app.openai.all_requests().iter().filter_map(|r| r.api_key().map(str::to_owned)).collect();
+    assert_eq!(checked, [KEY]);
     let profile = response.profile.unwrap();
     assert_eq!(profile.openai_key_mask, "sk-...WXYZ");
     assert_eq!(profile.openai_key_state(), OpenAiKeyState::Set);

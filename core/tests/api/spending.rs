@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 
 use assistchat_core::{
     Config,
+    ai::most_tokens,
     store::{Store, usage::UsageRecord, users::NewUser},
 };
 use assistchat_fakes::{Behaviour, FakeOpenAi};
@@ -40,8 +41,8 @@ both_backends!(
 );
 
 const PLATFORM_KEY: &str = "sk-platform-key-0002";
-/// Five words and 27 characters: the fake counts 5 tokens, a reservation estimates 7 (and 4 more
-/// for the turn).
+/// Five words and 27 bytes: the fake counts 5 tokens, a reservation takes 27, the most it can cost
+/// (and 4 more for the turn).
 const SYSTEM_PROMPT: &str = "You are the test assistant.";
 
 /// Core with the fake as the platform's model server, edges accepted, and `configure` applied.
@@ -79,13 +80,12 @@ fn words(text: &str) -> i64 {
     text.split_whitespace().count() as i64
 }
 
-/// What core reserved for a recorded request: its turns' estimated tokens (four characters a
-/// token, four more a turn) and the reply cap.
+/// What core reserved for a recorded request: the most its turns can cost (a token a byte, four
+/// more a turn) and the reply cap.
 fn reservation(body: &Value, cap: u32) -> i64 {
     let turns = body["messages"].as_array().unwrap().iter();
-    let estimate: i64 =
-        turns.map(|m| m["content"].as_str().unwrap_or_default().chars().count().div_ceil(4) as i64 + 4).sum();
-    estimate + i64::from(cap)
+    let most: i64 = turns.map(|m| i64::from(most_tokens(m["content"].as_str().unwrap_or_default())) + 4).sum();
+    most + i64::from(cap)
 }
 
 /// The tokens the fake counted for the prompt of a recorded request.
@@ -163,8 +163,8 @@ async fn a_burst_of_messages_overshoots_the_quota_by_at_most_one_reservation(bac
         return;
     };
     let (_, ann) = app.register("ann").await;
-    // Each reply is 450 tokens, within the cap; a call reserves the cap and an estimate of its
-    // prompt at least what the fake counts.
+    // Each reply is 450 tokens, within the cap; a call reserves the cap and the most its prompt
+    // can cost, at least what the fake counts.
     fake.set_reply("word ".repeat(450));
     fake.set_delay(Duration::from_millis(400));
     let app = Arc::new(app);

@@ -24,12 +24,13 @@ use crate::{
 };
 
 /// The link's query, and the form its button posts: the token.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct WelcomeToken {
     /// The link's token.
     #[serde(default)]
     token: String,
 }
+redacted_debug!(WelcomeToken { ; token });
 
 fn body(page: &Page, token: &str, problem: Option<&str>) -> Markup {
     html! {
@@ -84,5 +85,17 @@ pub async fn redeem(
             Ok(private(StatusCode::BAD_REQUEST, page.render("welcome.title", body(&page, "", Some(problem)))))
         }
         Err(status) => Err(status.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_links_token_never_shows_in_debug_output() {
+        let token = WelcomeToken { token: "wl_one-time-token-5150".into() };
+        let shown = format!("{token:?}");
+        assert!(!shown.contains("one-time-token") && shown.contains("<redacted>"), "{shown}");
     }
 }

@@ -40,11 +40,12 @@ impl From<proto::User> for User {
 }
 
 /// The answer of a sign-in or registration: who signed in, and the CSRF token scripts send back.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct SignedIn {
     pub user: User,
     pub csrf_token: String,
 }
+redacted_debug!(SignedIn { user ; csrf_token });
 
 /// The profile.
 #[derive(Debug, Serialize)]
@@ -129,12 +130,13 @@ impl From<&proto::ApiToken> for ApiToken {
 }
 
 /// A token just created, with its secret, shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct NewApiToken {
     #[serde(flatten)]
     pub api_token: ApiToken,
     pub token: String,
 }
+redacted_debug!(NewApiToken { api_token ; token });
 
 /// A page of the tokens.
 #[derive(Debug, Serialize)]

@@ -86,6 +86,11 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-sync",
     "--disable-dev-shm-usage",
     "--window-size=1280,900",
+    // Nothing leaves this machine, whatever Chromium would fetch by itself (updates, safe
+    // browsing, fonts): only loopback names resolve, and anything else goes to a proxy address
+    // nothing listens on. Chromium never sends loopback addresses through a proxy.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    "--proxy-server=http://127.0.0.1:9",
 ];
 
 /// Everything that can go wrong in a [`Browser`] helper.

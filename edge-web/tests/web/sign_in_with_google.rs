@@ -4,6 +4,7 @@
 //! message), linking to an existing password account, the profile's sign-in methods, and a real
 //! browser clicking the button.
 
+use assistchat_core::config::RegistrationMode;
 use assistchat_fakes::oidc::{FakeOidc, Forgery, Person};
 use reqwest::{Client, Response, StatusCode, header};
 
@@ -26,6 +27,11 @@ impl Platform {
     /// Core configured with the fake as Google, and the web edge on the public address core
     /// sends Google's visitors back to.
     async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`Platform::start`] with core's configuration further changed by `configure`.
+    async fn start_with(configure: impl FnOnce(&mut assistchat_core::Config)) -> Self {
         let port = free_port();
         let public_url = format!("http://127.0.0.1:{port}");
         let redirect_uri = format!("{public_url}/auth/google/callback");
@@ -36,6 +42,7 @@ impl Platform {
             config.google_client_id = Some(CLIENT_ID.into());
             config.google_client_secret = Some(CLIENT_SECRET.into());
             config.google_issuer_url = issuer;
+            configure(config);
         })
         .await;
         Self { web, google }
@@ -208,6 +215,28 @@ async fn a_newcomer_signs_up_with_google_and_comes_back_to_the_same_account() {
     platform.sign_out(&client).await;
     let again = platform.signed_in_client().await;
     assert_eq!(platform.account(&again).await.0, id);
+}
+
+#[tokio::test]
+async fn with_registration_closed_the_register_page_says_the_providers_still_sign_accounts_in() {
+    let closed = |core: &mut assistchat_core::Config| core.registration = RegistrationMode::Closed;
+    let platform = Platform::start_with(closed).await;
+    let client = platform.web.browser();
+    for (lang, words) in [
+        ("en", "The sign-in providers below still sign existing accounts in."),
+        ("ru", "Кнопки входа ниже по-прежнему открывают уже существующие аккаунты."),
+    ] {
+        let page = client.get(platform.web.url("/register")).header(header::ACCEPT_LANGUAGE, lang).send().await;
+        let page = page.unwrap().text().await.unwrap();
+        assert!(page.contains(r#"data-policy="closed""#) && page.contains(words), "{lang}: {page}");
+        assert!(page.contains(r#"href="/auth/google""#), "{lang}: the button the words point to: {page}");
+        assert!(!page.contains(r#"action="/register""#), "{lang}: no form that cannot work: {page}");
+    }
+    // What the page says holds: Google makes no account for a newcomer.
+    platform.google.set_person(person("google-sub-new", "newcomer@example.com", "New Comer"));
+    let refused = platform.sign_in(&client).await;
+    let page = assert_refused(refused, StatusCode::BAD_REQUEST, "newcomer@example.com").await;
+    assert!(page.contains("closed"), "{page}");
 }
 
 #[tokio::test]
