@@ -90,6 +90,11 @@ pub fn has_message(key: &str) -> bool {
     CATALOGUE.contains_key(key)
 }
 
+/// The catalogue's keys that begin with `prefix`, in no particular order.
+pub fn message_keys(prefix: &str) -> impl Iterator<Item = &'static str> {
+    CATALOGUE.keys().filter(move |key| key.starts_with(prefix)).map(String::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::{
     edge::EdgeReach,
     store::{
         resources::{ObservedState, ResourceRun},
-        states::{Action, Desired, State, Switch},
+        states::{Action, Desired, Reason, State, Switch},
     },
 };
 
@@ -266,8 +266,8 @@ fn observed(state: State, detail: String, reason: &str, action: Action) -> Obser
 
 /// What a resource stopped on purpose shows.
 pub fn paused(bot_off: bool) -> ObservedState {
-    let (detail, reason) = if bot_off { ("The bot is off.", "BOT_STOPPED") } else { ("Paused.", "PAUSED") };
-    observed(State::Paused, detail.into(), reason, Action::Unstated)
+    let (detail, reason) = if bot_off { ("The bot is off.", Reason::BotStopped) } else { ("Paused.", Reason::Paused) };
+    observed(State::Paused, detail.into(), reason.as_str(), Action::Unstated)
 }
 
 /// What a resource waiting for its provider's edge to come back shows.
@@ -275,7 +275,7 @@ pub fn waiting(provider: &str) -> ObservedState {
     observed(
         State::Pending,
         format!("Waiting for the {provider} provider to connect."),
-        "PROVIDER_CONNECTING",
+        Reason::ProviderConnecting.as_str(),
         Action::Unstated,
     )
 }
@@ -286,24 +286,24 @@ pub fn offline(provider: &str) -> ObservedState {
         "The {provider} provider is offline, so this resource cannot run. It starts by itself as soon as the \
          provider is back; if it stays offline, tell the platform's operator."
     );
-    observed(State::Error, detail, "PROVIDER_OFFLINE", Action::WaitForProvider)
+    observed(State::Error, detail, Reason::ProviderOffline.as_str(), Action::WaitForProvider)
 }
 
 /// What a resource just sent to its edge shows.
 pub fn starting() -> ObservedState {
-    observed(State::Pending, "Starting.".into(), "STARTING", Action::Unstated)
+    observed(State::Pending, "Starting.".into(), Reason::Starting.as_str(), Action::Unstated)
 }
 
 /// What a resource whose settings no longer fit its provider shows.
 pub fn unrunnable(why: &str) -> ObservedState {
     let detail =
         format!("The settings no longer fit what the provider asks for ({why}). Edit the resource to fix them.");
-    observed(State::Error, detail, "SETTINGS_INVALID", Action::FixSettings)
+    observed(State::Error, detail, Reason::SettingsInvalid.as_str(), Action::FixSettings)
 }
 
 fn stopped_by_provider() -> ObservedState {
     let detail = "The provider stopped the resource by itself. Pause and activate it to start it again.";
-    observed(State::Error, detail.into(), "STOPPED_BY_PROVIDER", Action::Reconnect)
+    observed(State::Error, detail.into(), Reason::StoppedByProvider.as_str(), Action::Reconnect)
 }
 
 #[cfg(test)]
@@ -359,11 +359,11 @@ mod tests {
         let paused_run = run("r1", "telegram", Desired::Paused, Switch::On);
         let Decision::Pause { stop, observed } = board.decide(&paused_run, Nudge::Check) else { panic!() };
         assert_eq!(stop, Some((connection, StopReason::Paused)));
-        assert_eq!((observed.state, observed.reason.as_str()), (State::Paused, "PAUSED"));
+        assert_eq!((observed.state, observed.reason.as_str()), (State::Paused, Reason::Paused.as_str()));
         let bot_off = run("r1", "telegram", Desired::Active, Switch::Off);
         let Decision::Pause { stop, observed } = board.decide(&bot_off, Nudge::Check) else { panic!() };
         assert_eq!(stop, Some((connection, StopReason::BotStopped)));
-        assert_eq!(observed.reason, "BOT_STOPPED");
+        assert_eq!(observed.reason, Reason::BotStopped.as_str());
         assert_eq!(board.stopped("r1"), Some(connection));
         assert!(board.instance(connection).unwrap().resources.is_empty());
         let Decision::Pause { stop, .. } = board.decide(&paused_run, Nudge::Check) else { panic!() };
@@ -374,7 +374,7 @@ mod tests {
     fn without_an_instance_a_resource_waits_during_the_grace_and_is_offline_after_it() {
         let mut board = Board::new(true);
         let Decision::NowhereToRun(observed) = board.decide(&active("r1"), Nudge::Check) else { panic!() };
-        assert_eq!((observed.state, observed.reason.as_str()), (State::Pending, "PROVIDER_CONNECTING"));
+        assert_eq!((observed.state, observed.reason.as_str()), (State::Pending, Reason::ProviderConnecting.as_str()));
         // An instance that came back and went again is offline even within the grace.
         let (connection, _) = board.attach("telegram", "a", reach());
         board.detach(connection);
@@ -383,7 +383,7 @@ mod tests {
         let mut board = Board::new(true);
         board.grace_over();
         let Decision::NowhereToRun(observed) = board.decide(&active("r1"), Nudge::Check) else { panic!() };
-        assert_eq!(observed.reason, "PROVIDER_OFFLINE");
+        assert_eq!(observed.reason, Reason::ProviderOffline.as_str());
     }
 
     #[test]
@@ -437,6 +437,7 @@ mod tests {
         board.started("r1", connection, 1);
         let observed = board.report(connection, "r1", 1, Reported::Stopped, "", "").unwrap();
         assert_eq!((observed.state, observed.action), (State::Error, Action::Reconnect));
+        assert_eq!(observed.reason, Reason::StoppedByProvider.as_str());
         assert_eq!(board.assignment("r1"), None);
         assert!(board.waits(&active("r1")));
         assert_eq!(board.report(connection, "r1", 1, Reported::Ready, "", ""), None, "later reports are stale");

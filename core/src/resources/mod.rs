@@ -11,16 +11,14 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::{
+    bot::board,
     crypto::Keyring,
     error::{Error, Result},
     fields::Name,
     pagination,
     providers::{ProviderSpec, Registry},
     store::{
-        Store, StoreError, new_id, now_millis,
-        resources::ResourceRecord,
-        secrets::RESOURCE_SECRETS,
-        states::{Action, Desired, State},
+        Store, StoreError, new_id, now_millis, resources::ResourceRecord, secrets::RESOURCE_SECRETS, states::Desired,
     },
 };
 
@@ -120,8 +118,9 @@ impl Resources {
         spec.check_settings(&meta, &secrets)?;
         let id = new_id();
         let now = now_millis();
-        let (state, detail, reason) =
-            if new.paused { (State::Paused, "Paused.", "PAUSED") } else { (State::Pending, "Starting.", "STARTING") };
+        // It shows what a paused resource, or one just sent to its edge, shows until the bot
+        // manager decides.
+        let shown = if new.paused { board::paused(false) } else { board::starting() };
         let record = ResourceRecord {
             id: id.clone(),
             user_id: user_id.to_owned(),
@@ -133,10 +132,10 @@ impl Resources {
             identity_hash: identity_hash(&spec, &meta, &secrets),
             desired_state: Desired::active(!new.paused),
             generation: 0,
-            state,
-            state_detail: detail.into(),
-            state_reason: reason.into(),
-            state_action: Action::Unstated,
+            state: shown.state,
+            state_detail: shown.detail,
+            state_reason: shown.reason,
+            state_action: shown.action,
             state_change_time: now,
             status_info: "[]".into(),
             create_time: now,

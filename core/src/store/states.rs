@@ -1,6 +1,7 @@
 //! A resource's states as the domain knows them: what its owner wants, what it does, in error
 //! what the owner can do, and the owner's bot switch. The store decodes them once from the names
-//! it keeps, and binds them by those names; the services name them in the proto.
+//! it keeps, and binds them by those names; the services name them in the proto. The reasons
+//! core itself gives for a state ([`Reason`]) are here too.
 
 use std::fmt;
 
@@ -125,6 +126,54 @@ impl From<Switch> for i64 {
     }
 }
 
+/// A reason core itself gives for a resource's state, as the code it stores and sends with the
+/// state (`Resource.state_reason`). Edges report codes of their own, so a stored reason is text;
+/// the web edge has words for each of these (`reason.<CODE>` in its catalogue), which a test of
+/// the platform checks over [`Reason::ALL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// Sent to its edge, which has not reported on it yet.
+    Starting,
+    /// Its owner paused it.
+    Paused,
+    /// Its owner's bot is off.
+    BotStopped,
+    /// Core has just started and its provider's edges are still coming back.
+    ProviderConnecting,
+    /// No edge of its provider is attached.
+    ProviderOffline,
+    /// Its settings no longer fit what its provider asks for.
+    SettingsInvalid,
+    /// Its edge stopped it without being asked.
+    StoppedByProvider,
+}
+
+impl Reason {
+    /// Every reason core gives.
+    pub const ALL: [Self; 7] = [
+        Self::Starting,
+        Self::Paused,
+        Self::BotStopped,
+        Self::ProviderConnecting,
+        Self::ProviderOffline,
+        Self::SettingsInvalid,
+        Self::StoppedByProvider,
+    ];
+
+    /// The code stored and sent.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "STARTING",
+            Self::Paused => "PAUSED",
+            Self::BotStopped => "BOT_STOPPED",
+            Self::ProviderConnecting => "PROVIDER_CONNECTING",
+            Self::ProviderOffline => "PROVIDER_OFFLINE",
+            Self::SettingsInvalid => "SETTINGS_INVALID",
+            Self::StoppedByProvider => "STOPPED_BY_PROVIDER",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +195,20 @@ mod tests {
         assert_eq!(Switch::try_from(1).unwrap(), Switch::On);
         assert_eq!(i64::from(Switch::Off), 0);
         assert!(Switch::try_from(2).is_err());
+    }
+
+    #[test]
+    fn core_sends_its_reasons_by_the_codes_the_pages_know() {
+        let codes = Reason::ALL.map(Reason::as_str);
+        let known = [
+            "STARTING",
+            "PAUSED",
+            "BOT_STOPPED",
+            "PROVIDER_CONNECTING",
+            "PROVIDER_OFFLINE",
+            "SETTINGS_INVALID",
+            "STOPPED_BY_PROVIDER",
+        ];
+        assert_eq!(codes, known);
     }
 }

@@ -10,10 +10,11 @@ use super::{
     layout::Page,
     resource::{StateView, action_name, state_name},
 };
-use crate::i18n::has_message;
+use crate::i18n::{has_message, message_keys};
 
-/// The reasons core gives whose words the catalogue has in every language (as `reason.<code>`).
-const REASONS: [&str; 5] = ["STARTING", "PAUSED", "BOT_STOPPED", "PROVIDER_OFFLINE", "PROVIDER_CONNECTING"];
+/// What the catalogue's words for a reason core gives begin with (`reason.<code>`); a test of the
+/// platform checks that every reason core gives has them.
+const CORE_REASON: &str = "reason.";
 
 /// The actions the catalogue explains (as `action.<name>`).
 const ACTIONS: [&str; 4] = ["none", "fix_settings", "reconnect", "wait_for_provider"];
@@ -27,7 +28,7 @@ pub fn state_badge(page: &Page, view: &StateView) -> Markup {
 /// The state in words: the catalogue's for the reasons it knows, else what core or the provider
 /// said.
 pub fn state_detail<'a>(page: &Page, view: &StateView<'a>) -> &'a str {
-    let key = format!("reason.{}", view.reason);
+    let key = format!("{CORE_REASON}{}", view.reason);
     if has_message(&key) { page.t(&key) } else { view.detail }
 }
 
@@ -61,7 +62,7 @@ pub fn live_labels(page: &Page, extra: &[&str]) -> String {
     let states = ["ready", "pending", "error", "paused", "unknown"].map(|s| format!("state.{s}"));
     let keys = states
         .into_iter()
-        .chain(REASONS.map(|r| format!("reason.{r}")))
+        .chain(message_keys(CORE_REASON).map(String::from))
         .chain(ACTIONS.map(|a| format!("action.{a}")))
         .chain(["bot.on", "bot.off", "bot.start", "bot.stop"].map(String::from))
         .chain(extra.iter().map(|key| (*key).to_owned()));
