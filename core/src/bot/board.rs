@@ -1,8 +1,9 @@
 //! The bot manager's decisions, as a state machine over domain types with no I/O: which attached
 //! edge instance runs which resource (at which generation), where a resource goes when it
-//! should run, what it shows while it runs nowhere, and whether an edge's report is still about
-//! the run it was started for. The manager task ([`super::manager`]) reads the store, carries
-//! the decisions out and tells edges; here everything can be tested alone.
+//! should run, what it shows while it runs nowhere, where it stops when its settings no longer
+//! fit or it is deleted, and whether an edge's report is still about the run it was started
+//! for. The manager task ([`super::manager`]) reads the store, carries the decisions out and
+//! tells edges; here everything can be tested alone.
 
 use std::collections::{HashMap, HashSet};
 
@@ -36,16 +37,20 @@ pub enum Nudge {
     Restart,
 }
 
+/// A resource that must not run: where to stop it, if it runs, and what it shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Halt {
+    /// The connection it runs on, which must be told to stop it, and why.
+    pub stop: Option<(u64, StopReason)>,
+    /// What it shows.
+    pub observed: ObservedState,
+}
+
 /// What to do with one resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// It must not run: stop it where it runs (the connection, if any) and show it paused.
-    Pause {
-        /// The connection it ran on, which must be told to stop it.
-        stop: Option<(u64, StopReason)>,
-        /// What it shows.
-        observed: ObservedState,
-    },
+    /// It must not run: stop it where it runs and show it paused.
+    Pause(Halt),
     /// It runs where it should: nothing to do.
     Keep,
     /// Start it (again) on this connection.
@@ -185,8 +190,10 @@ impl Board {
     pub fn decide(&self, run: &ResourceRun, nudge: Nudge) -> Decision {
         if !run.should_run() {
             let reason = if run.desired_state == Desired::Active { StopReason::BotStopped } else { StopReason::Paused };
-            let stop = self.assignments.get(&run.id).map(|assignment| (assignment.connection, reason));
-            return Decision::Pause { stop, observed: paused(run.bot == Switch::Off) };
+            return Decision::Pause(Halt {
+                stop: self.stop(&run.id, reason),
+                observed: paused(run.bot == Switch::Off),
+            });
         }
         let running_on = self.assignments.get(&run.id).map(|assignment| assignment.connection);
         if running_on.is_some() && nudge == Nudge::Check {
@@ -199,6 +206,23 @@ impl Board {
             }
             None => Decision::NowhereToRun(offline(&run.provider)),
         }
+    }
+
+    /// What to do with `run`, which was to start, once its settings turn out not to fit its
+    /// provider any more (`why`): it cannot run, so it stops where it runs and shows that its
+    /// settings need fixing.
+    pub fn settings_unfit(&self, run: &ResourceRun, why: &str) -> Halt {
+        Halt { stop: self.stop(&run.id, StopReason::Unrunnable), observed: unrunnable(why) }
+    }
+
+    /// Where a deleted resource must be stopped, if it runs.
+    pub fn deleted(&self, resource_id: &str) -> Option<(u64, StopReason)> {
+        self.stop(resource_id, StopReason::Deleted)
+    }
+
+    /// The connection to tell to stop a resource, for `reason`, if it runs.
+    fn stop(&self, resource_id: &str, reason: StopReason) -> Option<(u64, StopReason)> {
+        self.assignments.get(resource_id).map(|assignment| (assignment.connection, reason))
     }
 
     /// Records a start of a resource at `generation` on `connection`.
@@ -295,7 +319,7 @@ pub fn starting() -> ObservedState {
 }
 
 /// What a resource whose settings no longer fit its provider shows.
-pub fn unrunnable(why: &str) -> ObservedState {
+fn unrunnable(why: &str) -> ObservedState {
     let detail =
         format!("The settings no longer fit what the provider asks for ({why}). Edit the resource to fix them.");
     observed(State::Error, detail, Reason::SettingsInvalid.as_str(), Action::FixSettings)
@@ -357,16 +381,16 @@ mod tests {
         let (connection, _) = board.attach("telegram", "a", reach());
         board.started("r1", connection, 1);
         let paused_run = run("r1", "telegram", Desired::Paused, Switch::On);
-        let Decision::Pause { stop, observed } = board.decide(&paused_run, Nudge::Check) else { panic!() };
+        let Decision::Pause(Halt { stop, observed }) = board.decide(&paused_run, Nudge::Check) else { panic!() };
         assert_eq!(stop, Some((connection, StopReason::Paused)));
         assert_eq!((observed.state, observed.reason.as_str()), (State::Paused, Reason::Paused.as_str()));
         let bot_off = run("r1", "telegram", Desired::Active, Switch::Off);
-        let Decision::Pause { stop, observed } = board.decide(&bot_off, Nudge::Check) else { panic!() };
+        let Decision::Pause(Halt { stop, observed }) = board.decide(&bot_off, Nudge::Check) else { panic!() };
         assert_eq!(stop, Some((connection, StopReason::BotStopped)));
         assert_eq!(observed.reason, Reason::BotStopped.as_str());
         assert_eq!(board.stopped("r1"), Some(connection));
         assert!(board.instance(connection).unwrap().resources.is_empty());
-        let Decision::Pause { stop, .. } = board.decide(&paused_run, Nudge::Check) else { panic!() };
+        let Decision::Pause(Halt { stop, .. }) = board.decide(&paused_run, Nudge::Check) else { panic!() };
         assert_eq!(stop, None, "nothing to stop once it runs nowhere");
     }
 
@@ -441,5 +465,35 @@ mod tests {
         assert_eq!(board.assignment("r1"), None);
         assert!(board.waits(&active("r1")));
         assert_eq!(board.report(connection, "r1", 1, Reported::Ready, "", ""), None, "later reports are stale");
+    }
+
+    #[test]
+    fn a_resource_whose_settings_no_longer_fit_stops_where_it_runs_and_asks_for_new_settings() {
+        let mut board = Board::new(false);
+        let (connection, _) = board.attach("telegram", "a", reach());
+        board.started("r1", connection, 1);
+        let Halt { stop, observed } = board.settings_unfit(&active("r1"), "bot_token is required");
+        assert_eq!(stop, Some((connection, StopReason::Unrunnable)));
+        assert_eq!(
+            (observed.state, observed.reason.as_str(), observed.action),
+            (State::Error, Reason::SettingsInvalid.as_str(), Action::FixSettings)
+        );
+        assert!(observed.detail.contains("(bot_token is required)"), "{}", observed.detail);
+        let waiting = board.settings_unfit(&active("r2"), "bot_token is required");
+        assert_eq!(waiting.stop, None, "nothing to stop where it runs nowhere");
+        assert_eq!(waiting.observed, observed, "it shows the same");
+    }
+
+    #[test]
+    fn a_deleted_resource_is_stopped_where_it_runs_and_only_there() {
+        let mut board = Board::new(false);
+        let (first, _) = board.attach("telegram", "a", reach());
+        board.attach("telegram", "b", reach());
+        board.started("r1", first, 1);
+        assert_eq!(board.deleted("r1"), Some((first, StopReason::Deleted)));
+        assert_eq!(board.stopped("r1"), Some(first));
+        assert_eq!(board.deleted("r1"), None, "stopped once");
+        assert_eq!(board.deleted("r9"), None, "a resource that never ran");
+        assert_eq!(board.report(first, "r1", 1, Reported::Ready, "", ""), None, "later reports are stale");
     }
 }

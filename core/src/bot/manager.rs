@@ -13,7 +13,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tonic::Status;
 
-use super::board::{self, Board, Decision};
+use super::board::{self, Board, Decision, Halt};
 pub use super::board::{Nudge, Reported, StopReason};
 use crate::{
     edge::EdgeReach,
@@ -353,7 +353,9 @@ impl Task {
                 let _ = reply.send(());
             }
             Command::Deleted { user_id, resource_id, reply } => {
-                self.stop(&resource_id, StopReason::Deleted);
+                if let Some(stop) = self.board.deleted(&resource_id) {
+                    self.stop(&resource_id, stop);
+                }
                 let _ = self.events.send(BotEvent::Deleted { user_id, resource_id });
                 let _ = reply.send(());
             }
@@ -451,12 +453,7 @@ impl Task {
     async fn reconcile(&mut self, run: &ResourceRun, nudge: Nudge) -> Result<(), StoreError> {
         match self.board.decide(run, nudge) {
             Decision::Keep => Ok(()),
-            Decision::Pause { stop, observed } => {
-                if let Some((_, reason)) = stop {
-                    self.stop(&run.id, reason);
-                }
-                self.observe(run, &observed).await
-            }
+            Decision::Pause(halt) => self.halt(run, halt).await,
             Decision::NowhereToRun(observed) => self.observe(run, &observed).await,
             Decision::Start { connection } => self.start(run, connection).await,
         }
@@ -469,10 +466,7 @@ impl Task {
         };
         let (_, secrets) = match self.resources.settings_for_start(&record) {
             Ok(settings) => settings,
-            Err(err) => {
-                self.stop(&run.id, StopReason::Unrunnable);
-                return self.observe(run, &board::unrunnable(&err.to_string())).await;
-            }
+            Err(err) => return self.halt(run, self.board.settings_unfit(run, &err.to_string())).await,
         };
         let Some(generation) = self.store.next_generation(&run.id).await? else {
             return Ok(());
@@ -500,11 +494,18 @@ impl Task {
         self.observe(run, &board::starting()).await
     }
 
-    /// Sends a stop to wherever the resource runs, and forgets where it ran.
-    fn stop(&mut self, resource_id: &str, reason: StopReason) {
-        let Some(connection) = self.board.stopped(resource_id) else {
-            return;
-        };
+    /// Carries out a halt the board decided: the stop, if the resource runs, then what it shows.
+    async fn halt(&mut self, run: &ResourceRun, halt: Halt) -> Result<(), StoreError> {
+        if let Some(stop) = halt.stop {
+            self.stop(&run.id, stop);
+        }
+        self.observe(run, &halt.observed).await
+    }
+
+    /// Carries out a stop the board decided: tells the connection, and forgets where the resource
+    /// ran.
+    fn stop(&mut self, resource_id: &str, (connection, reason): (u64, StopReason)) {
+        self.board.stopped(resource_id);
         self.placements().remove(resource_id);
         if let Some(sender) = self.senders.get(&connection) {
             let _ = sender.send(ToEdge::Stop { resource_id: resource_id.to_owned(), reason });
