@@ -1,17 +1,17 @@
 //! What the tests, examples and benches of every crate repeat against a running core: a
 //! request with a bearer token, waiting for something to become true with the reason in the
 //! failure, an account that signs up, switches its bot on, connects resources and waits for
-//! their states, and the test provider's description ([`test_provider`]) that the test edges on
-//! the raw proto and on the edge client both attach with.
+//! their states, and the test provider's description and the core set-up its edges need
+//! ([`test_provider`]), which the test edges on the raw proto and on the edge client both use.
 
 pub mod test_provider;
 
 use std::{fmt::Debug, future::Future, time::Duration};
 
 use assistchat_proto::v1::{
-    CreateResourceRequest, GetResourceRequest, RegisterRequest, Resource, ResourceState, StartBotRequest,
-    auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
-    resource_service_client::ResourceServiceClient,
+    BotStatus, CreateResourceRequest, GetBotStatusRequest, GetResourceRequest, RegisterRequest, RegisterResponse,
+    Resource, ResourceState, StartBotRequest, auth_service_client::AuthServiceClient,
+    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
 };
 use tonic::{Request, transport::Channel};
 
@@ -44,22 +44,45 @@ where
 }
 
 /// [`eventually`] with its own patience.
-pub async fn eventually_within<T, Seen, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+pub async fn eventually_within<T, Seen, F, Fut>(within: Duration, what: &str, check: F) -> T
 where
     Seen: Debug,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Seen>>,
+{
+    poll(within, EVERY, check)
+        .await
+        .unwrap_or_else(|seen| panic!("{what} did not happen within {within:?}; last seen: {seen:?}"))
+}
+
+/// Runs `check` every `every` until it answers `Ok`, for at most `within`; when it never does,
+/// the last thing it saw. For a caller that reports a time out itself (a load run, say) rather
+/// than failing as [`eventually`] does.
+pub async fn poll<T, Seen, F, Fut>(within: Duration, every: Duration, mut check: F) -> Result<T, Seen>
+where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Seen>>,
 {
     let end = tokio::time::Instant::now() + within;
     loop {
         match check().await {
-            Ok(done) => return done,
-            Err(seen) if tokio::time::Instant::now() >= end => {
-                panic!("{what} did not happen within {within:?}; last seen: {seen:?}")
-            }
-            Err(_) => tokio::time::sleep(EVERY).await,
+            Ok(done) => return Ok(done),
+            Err(seen) if tokio::time::Instant::now() >= end => return Err(seen),
+            Err(_) => tokio::time::sleep(every).await,
         }
     }
+}
+
+/// Signs up `email` as `display_name` with [`PASSWORD`] on the core `channel` reaches; returns
+/// core's answer: the account and its session.
+pub async fn sign_up(channel: Channel, email: &str, display_name: &str) -> RegisterResponse {
+    let request = RegisterRequest {
+        email: email.into(),
+        password: PASSWORD.into(),
+        display_name: display_name.into(),
+        language_code: String::new(),
+    };
+    AuthServiceClient::new(channel).register(request).await.expect("sign-up").into_inner()
 }
 
 /// A signed-up account of a running core.
@@ -76,13 +99,7 @@ pub struct Owner {
 impl Owner {
     /// Signs up `email` (named "Ann") on the core `channel` reaches.
     pub async fn sign_up(channel: Channel, email: &str) -> Self {
-        let request = RegisterRequest {
-            email: email.into(),
-            password: PASSWORD.into(),
-            display_name: "Ann".into(),
-            language_code: String::new(),
-        };
-        let registered = AuthServiceClient::new(channel.clone()).register(request).await.expect("sign-up").into_inner();
+        let registered = sign_up(channel.clone(), email, "Ann").await;
         let user_id = registered.user.expect("the account").id;
         Self { channel, user_id, session: registered.session.expect("a session").token }
     }
@@ -91,6 +108,13 @@ impl Owner {
     pub async fn start_bot(&self) {
         let request = authed(StartBotRequest {}, &self.session);
         BotServiceClient::new(self.channel.clone()).start_bot(request).await.expect("the bot starts");
+    }
+
+    /// The account's bot status now.
+    pub async fn bot_status(&self) -> BotStatus {
+        let request = authed(GetBotStatusRequest {}, &self.session);
+        let status = BotServiceClient::new(self.channel.clone()).get_bot_status(request).await.expect("the bot status");
+        status.into_inner().bot_status.expect("a bot status")
     }
 
     /// Creates `resource`, trying again while its provider's edge is still attaching.
@@ -141,5 +165,16 @@ mod tests {
         let panic = failed.await.unwrap_err().into_panic();
         let message = panic.downcast_ref::<String>().unwrap();
         assert!(message.contains("a miracle did not happen") && message.contains("still nothing"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn poll_answers_what_it_saw_last_when_the_time_runs_out() {
+        let tries = AtomicU32::new(0);
+        let seen = poll(Duration::from_millis(60), Duration::from_millis(10), || async {
+            Err::<(), _>(tries.fetch_add(1, Ordering::SeqCst) + 1)
+        })
+        .await;
+        let last = seen.unwrap_err();
+        assert!(last > 1 && last == tries.load(Ordering::SeqCst), "{last}");
     }
 }

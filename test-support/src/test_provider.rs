@@ -1,5 +1,9 @@
 //! The test provider: a channel that exists only in tests, with a token that is secret and names
-//! the account, a prompt, a list of allowed users, and a setting that asks for an error on start.
+//! the account, a prompt, a list of allowed users, and a setting that asks for an error on start;
+//! and the core its test edges attach to, which accepts their credential and notices a silent
+//! one quickly.
+
+use std::time::Duration;
 
 use assistchat_proto::v1::EdgeHello;
 
@@ -32,4 +36,21 @@ pub fn hello(provider: &str, instance_id: &str) -> EdgeHello {
         secret_fields: vec!["api_token".into()],
         identity_fields: vec!["api_token".into()],
     }
+}
+
+/// How often a core started for the test edges wants their heartbeats: often, so that a silent
+/// edge is noticed within a second.
+pub const HEARTBEAT: Duration = Duration::from_millis(200);
+
+/// Has `config` accept the test edges' credential ([`EDGE_TOKEN`]) and want their heartbeats
+/// every [`HEARTBEAT`].
+pub fn accept_test_edges(config: &mut assistchat_core::Config) {
+    config.edge_token = Some(EDGE_TOKEN.into());
+    config.edge_heartbeat = HEARTBEAT;
+}
+
+/// Waits until a core just started with [`accept_test_edges`] is past its start-up grace for edges
+/// to come back (three heartbeats), so that what a test sees of edges going away is its own doing.
+pub async fn past_start_up_grace() {
+    tokio::time::sleep(HEARTBEAT * 4).await;
 }

@@ -10,9 +10,10 @@ use std::{
 use assistchat_core::{Application, Config, StartError};
 use assistchat_fakes::FakeOpenAi;
 use assistchat_proto::v1::{
-    RegisterRequest, Session, User, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
+    Session, User, auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
     profile_service_client::ProfileServiceClient, resource_service_client::ResourceServiceClient,
 };
+use assistchat_test_support::test_provider;
 use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -160,14 +161,12 @@ pub async fn spawn_app_with_edges(backend: Backend) -> Option<TestApp> {
 
 /// [`spawn_app_with_edges`] with the configuration further changed by `configure`.
 pub async fn spawn_app_with_edges_and(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
-    let heartbeat = Duration::from_millis(200);
     let app = spawn_app_with(backend, |config| {
-        config.edge_token = Some(crate::test_edge::EDGE_TOKEN.into());
-        config.edge_heartbeat = heartbeat;
+        test_provider::accept_test_edges(config);
         configure(config);
     })
     .await?;
-    tokio::time::sleep(heartbeat * 4).await;
+    test_provider::past_start_up_grace().await;
     Some(app)
 }
 
@@ -249,20 +248,12 @@ impl TestApp {
         self.restart().await
     }
 
-    /// Registers a new account with a unique email; returns the user and its session.
+    /// Registers a new account named `name` with a unique email; returns the user and its
+    /// session.
     pub async fn register(&self, name: &str) -> (User, Session) {
-        let response = self
-            .auth()
-            .register(RegisterRequest {
-                email: format!("{name}.{}@example.com", &uuid_simple()[..8]),
-                password: "a long enough passphrase".into(),
-                display_name: name.into(),
-                language_code: String::new(),
-            })
-            .await
-            .expect("registration succeeds")
-            .into_inner();
-        (response.user.unwrap(), response.session.unwrap())
+        let email = format!("{name}.{}@example.com", &uuid_simple()[..8]);
+        let registered = assistchat_test_support::sign_up(self.channel.clone(), &email, name).await;
+        (registered.user.unwrap(), registered.session.unwrap())
     }
 
     /// Stops the server gracefully and waits for it.

@@ -1,10 +1,11 @@
 //! A real core and a web edge in front of it, both on port 0.
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use assistchat_edge_web::Config;
 use assistchat_fakes::FakeOpenAi;
 use assistchat_http::Limits;
+use assistchat_test_support::test_provider;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -119,14 +120,12 @@ impl TestWeb {
 
     /// Like [`TestWeb::start_with_edges`], with core configured further by `configure`.
     pub async fn start_with_edges_and(configure: impl FnOnce(&mut assistchat_core::Config)) -> Self {
-        let heartbeat = Duration::from_millis(200);
         let web = Self::start_with(|config| {
-            config.edge_token = Some(crate::test_edge::EDGE_TOKEN.into());
-            config.edge_heartbeat = heartbeat;
+            test_provider::accept_test_edges(config);
             configure(config);
         })
         .await;
-        tokio::time::sleep(heartbeat * 4).await;
+        test_provider::past_start_up_grace().await;
         web
     }
 
