@@ -11,16 +11,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use assistchat_core::{Application, Config};
 use assistchat_edge_client::{EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceStart, Session};
 use assistchat_fakes::FakeOpenAi;
-use assistchat_proto::v1::{
-    ChannelUser, CreateResourceRequest, RegisterRequest, Resource, ResourceDesiredState, StartBotRequest,
-    auth_service_client::AuthServiceClient, bot_service_client::BotServiceClient,
-    resource_service_client::ResourceServiceClient,
+use assistchat_proto::v1::{ChannelUser, Resource, ResourceDesiredState};
+use assistchat_test_support::{
+    Owner,
+    load::{self, LoadCore},
 };
 use tokio::sync::oneshot;
-use tonic::{Request, transport::Channel};
 
 const EDGE_TOKEN: &str = "converse-load-edge-credential-0123456789";
 
@@ -81,12 +79,6 @@ impl Provider for Load {
     }
 }
 
-fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).init();
@@ -94,38 +86,19 @@ async fn main() {
     let (messages, concurrency, chats) =
         (args.first().copied().unwrap_or(5000), args.get(1).copied().unwrap_or(32), args.get(2).copied().unwrap_or(64));
     let fake = FakeOpenAi::start().await;
-    let dir = tempfile::TempDir::new().unwrap();
-    let mut config = Config::with_defaults(dir.path().to_path_buf());
-    // Titles by the model would add calls the fake model counts; the tests of titles turn them on.
-    config.model_titles = false;
-    config.database_url = std::env::var("DATABASE_URL").ok();
-    config.edge_token = Some(EDGE_TOKEN.into());
-    config.openai_api_key = Some("sk-load-platform-key".into());
-    config.openai_base_url = fake.base_url();
-    config.daily_token_quota = 0;
-    let app = Application::build(config).await.unwrap();
-    let address = app.local_addr();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let channel = Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap();
+    let core = LoadCore::start(EDGE_TOKEN, |config| {
+        config.database_url = std::env::var("DATABASE_URL").ok();
+        load::answer_with(config, fake.base_url());
+    })
+    .await;
 
     let (done, finished) = oneshot::channel();
     let load = Load { messages, concurrency, chats, done: Mutex::new(Some(done)) };
-    let edge_config =
-        EdgeConfig { core_url: format!("http://{address}"), edge_token: EDGE_TOKEN.into(), instance_id: None };
+    let edge_config = EdgeConfig { core_url: core.url.clone(), edge_token: EDGE_TOKEN.into(), instance_id: None };
     tokio::spawn(async move { EdgeClient::new(&edge_config, load).unwrap().run_until(std::future::pending()).await });
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let registered = AuthServiceClient::new(channel.clone())
-        .register(RegisterRequest {
-            email: "load@example.com".into(),
-            password: "a long enough passphrase".into(),
-            display_name: "Load".into(),
-            language_code: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let session = registered.session.unwrap().token;
+    let owner = Owner::sign_up(core.channel.clone(), "load@example.com").await;
     let resource = Resource {
         provider: "load".into(),
         name: "Load".into(),
@@ -133,9 +106,8 @@ async fn main() {
         desired_state: ResourceDesiredState::Active.into(),
         ..Default::default()
     };
-    let request = authed(CreateResourceRequest { resource: Some(resource) }, &session);
-    ResourceServiceClient::new(channel.clone()).create_resource(request).await.unwrap();
-    BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, &session)).await.unwrap();
+    owner.connect(resource).await;
+    owner.start_bot().await;
 
     let (elapsed, mut latencies) = finished.await.unwrap();
     latencies.sort();

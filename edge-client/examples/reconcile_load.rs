@@ -7,14 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use assistchat_core::{Application, Config};
 use assistchat_edge_client::{EdgeClient, EdgeConfig, Provider, ProviderHello, ResourceStart, Session};
-use assistchat_proto::v1::{
-    CreateResourceRequest, GetBotStatusRequest, Resource, ResourceDesiredState, StartBotRequest,
-    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
-};
-use assistchat_test_support::{Owner, authed};
-use tonic::transport::Channel;
+use assistchat_proto::v1::{Resource, ResourceDesiredState};
+use assistchat_test_support::load::{self, LoadCore};
 
 const EDGE_TOKEN: &str = "reconcile-load-edge-credential-0123456789";
 
@@ -40,50 +35,19 @@ impl Provider for Idle {
     }
 }
 
-/// Waits until `done` holds for the sum of every user's status, polling every 50 ms.
-async fn until(channel: &Channel, sessions: &[String], done: impl Fn(i32, i32) -> bool) {
-    loop {
-        let (mut ready, mut error) = (0, 0);
-        for session in sessions {
-            let status = BotServiceClient::new(channel.clone())
-                .get_bot_status(authed(GetBotStatusRequest {}, session))
-                .await
-                .unwrap()
-                .into_inner()
-                .bot_status
-                .unwrap();
-            ready += status.ready_count;
-            error += status.error_count;
-        }
-        if done(ready, error) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).init();
     let args: Vec<usize> = std::env::args().skip(1).map(|arg| arg.parse().expect("numbers")).collect();
     let (resources, edges, users) =
         (args.first().copied().unwrap_or(2000), args.get(1).copied().unwrap_or(4), args.get(2).copied().unwrap_or(10));
-    let dir = tempfile::TempDir::new().unwrap();
-    let mut config = Config::with_defaults(dir.path().to_path_buf());
-    // Titles by the model would add calls the fake model counts; the tests of titles turn them on.
-    config.model_titles = false;
-    config.database_url = std::env::var("DATABASE_URL").ok();
-    config.edge_token = Some(EDGE_TOKEN.into());
-    let app = Application::build(config).await.unwrap();
-    let address = app.local_addr();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let channel = Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap();
+    let core = LoadCore::start(EDGE_TOKEN, |config| config.database_url = std::env::var("DATABASE_URL").ok()).await;
 
     // Each edge on a runtime of its own, so that killing it closes its sockets as a crash does.
     let mut kills = Vec::new();
     for i in 0..edges {
         let config = EdgeConfig {
-            core_url: format!("http://{address}"),
+            core_url: core.url.clone(),
             edge_token: EDGE_TOKEN.into(),
             instance_id: Some(format!("idle-{i}")),
         };
@@ -99,11 +63,9 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let mut sessions = Vec::new();
     let created = Instant::now();
-    for user in 0..users {
-        let owner = Owner::sign_up(channel.clone(), &format!("user{user}@example.com")).await;
-        let session = owner.session;
+    let owners = core.owners(users).await;
+    for (user, owner) in owners.iter().enumerate() {
         for r in 0..resources / users {
             let resource = Resource {
                 provider: "idle".into(),
@@ -112,26 +74,24 @@ async fn main() {
                 desired_state: ResourceDesiredState::Active.into(),
                 ..Default::default()
             };
-            let request = authed(CreateResourceRequest { resource: Some(resource) }, &session);
-            ResourceServiceClient::new(channel.clone()).create_resource(request).await.unwrap();
+            owner.connect(resource).await;
         }
-        sessions.push(session);
     }
-    let total = i32::try_from(resources / users * users).unwrap();
+    let total = resources / users * users;
     println!("created {total} resources for {users} users in {:?}", created.elapsed());
 
     let started = Instant::now();
-    for session in &sessions {
-        BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, session)).await.unwrap();
+    for owner in &owners {
+        owner.start_bot().await;
     }
     let switched = started.elapsed();
-    until(&channel, &sessions, |ready, _| ready == total).await;
+    load::counts_become(&owners, &format!("all {total} ready"), |counts| counts.ready == total).await;
     println!("bots on: all {total} ready in {:?} (the StartBot calls took {switched:?})", started.elapsed());
 
     let killed = Instant::now();
     for kill in &kills {
         kill.send(()).unwrap();
     }
-    until(&channel, &sessions, |_, error| error == total).await;
+    load::counts_become(&owners, &format!("all {total} in error"), |counts| counts.error == total).await;
     println!("{edges} edges killed: all {total} in error in {:?}", killed.elapsed());
 }

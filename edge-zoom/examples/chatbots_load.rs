@@ -11,7 +11,7 @@
 //! `assistchat-edge-zoom` (src/main.rs) does and nothing else.
 
 use std::{
-    process::{Child, Command},
+    process::Command,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -19,21 +19,20 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use assistchat_core::{Application, Config};
 use assistchat_fakes::{
     FakeOpenAi,
     zoom::{Endpoint, FakeZoom},
 };
-use assistchat_proto::v1::{
-    CreateResourceRequest, GetBotStatusRequest, Resource, ResourceDesiredState, StartBotRequest,
-    bot_service_client::BotServiceClient, resource_service_client::ResourceServiceClient,
+use assistchat_proto::v1::{Resource, ResourceDesiredState};
+use assistchat_test_support::{
+    eventually_within,
+    load::{self, LoadCore, Usage},
+    poll,
 };
-use assistchat_test_support::{Owner, authed};
 use clap::Parser;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use tonic::transport::Channel;
 
 /// Set in the environment of the copy of this example that is the edge.
 const RUN_AS_EDGE: &str = "CHATBOTS_LOAD_RUN_AS_EDGE";
@@ -73,20 +72,6 @@ impl Chatbot {
     fn client_secret(n: usize) -> String {
         format!("LoadSecret{n:05}abcdef")
     }
-}
-
-/// Resident memory (kB) and CPU time used so far (clock ticks) of a process, from /proc.
-fn usage(child: &Child) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let rss = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
-    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
-    let ticks = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    (rss, ticks)
 }
 
 /// `v0=` and the hex HMAC-SHA256 of `v0:{timestamp}:{body}` under the secret token, as Zoom
@@ -192,25 +177,14 @@ async fn load() {
     let (count, messages) = (args.first().copied().unwrap_or(200).max(1), args.get(1).copied().unwrap_or(2000));
     let model = FakeOpenAi::start().await;
     let zoom = FakeZoom::start().await;
-    let dir = tempfile::TempDir::new().unwrap();
-    let mut config = Config::with_defaults(dir.path().to_path_buf());
-    // Titles by the model would add calls the fake model counts; the tests of titles turn them on.
-    config.model_titles = false;
-    config.edge_token = Some(EDGE_TOKEN.into());
-    config.openai_api_key = Some("sk-load".into());
-    config.openai_base_url = model.base_url();
-    config.daily_token_quota = 0;
-    let app = Application::build(config).await.unwrap();
-    let core_url = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let channel = Channel::from_shared(core_url.clone()).unwrap().connect().await.unwrap();
+    let core = LoadCore::start(EDGE_TOKEN, |config| load::answer_with(config, model.base_url())).await;
 
     // A free loopback port for the edge's webhook server.
     let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let webhooks = format!("http://{listen}");
     let mut edge = Command::new(std::env::current_exe().unwrap())
         .env(RUN_AS_EDGE, "1")
-        .env("ASSISTCHAT_CORE_URL", &core_url)
+        .env("ASSISTCHAT_CORE_URL", &core.url)
         .env("ASSISTCHAT_EDGE_TOKEN", EDGE_TOKEN)
         .env("ASSISTCHAT_ZOOM_OAUTH_URL", zoom.base_url())
         .env("ASSISTCHAT_ZOOM_API_URL", zoom.base_url())
@@ -220,15 +194,12 @@ async fn load() {
         .spawn()
         .unwrap();
     let http = reqwest::Client::new();
-    while http.post(format!("{webhooks}/zoom/none")).send().await.is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_within(PATIENCE, "the edge's webhook server listening", || {
+        http.post(format!("{webhooks}/zoom/none")).send()
+    })
+    .await;
 
-    let mut sessions = Vec::new();
-    for user in 0..USERS {
-        let owner = Owner::sign_up(channel.clone(), &format!("user{user}@example.com")).await;
-        sessions.push(owner.session);
-    }
+    let owners = core.owners(USERS).await;
     let mut chatbots = Vec::new();
     for n in 0..count {
         let bot_jid = format!("v1load{n:05}@xmpp.zoom.us");
@@ -248,43 +219,18 @@ async fn load() {
             ..Default::default()
         };
         // Core knows the provider once the edge has attached: the first one may take retries.
-        let mut tries = 0;
-        let created = loop {
-            let request = authed(CreateResourceRequest { resource: Some(resource.clone()) }, &sessions[n % USERS]);
-            match ResourceServiceClient::new(channel.clone()).create_resource(request).await {
-                Ok(created) => break created.into_inner().resource.unwrap(),
-                Err(status) => {
-                    tries += 1;
-                    if tries == 100 {
-                        panic!("chatbot {n} was not created: {status:?}");
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        };
+        let created = owners[n % USERS].connect(resource).await;
         chatbots.push(Chatbot { resource_id: created.id, bot_jid, secret_token });
     }
-    let (rss_empty, _) = usage(&edge);
+    let empty = Usage::of(&edge);
 
     let started = Instant::now();
-    for session in &sessions {
-        BotServiceClient::new(channel.clone()).start_bot(authed(StartBotRequest {}, session)).await.unwrap();
+    for owner in &owners {
+        owner.start_bot().await;
     }
-    let ready = loop {
-        let mut ready = 0;
-        for session in &sessions {
-            let status = BotServiceClient::new(channel.clone())
-                .get_bot_status(authed(GetBotStatusRequest {}, session))
-                .await
-                .unwrap()
-                .into_inner();
-            ready += usize::try_from(status.bot_status.unwrap().ready_count).unwrap();
-        }
-        if ready >= count || started.elapsed() > PATIENCE {
-            break ready;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    // A run that times out still reports what it measured.
+    let (Ok(seen) | Err(seen)) = load::until_counts(&owners, PATIENCE, |counts| counts.ready >= count).await;
+    let ready = seen.ready;
     println!(
         "{ready} of {count} chatbots ready in {:.2?} (connected, bots started; {} chatbot tokens got from Zoom)",
         started.elapsed(),
@@ -293,35 +239,32 @@ async fn load() {
 
     // Idle: every chatbot's webhook open, nothing posted.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (rss_idle, ticks_before) = usage(&edge);
-    let idle = Duration::from_secs(5);
-    tokio::time::sleep(idle).await;
-    let (_, ticks_after) = usage(&edge);
-    let ticks_per_second = 100.0;
-    let cpu = (ticks_after - ticks_before) as f64 / ticks_per_second / idle.as_secs_f64() * 100.0;
+    let idle = Usage::of(&edge);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let cpu = Usage::of(&edge).cpu_percent_since(&idle);
     println!(
         "edge idle with {count} chatbots: {} MB resident ({} MB before any chatbot ran, {:.1} kB per chatbot), \
          CPU {cpu:.1} % of one core",
-        rss_idle / 1024,
-        rss_empty / 1024,
-        (rss_idle.saturating_sub(rss_empty)) as f64 / count as f64
+        idle.resident_mb(),
+        empty.resident_mb(),
+        (idle.resident_kb.saturating_sub(empty.resident_kb)) as f64 / count as f64
     );
 
     // Signed posts spread over the chatbots, CONCURRENCY at a time.
     let chatbots = Arc::new(chatbots);
     let next = Arc::new(AtomicUsize::new(0));
-    let (_, ticks_before) = usage(&edge);
+    let before = Usage::of(&edge);
     let sent_at = Instant::now();
     let posters: Vec<_> = (0..CONCURRENCY)
         .map(|_| tokio::spawn(post_messages(http.clone(), webhooks.clone(), chatbots.clone(), next.clone(), messages)))
         .collect();
-    let mut answered = replies(&zoom);
-    while answered < messages && sent_at.elapsed() < PATIENCE {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        answered = replies(&zoom);
-    }
+    let (Ok(answered) | Err(answered)) = poll(PATIENCE, Duration::from_millis(10), || {
+        let answered = replies(&zoom);
+        std::future::ready(if answered >= messages { Ok(answered) } else { Err(answered) })
+    })
+    .await;
     let elapsed = sent_at.elapsed();
-    let (rss_busy, ticks_after) = usage(&edge);
+    let busy = Usage::of(&edge);
     let mut posted = Posted::default();
     for poster in posters {
         let one = poster.await.unwrap();
@@ -330,7 +273,7 @@ async fn load() {
         posted.other.extend(one.other);
     }
     posted.latencies.sort();
-    let cpu = (ticks_after - ticks_before) as f64 / ticks_per_second / elapsed.as_secs_f64() * 100.0;
+    let cpu = busy.cpu_percent_since(&before);
     println!(
         "{answered} of {messages} replies at the Zoom chat API in {elapsed:.2?}: {:.0} replies/s end to end; \
          acknowledged in p50 {:.2?}, p99 {:.2?}, max {:.2?} ({} posts, {} answered 503 and posted again, {} otherwise \
@@ -347,7 +290,7 @@ async fn load() {
         } else {
             format!(": {:?}", &posted.other[..posted.other.len().min(5)])
         },
-        rss_busy / 1024,
+        busy.resident_mb(),
         model.chat_calls()
     );
     let _ = edge.kill();

@@ -1,9 +1,11 @@
 //! What the tests, examples and benches of every crate repeat against a running core: a
 //! request with a bearer token, waiting for something to become true with the reason in the
 //! failure, an account that signs up, switches its bot on, connects resources and waits for
-//! their states, and the test provider's description and the core set-up its edges need
-//! ([`test_provider`]), which the test edges on the raw proto and on the edge client both use.
+//! their states, the test provider's description and the core set-up its edges need
+//! ([`test_provider`]), which the test edges on the raw proto and on the edge client both use,
+//! and what the load runs share ([`load`]).
 
+pub mod load;
 pub mod test_provider;
 
 use std::{fmt::Debug, future::Future, time::Duration};
