@@ -14,6 +14,7 @@ use assistchat_proto::v1::{
     qr_service_client::QrServiceClient, resource_service_client::ResourceServiceClient,
 };
 use tonic::{metadata::MetadataValue, transport::Channel};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 /// The largest QR image taken from core: a 4096-pixel code with a photo for a logo comes to about
 /// 7 MiB, over tonic's default limit of 4 MiB.
@@ -26,6 +27,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// within about a minute and then answers with what to do, in words; waiting a little longer
 /// lets that answer, rather than our own timeout, reach the person.
 pub const CHAT_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How long `/readyz` waits for core's health check: whoever probes wants an answer quickly,
+/// and a core that takes longer is not one to send people to.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Clients of core's services, sharing one channel.
 #[derive(Clone, Debug)]
@@ -45,6 +50,22 @@ impl Core {
             channel: endpoint.clone().timeout(CALL_TIMEOUT).connect_lazy(),
             chat_channel: endpoint.timeout(CHAT_TIMEOUT).connect_lazy(),
         })
+    }
+
+    /// Whether core answers its health check (`grpc.health.v1`, the whole server) as serving
+    /// within [`READY_TIMEOUT`]; why not, in words, when it does not.
+    pub async fn ready(&self) -> Result<(), String> {
+        let mut request = tonic::Request::new(HealthCheckRequest { service: String::new() });
+        request.set_timeout(READY_TIMEOUT);
+        let mut health = HealthClient::new(self.channel.clone());
+        match tokio::time::timeout(READY_TIMEOUT, health.check(request)).await {
+            Ok(Ok(answer)) => match answer.into_inner().status() {
+                ServingStatus::Serving => Ok(()),
+                other => Err(format!("core is {}", other.as_str_name())),
+            },
+            Ok(Err(status)) => Err(format!("core does not answer: {:?}: {}", status.code(), status.message())),
+            Err(_) => Err(format!("core does not answer within {} ms", READY_TIMEOUT.as_millis())),
+        }
     }
 
     /// The account service.

@@ -15,6 +15,7 @@ mod limits;
 mod pages;
 mod proxies;
 mod qr;
+mod readiness;
 mod resource_pages;
 mod resources;
 mod sign_in_with_google;
