@@ -37,7 +37,7 @@ use crate::{
     edge::{EdgeApi, EdgeReach},
     error::Error,
     health,
-    profile::{Profiles, service::ProfileApi},
+    profile::{Profiles, own_data::OwnData, service::ProfileApi},
     providers::Registry,
     qr::service::QrApi,
     resources::{Resources, service::ResourceApi},
@@ -205,7 +205,14 @@ impl Application {
         let trusted = TrustedProxies::new(self.config.trusted_proxies.iter().copied());
         let auth_api = AuthApi::new(self.accounts.clone(), self.identities.clone(), trusted.clone());
         let qr_api = QrApi::new(self.config.qr_per_minute, trusted);
-        let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone());
+        let own_data = OwnData::new(
+            self.store.clone(),
+            self.accounts.clone(),
+            self.profiles.clone(),
+            self.conversations.clone(),
+            self.manager.clone(),
+        );
+        let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone(), Arc::new(own_data));
         let resource_api = ResourceApi::new(
             self.accounts.clone(),
             self.resources.clone(),
