@@ -20,6 +20,10 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus,
 /// 7 MiB, over tonic's default limit of 4 MiB.
 const MAX_QR_IMAGE_BYTES: usize = 32 * 1024 * 1024;
 
+/// The largest archive of a person's data taken from core: every conversation with all its
+/// messages, which for years of use passes tonic's default limit of 4 MiB.
+const MAX_ARCHIVE_BYTES: usize = 256 * 1024 * 1024;
+
 /// How long an ordinary call to core may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -76,6 +80,11 @@ impl Core {
     /// The profile service.
     pub fn profile(&self) -> ProfileServiceClient<Channel> {
         ProfileServiceClient::new(self.channel.clone())
+    }
+
+    /// The profile service for a person's archive of all their data, which may be large.
+    pub fn own_data(&self) -> ProfileServiceClient<Channel> {
+        ProfileServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_ARCHIVE_BYTES)
     }
 
     /// The public QR code service.

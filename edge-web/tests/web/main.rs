@@ -12,6 +12,7 @@ mod conversations_api;
 mod journey;
 mod layers;
 mod limits;
+mod own_data;
 mod pages;
 mod proxies;
 mod qr;
