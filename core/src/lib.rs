@@ -8,18 +8,22 @@
 //! - [`auth`], [`profile`] and [`qr`] are the services so far, each a domain with a thin tonic
 //!   layer;
 //! - [`store`] is the storage, [`crypto`] the password hashes, tokens and sealed secrets;
-//! - [`error`] is the one domain error and its mapping to gRPC status codes.
+//! - [`error`] is the one domain error and its mapping to gRPC status codes;
+//! - [`health`] is what `grpc.health.v1` reports, and the probe of the `healthcheck` command;
+//! - [`cli`] is the `assistchat-core` command line.
 
 pub mod ai;
 pub mod auth;
 pub mod bot;
 pub mod call_limits;
+pub mod cli;
 pub mod config;
 pub mod conversations;
 pub mod crypto;
 pub mod edge;
 pub mod error;
 pub mod fields;
+pub mod health;
 pub mod outbound;
 pub mod pagination;
 pub mod per_user;

@@ -1,56 +1,17 @@
-//! The `assistchat-core` binary: parses the configuration and runs the core.
+//! The `assistchat-core` binary: parses the command line ([`assistchat_core::cli`]) and runs the
+//! core, or one of its commands.
 
 use anyhow::Context;
-use assistchat_core::{Application, Config, auth::Accounts, crypto::Keyring, rotation, store::Store, telemetry};
-use clap::{Parser, Subcommand};
-
-/// AssistChat core: every gRPC service, all state and all rules.
-#[derive(Parser)]
-#[command(name = "assistchat-core", version, about)]
-struct Cli {
-    /// The settings.
-    #[command(flatten)]
-    config: Config,
-    /// What to do; serving is the default.
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-/// What the binary does.
-#[derive(Subcommand)]
-enum Command {
-    /// Serve gRPC, gRPC-web, health and reflection (the default).
-    Serve,
-    /// Re-seal every stored secret under the current ASSISTCHAT_SECRET_KEY. Keep the old key in
-    /// ASSISTCHAT_PREVIOUS_SECRET_KEYS until this has run.
-    RotateSecrets,
-    /// Manage accounts (for a server whose ASSISTCHAT_REGISTRATION is `closed` or `domains`).
-    Users {
-        /// What to do with accounts.
-        #[command(subcommand)]
-        command: UsersCommand,
-    },
-}
-
-/// What `users` does.
-#[derive(Subcommand)]
-enum UsersCommand {
-    /// Make an account for EMAIL, whatever the registration policy, and print a one-time
-    /// sign-in link to give its owner, who opens it and sets a password in Profile.
-    Create {
-        /// The account's email.
-        email: String,
-        /// The name shown for the account; the email's part before @ when not given.
-        #[arg(long)]
-        name: Option<String>,
-    },
-    /// Print a new one-time sign-in link for the existing account EMAIL (when the first expired,
-    /// or its owner lost every way in).
-    SignInLink {
-        /// The account's email.
-        email: String,
-    },
-}
+use assistchat_core::{
+    Application,
+    auth::Accounts,
+    cli::{Cli, Command, UsersCommand},
+    crypto::Keyring,
+    health, rotation,
+    store::Store,
+    telemetry,
+};
+use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -61,6 +22,12 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(cli.config).await.context("core could not start")?;
             println!("AssistChat core listening on {} (gRPC and gRPC-web)", app.local_addr());
             app.run_until_stopped(shutdown_signal()).await.context("core stopped with an error")?;
+        }
+        Command::Healthcheck { timeout } => {
+            if let Err(why) = health::probe(&cli.config.listen, timeout.unwrap_or(health::PROBE_TIMEOUT)).await {
+                eprintln!("not serving: {why}");
+                std::process::exit(1);
+            }
         }
         Command::RotateSecrets => {
             let config = cli.config;

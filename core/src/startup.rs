@@ -14,6 +14,7 @@ use assistchat_proto::{
 use http::{HeaderName, HeaderValue, Request};
 use tokio::net::TcpListener;
 use tonic::transport::{Server, server::TcpIncoming};
+use tonic_health::ServingStatus;
 use tonic_reflection::server::{
     v1::{ServerReflection, ServerReflectionServer},
     v1alpha::{ServerReflection as AlphaReflection, ServerReflectionServer as AlphaReflectionServer},
@@ -35,7 +36,8 @@ use crate::{
     crypto::{Keyring, SecretError, keyring::KeySource},
     edge::{EdgeApi, EdgeReach},
     error::Error,
-    profile::{Profiles, service::ProfileApi},
+    health,
+    profile::{Profiles, own_data::OwnData, service::ProfileApi},
     providers::Registry,
     qr::service::QrApi,
     resources::{Resources, service::ResourceApi},
@@ -198,17 +200,19 @@ impl Application {
     /// closes the database.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
         let (health, health_service) = tonic_health::server::health_reporter();
-        health.set_serving::<AuthServiceServer<AuthApi>>().await;
-        health.set_serving::<ProfileServiceServer<ProfileApi>>().await;
-        health.set_serving::<QrServiceServer<QrApi>>().await;
-        health.set_serving::<ResourceServiceServer<ResourceApi>>().await;
-        health.set_serving::<BotServiceServer<BotApi>>().await;
-        health.set_serving::<ConversationServiceServer<ConversationApi>>().await;
-        health.set_serving::<EdgeServiceServer<EdgeApi>>().await;
+        // `build` opened and migrated the database: from the first call on, every service serves.
+        health::report(&health, ServingStatus::Serving).await;
         let trusted = TrustedProxies::new(self.config.trusted_proxies.iter().copied());
         let auth_api = AuthApi::new(self.accounts.clone(), self.identities.clone(), trusted.clone());
         let qr_api = QrApi::new(self.config.qr_per_minute, trusted);
-        let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone());
+        let own_data = OwnData::new(
+            self.store.clone(),
+            self.accounts.clone(),
+            self.profiles.clone(),
+            self.conversations.clone(),
+            self.manager.clone(),
+        );
+        let profile_api = ProfileApi::new(self.accounts.clone(), self.profiles.clone(), Arc::new(own_data));
         let resource_api = ResourceApi::new(
             self.accounts.clone(),
             self.resources.clone(),
@@ -271,7 +275,7 @@ impl Application {
                 shutdown.await;
                 tracing::info!("shutting down: finishing calls in flight");
                 // Health checks see the stop at once, so balancers send no new calls.
-                health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+                health::report(&health, ServingStatus::NotServing).await;
                 // Edges' streams end now, so they reattach to whichever core comes next.
                 manager.close().await;
                 stopping.notify_one();

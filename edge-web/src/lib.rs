@@ -13,7 +13,8 @@
 //! - [`http`]: who is asking, the CSRF guard, the headers every response gets, and errors
 //!   answered as pages or JSON;
 //! - [`pages`] (HTML with maud) and [`api`] (JSON), which never import each other;
-//! - this module, which puts the router together.
+//! - this module, which puts the router together, with `/healthz` and `/readyz`; [`cli`], the
+//!   binary's command line, serving or asking a running edge whether it is ready.
 
 /// Writes `Debug` for a struct holding a secret: the fields before `;` are shown, those after
 /// it (passwords, keys, session and CSRF tokens) only as `<redacted>`, so that no log line or
@@ -32,6 +33,7 @@ macro_rules! redacted_debug {
 }
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod core_client;
 pub mod error;
@@ -48,9 +50,9 @@ pub use crate::http::body::MAX_BODY_BYTES;
 use crate::http::{security, visitor};
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request},
-    http::HeaderName,
-    response::Response,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderName, StatusCode},
+    response::{IntoResponse, Response},
     routing::get,
 };
 pub use config::Config;
@@ -94,6 +96,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::routes())
         .route("/static/{*path}", get(static_files::serve))
         .route("/healthz", get(|| async { "ok" }))
+        .route(READY_PATH, get(ready))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(security::cross_site_check))
@@ -102,6 +105,23 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The path of readiness: 200 only while core answers, where `/healthz` says only that this
+/// process serves.
+pub const READY_PATH: &str = "/readyz";
+
+/// `GET /readyz`: 200 while core answers its health check as serving; 503 with why not, in plain
+/// text, so that a balancer or a container's health check sends nobody to an edge whose core
+/// is away.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.core.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(why) => {
+            tracing::warn!(reason = %why, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, why).into_response()
+        }
+    }
 }
 
 async fn not_found(visitor: visitor::Visitor) -> Response {

@@ -1,22 +1,24 @@
-//! The `assistchat-edge-web` binary: parses the configuration and serves the web edge.
+//! The `assistchat-edge-web` binary: parses the command line ([`assistchat_edge_web::cli`]) and
+//! serves the web edge, or asks the running one whether it is ready.
 
 use anyhow::Context;
-use assistchat_edge_web::{Application, Config};
+use assistchat_edge_web::{
+    Application,
+    cli::{Cli, Command, healthcheck},
+};
 use clap::Parser;
-
-/// AssistChat's web edge: HTML pages and JSON API over core's gRPC services.
-#[derive(Parser)]
-#[command(name = "assistchat-edge-web", version, about)]
-struct Cli {
-    /// The settings.
-    #[command(flatten)]
-    config: Config,
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_target(false).init();
     let cli = Cli::parse();
+    if let Some(Command::Healthcheck(args)) = &cli.command {
+        if let Err(why) = healthcheck(&cli.config, args).await {
+            eprintln!("not ready: {why}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
+    tracing_subscriber::fmt().with_target(false).init();
     let app = Application::build(cli.config).await.context("web edge could not start")?;
     println!("AssistChat web: open http://{}/", app.local_addr());
     app.run_until_stopped(shutdown_signal()).await.context("web edge stopped with an error")

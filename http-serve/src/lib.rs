@@ -25,7 +25,10 @@
 //! connection is asked to finish what it is doing, and [`serve`] returns once all have closed.
 //!
 //! Layout: [`Limits`] and its named defaults; [`serve`], the accept loop; the connection task
-//! below it, with the reader-writer wrapper that notices activity.
+//! below it, with the reader-writer wrapper that notices activity; [`probe`], how a health check
+//! on the same machine asks such a server whether it is ready.
+
+pub mod probe;
 
 use std::{
     future::Future,
@@ -55,6 +58,8 @@ use tokio::{
 };
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
+
+pub use probe::{local_address, probe};
 
 /// How long a client has to send a whole request head (request line and headers).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,12 +1,13 @@
 //! `assistchat`: the whole platform in one process, for a first start with no set-up: core on an
 //! SQLite file in the data directory, the web edge, the Telegram edge and the Zoom edge, talking
-//! gRPC over loopback exactly as they do as separate processes.
+//! gRPC over loopback exactly as they do as separate processes; `assistchat healthcheck` asks the
+//! running one whether it is ready.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::Context;
 use assistchat_core::telemetry;
-use clap::{CommandFactory, FromArgMatches, Parser, parser::ValueSource};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, parser::ValueSource};
 use tokio::sync::watch;
 
 /// AssistChat: core, the web edge, the Telegram edge and the Zoom edge in one process.
@@ -25,12 +26,34 @@ struct Cli {
     /// The Zoom edge's settings.
     #[command(flatten)]
     zoom: assistchat_edge_zoom::ZoomSettings,
+    /// What to do; running the platform is the default.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What the binary does.
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform (the default).
+    Run,
+    /// Ask the platform running on this machine whether it is ready: its web edge's /readyz on
+    /// ASSISTCHAT_WEB_LISTEN answers 200, which it does only while core answers too. For the
+    /// container's health check: exits 0 when it is, 1 with why not.
+    Healthcheck(assistchat_edge_web::cli::HealthcheckArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let matches = Cli::command().get_matches();
-    let Cli { mut core, mut web, telegram, zoom } = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    let Cli { mut core, mut web, telegram, zoom, command } =
+        Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    if let Some(Command::Healthcheck(args)) = &command {
+        if let Err(why) = assistchat_edge_web::cli::healthcheck(&web, args).await {
+            eprintln!("not ready: {why}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     telemetry::init(core.log_format);
     // Sign-in providers send browsers back to the web edge: here, where it listens, unless the
     // public address was set.
@@ -56,16 +79,20 @@ async fn main() -> anyhow::Result<()> {
     let telegram_token = edge_token("telegram");
     let zoom_token = edge_token("zoom");
     let core_app = assistchat_core::Application::build(core).await.context("core could not start")?;
-    web.core_url = format!("http://{}", core_app.local_addr());
+    // Core may listen on every interface (in a container); its neighbours here reach it on
+    // loopback, which it trusts.
+    let core_url = format!("http://{}", assistchat_http::local_address(&core_app.local_addr().to_string()));
+    web.core_url = core_url.clone();
     let web_app = assistchat_edge_web::Application::build(web).await.context("web edge could not start")?;
-    println!("AssistChat is running: open http://{}/ (core gRPC on {})", web_app.local_addr(), core_app.local_addr());
+    let web_url = format!("http://{}/", assistchat_http::local_address(&web_app.local_addr().to_string()));
+    println!("AssistChat is running: open {web_url} (core gRPC on {})", core_app.local_addr());
 
     let (stop, stopped) = watch::channel(false);
     let wait = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let edge = |instance: &str, edge_token: &str| assistchat_edge_client::EdgeConfig {
-        core_url: format!("http://{}", core_app.local_addr()),
+        core_url: core_url.clone(),
         edge_token: edge_token.to_owned(),
         instance_id: Some(instance.into()),
     };

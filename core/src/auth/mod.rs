@@ -99,8 +99,9 @@ pub const MAX_API_TOKENS_PER_USER: i64 = 50;
 const MAX_API_TOKEN_TTL: Duration = Duration::from_secs(10 * 366 * 24 * 60 * 60);
 /// The shortest an API token may be made to last.
 const MIN_API_TOKEN_TTL: Duration = Duration::from_secs(60);
-/// A first password is set only from a session signed in this recently: a session left open
-/// on a shared computer must not be enough to give the account a password.
+/// A first password is set, and an account without a password deleted, only from a session
+/// signed in this recently: a session left open on a shared computer must not be enough to give
+/// the account a password or to take it away.
 pub const FRESH_SESSION: Duration = Duration::from_secs(10 * 60);
 
 /// Who is calling, once their bearer token checked out.
@@ -124,9 +125,61 @@ impl Caller {
             Credential::Session(id) => Ok(id),
             Credential::ApiToken(_) => Err(Error::PermissionDenied(
                 "this needs a browser session: sign in on the web (personal API tokens cannot change passwords, \
-                 API tokens or sign-in methods)"
+                 API tokens or sign-in methods, nor delete the account)"
                     .into(),
             )),
+        }
+    }
+}
+
+/// A change only the account's owner in person may make ([`Accounts::confirm_owner`]), with
+/// the words that explain its refusals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnerChange {
+    /// Changing the password, or setting a first one.
+    Password,
+    /// Deleting the account with everything it owns.
+    Deletion,
+}
+
+impl OwnerChange {
+    /// The request field that carries the account's password.
+    fn password_field(self) -> &'static str {
+        match self {
+            Self::Password => "current_password",
+            Self::Deletion => "password",
+        }
+    }
+
+    /// That field as people call it.
+    fn password_name(self) -> &'static str {
+        match self {
+            Self::Password => "current password",
+            Self::Deletion => "password",
+        }
+    }
+
+    /// What an account without a password sends instead of one.
+    fn without_password(self) -> &'static str {
+        match self {
+            Self::Password => "this account has no password yet; leave the current password empty to set one",
+            Self::Deletion => "this account has no password; leave the password empty",
+        }
+    }
+
+    /// Why an account without a password may not make the change from its session, and what to do.
+    fn stale_session(self) -> String {
+        let minutes = FRESH_SESSION.as_secs() / 60;
+        match self {
+            Self::Password => {
+                format!(
+                    "a first password is set only within {minutes} minutes of signing in; sign in again, then set it"
+                )
+            }
+            Self::Deletion => format!(
+                "an account without a password is deleted only within {minutes} minutes of signing in; sign in again, \
+                 then delete it"
+            ),
         }
     }
 }
@@ -522,38 +575,44 @@ impl Accounts {
             .ok_or_else(|| Error::Unauthenticated("this account no longer exists; sign in again".into()))
     }
 
-    /// Replaces the caller's password, ends their other sessions and revokes every API token;
-    /// returns what was ended. Needs a session, and a first password a fresh one.
-    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<Revoked> {
-        let keep = caller.require_session()?;
-        let new = Password::parse("new_password", new)?;
+    /// Checks that the caller is the account's owner in person, before `change`: on a session
+    /// (an API token is refused), with `password` the account's password, wrong ones counted per
+    /// account ([`ACCOUNT_BURST`], then one per [`ACCOUNT_DRAIN`]). An account without a
+    /// password (made by an identity provider) leaves it empty and must have signed in within
+    /// [`FRESH_SESSION`] instead: a session left open on a shared computer is not enough.
+    /// Returns the caller's session id.
+    pub async fn confirm_owner<'a>(&self, caller: &'a Caller, change: OwnerChange, password: &str) -> Result<&'a str> {
+        let session = caller.require_session()?;
+        let field = change.password_field();
         let slot =
             self.password_change_failures.acquire(caller.user_id.clone(), Instant::now()).map_err(|retry_after| {
-                Error::ResourceExhausted { message: "too many wrong current passwords".into(), retry_after }
+                Error::ResourceExhausted { message: "too many wrong passwords".into(), retry_after }
             })?;
         let credentials = self.store.credentials_by_id(&caller.user_id).await?;
         let stored_hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
         if stored_hash.is_none() && credentials.is_some() {
-            // An account made by an identity provider sets its first password.
-            if !current.is_empty() {
-                return Err(Error::invalid(
-                    "current_password",
-                    "this account has no password yet; leave the current password empty to set one",
-                ));
+            if !password.is_empty() {
+                return Err(Error::invalid(field, change.without_password()));
             }
-        } else if !self.hasher.verify(current, stored_hash).await? {
+        } else if !self.hasher.verify(password, stored_hash).await? {
             slot.keep();
             return Err(Error::invalid(
-                "current_password",
-                "the current password is wrong; enter the one you sign in with",
+                field,
+                format!("the {} is wrong; enter the one you sign in with", change.password_name()),
             ));
         }
         if stored_hash.is_none() && now_millis().saturating_sub(caller.issue_time) >= millis(FRESH_SESSION) {
-            return Err(Error::FailedPrecondition(format!(
-                "a first password is set only within {} minutes of signing in; sign in again, then set it",
-                FRESH_SESSION.as_secs() / 60
-            )));
+            return Err(Error::FailedPrecondition(change.stale_session()));
         }
+        Ok(session)
+    }
+
+    /// Replaces the caller's password, ends their other sessions and revokes every API token;
+    /// returns what was ended. Needs a session, and a first password a fresh one.
+    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<Revoked> {
+        caller.require_session()?;
+        let new = Password::parse("new_password", new)?;
+        let keep = self.confirm_owner(caller, OwnerChange::Password, current).await?;
         let hash = self.hasher.hash(new.as_str()).await?;
         let ended = self.store.change_password(&caller.user_id, &hash, Some(keep)).await?;
         tracing::info!(

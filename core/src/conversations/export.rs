@@ -27,8 +27,10 @@ pub struct File {
     pub content: Vec<u8>,
 }
 
+/// A conversation with its messages as its JSON export writes it, also in a person's archive of
+/// all their data.
 #[derive(Serialize)]
-struct JsonExport<'a> {
+pub struct JsonExport<'a> {
     id: &'a str,
     title: &'a str,
     channel: String,
@@ -86,7 +88,8 @@ pub fn export(conversation: &ConversationRecord, messages: &[MessageRecord], for
     }
 }
 
-fn json<'a>(conversation: &'a ConversationRecord, messages: &'a [MessageRecord]) -> JsonExport<'a> {
+/// `conversation` with its `messages` (oldest first), as JSON writes them.
+pub fn json<'a>(conversation: &'a ConversationRecord, messages: &'a [MessageRecord]) -> JsonExport<'a> {
     JsonExport {
         id: &conversation.id,
         title: &conversation.title,
@@ -154,7 +157,8 @@ fn file_stem(title: &str) -> String {
     if words.is_empty() { "conversation".into() } else { words.join("-") }
 }
 
-fn rfc3339(millis: i64) -> String {
+/// Unix milliseconds as RFC 3339 in UTC, the way every export writes times.
+pub fn rfc3339(millis: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
         .ok()
         .and_then(|time| time.format(&Rfc3339).ok())

@@ -165,6 +165,26 @@ impl Conversations {
         Ok((conversation, messages))
     }
 
+    /// Every conversation of the user in every channel, most recently active first, each with
+    /// all its messages, oldest first.
+    pub async fn read_everything(&self, user_id: &str) -> Result<Vec<(ConversationRecord, Vec<MessageRecord>)>> {
+        let mut conversations: Vec<ConversationRecord> = Vec::new();
+        loop {
+            let after = conversations.last().map(|last| (last.update_time, last.id.as_str()));
+            let batch = self.store.list_conversations(user_id, &ChannelFilter::Any, after, READ_ALL_BATCH).await?;
+            let done = i64::try_from(batch.len()).unwrap_or(i64::MAX) < READ_ALL_BATCH;
+            conversations.extend(batch);
+            if done {
+                break;
+            }
+        }
+        let mut everything = Vec::with_capacity(conversations.len());
+        for conversation in conversations {
+            everything.push(self.read_all(user_id, &conversation.id).await?);
+        }
+        Ok(everything)
+    }
+
     /// `changes` with the title and instructions trimmed, each checked, and the model one the
     /// user may choose.
     async fn checked(&self, user_id: &str, changes: &Changes) -> Result<Changes> {

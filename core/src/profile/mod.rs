@@ -1,7 +1,9 @@
 //! Profiles: a user's personal data and AI settings, with their own OpenAI key sealed at rest.
 //!
-//! Layout: [`Profiles`] is the domain; [`service`] is the thin tonic layer.
+//! Layout: [`Profiles`] is the domain; [`own_data`] is everything an account owns, exported or
+//! deleted with it; [`service`] is the thin tonic layer.
 
+pub mod own_data;
 pub mod service;
 
 use std::sync::Arc;

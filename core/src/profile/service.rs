@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use assistchat_proto::v1::{
-    AiMode as ProtoAiMode, ClearOpenAiKeyRequest, ClearOpenAiKeyResponse, GetProfileRequest, GetProfileResponse,
-    OpenAiKeyCheck, OpenAiKeyState, Profile, SetOpenAiKeyRequest, SetOpenAiKeyResponse, TestOpenAiKeyRequest,
-    TestOpenAiKeyResponse, UpdateProfileRequest, UpdateProfileResponse, profile_service_server::ProfileService,
+    AiMode as ProtoAiMode, ClearOpenAiKeyRequest, ClearOpenAiKeyResponse, DeleteAccountRequest, DeleteAccountResponse,
+    ExportMyDataRequest, ExportMyDataResponse, GetProfileRequest, GetProfileResponse, OpenAiKeyCheck, OpenAiKeyState,
+    Profile, SetOpenAiKeyRequest, SetOpenAiKeyResponse, TestOpenAiKeyRequest, TestOpenAiKeyResponse,
+    UpdateProfileRequest, UpdateProfileResponse, profile_service_server::ProfileService,
 };
 use tonic::{Request, Response, Status};
 
-use super::{AiMode, KeyCheck, ProfileChanges, Profiles};
+use super::{AiMode, KeyCheck, ProfileChanges, Profiles, own_data::OwnData};
 use crate::{
     auth::Accounts,
     error::{Error, Result},
@@ -24,12 +25,14 @@ pub struct ProfileApi {
     accounts: Arc<Accounts>,
     /// The domain.
     profiles: Arc<Profiles>,
+    /// Everything an account owns, exported or deleted.
+    own_data: Arc<OwnData>,
 }
 
 impl ProfileApi {
-    /// The service over `profiles`, authenticating with `accounts`.
-    pub fn new(accounts: Arc<Accounts>, profiles: Arc<Profiles>) -> Self {
-        Self { accounts, profiles }
+    /// The service over `profiles` and `own_data`, authenticating with `accounts`.
+    pub fn new(accounts: Arc<Accounts>, profiles: Arc<Profiles>, own_data: Arc<OwnData>) -> Self {
+        Self { accounts, profiles, own_data }
     }
 }
 
@@ -162,5 +165,29 @@ impl ProfileService for ProfileApi {
         let caller = caller(&self.accounts, &request).await?;
         let record = self.profiles.clear_openai_key(&caller.user_id).await?;
         Ok(Response::new(ClearOpenAiKeyResponse { profile: Some(profile(record)) }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_my_data(
+        &self,
+        request: Request<ExportMyDataRequest>,
+    ) -> Result<Response<ExportMyDataResponse>, Status> {
+        let caller = caller(&self.accounts, &request).await?;
+        let archive = self.own_data.export(&caller.user_id).await?;
+        Ok(Response::new(ExportMyDataResponse {
+            file_name: archive.name,
+            content_type: archive.content_type.into(),
+            content: archive.content,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_account(
+        &self,
+        request: Request<DeleteAccountRequest>,
+    ) -> Result<Response<DeleteAccountResponse>, Status> {
+        let caller = caller(&self.accounts, &request).await?;
+        self.own_data.delete_account(&caller, &request.get_ref().password).await?;
+        Ok(Response::new(DeleteAccountResponse {}))
     }
 }

@@ -33,7 +33,7 @@ both_backends!(
 const PASSWORD: &str = "a long enough passphrase";
 
 /// The test core's database, for what no RPC can do (aging a session, say).
-async fn database(app: &TestApp) -> Store {
+pub async fn database(app: &TestApp) -> Store {
     Store::connect(app.config.database_url.as_deref().expect("tests set the database")).await.unwrap()
 }
 
@@ -146,28 +146,43 @@ async fn a_password_change_ends_other_sessions_and_revokes_every_api_token(backe
     app.auth().get_current_user(authed(GetCurrentUserRequest {}, &bobs)).await.expect("others' tokens stay");
 }
 
+/// An account as a sign-in provider makes it: without a password, so that what needs one needs
+/// a recent sign-in instead, whose time a test sets.
+pub struct Passwordless {
+    /// The test core's database.
+    pub store: Store,
+    /// The account.
+    user_id: String,
+}
+
+impl Passwordless {
+    /// Takes the password of account `user_id` away.
+    pub async fn make(app: &TestApp, user_id: &str) -> Self {
+        let store = database(app).await;
+        sqlx::query("UPDATE users SET password_hash = '' WHERE id = $1")
+            .bind(user_id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        Self { store, user_id: user_id.to_owned() }
+    }
+
+    /// Dates every session of the account `minutes` ago, as if it signed in then.
+    pub async fn signed_in_ago(&self, minutes: i64) {
+        sqlx::query("UPDATE sessions SET create_time = $1 WHERE user_id = $2")
+            .bind(now_millis() - minutes * 60_000)
+            .bind(&self.user_id)
+            .execute(self.store.pool())
+            .await
+            .unwrap();
+    }
+}
+
 async fn a_first_password_needs_a_session_signed_in_within_ten_minutes(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let (user, session) = app.register("carol").await;
-    let store = database(&app).await;
-    // As an account made by a sign-in provider: no password.
-    sqlx::query("UPDATE users SET password_hash = '' WHERE id = $1")
-        .bind(&user.id)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let sign_in_ago = |minutes: i64| {
-        let store = store.clone();
-        let user_id = user.id.clone();
-        async move {
-            sqlx::query("UPDATE sessions SET create_time = $1 WHERE user_id = $2")
-                .bind(now_millis() - minutes * 60_000)
-                .bind(user_id)
-                .execute(store.pool())
-                .await
-                .unwrap();
-        }
-    };
+    let carol = Passwordless::make(&app, &user.id).await;
+    let sign_in_ago = |minutes| carol.signed_in_ago(minutes);
     let set = || {
         authed(ChangePasswordRequest { current_password: String::new(), new_password: PASSWORD.into() }, &session.token)
     };
@@ -189,7 +204,7 @@ async fn a_first_password_needs_a_session_signed_in_within_ten_minutes(backend: 
     sign_in_ago(60).await;
     let change = ChangePasswordRequest { current_password: PASSWORD.into(), new_password: "another passphrase".into() };
     app.auth().change_password(authed(change, &session.token)).await.unwrap();
-    store.close().await;
+    carol.store.close().await;
 }
 
 async fn an_expired_api_token_is_refused_and_listed_with_its_expiry(backend: Backend) {

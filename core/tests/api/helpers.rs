@@ -256,11 +256,16 @@ impl TestApp {
         (registered.user.unwrap(), registered.session.unwrap())
     }
 
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(&mut self) -> Result<(), StartError> {
+    /// Asks the server to stop, without waiting for it (see [`TestApp::stop`]).
+    pub fn ask_to_stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) -> Result<(), StartError> {
+        self.ask_to_stop();
         match self.server.take() {
             Some(server) => server.await.expect("server task"),
             None => Ok(()),

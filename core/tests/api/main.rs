@@ -12,6 +12,7 @@ mod credentials;
 mod edge_credentials;
 mod identities;
 mod outbound;
+mod own_data;
 mod process;
 mod profile;
 mod qr;

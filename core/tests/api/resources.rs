@@ -36,7 +36,7 @@ both_backends!(
     another_users_resources_are_not_found,
 );
 
-const TOKEN_A: &str = "tok-aaaaaaaaaaaaaaaaaaaa-1111";
+pub const TOKEN_A: &str = "tok-aaaaaaaaaaaaaaaaaaaa-1111";
 pub const TOKEN_B: &str = "tok-bbbbbbbbbbbbbbbbbbbb-2222";
 
 async fn app(backend: Backend) -> Option<TestApp> {

@@ -18,6 +18,7 @@ use crate::{
 
 both_backends!(
     health_reports_every_service_serving,
+    health_turns_not_serving_as_soon_as_a_stop_is_asked,
     reflection_describes_every_contract,
     grpc_web_calls_work_over_http1_with_cors,
     request_ids_are_taken_from_the_caller_or_made,
@@ -29,12 +30,72 @@ async fn health_reports_every_service_serving(backend: Backend) {
         return;
     };
     let mut health = HealthClient::new(app.channel.clone());
-    for service in ["", "assistchat.v1.AuthService", "assistchat.v1.ProfileService"] {
+    for service in EVERY_SERVICE {
         let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
         assert_eq!(status.status(), ServingStatus::Serving, "{service:?}");
     }
     let unknown = health.check(HealthCheckRequest { service: "nope.Service".into() }).await.unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
+}
+
+/// The whole server (""), then every service of the contracts.
+const EVERY_SERVICE: [&str; 8] = [
+    "",
+    "assistchat.v1.AuthService",
+    "assistchat.v1.ProfileService",
+    "assistchat.v1.ResourceService",
+    "assistchat.v1.BotService",
+    "assistchat.v1.ConversationService",
+    "assistchat.v1.QrService",
+    "assistchat.v1.EdgeService",
+];
+
+async fn health_turns_not_serving_as_soon_as_a_stop_is_asked(backend: Backend) {
+    let Some(mut app) = spawn_app(backend).await else {
+        return;
+    };
+    let mut watches = Vec::new();
+    for service in EVERY_SERVICE {
+        let request = HealthCheckRequest { service: service.into() };
+        let mut watch = HealthClient::new(app.channel.clone()).watch(request).await.unwrap().into_inner();
+        let first = watch.message().await.unwrap().expect("the current status first");
+        assert_eq!(first.status(), ServingStatus::Serving, "{service:?}");
+        watches.push((service, watch));
+    }
+    app.ask_to_stop();
+    for (service, watch) in &mut watches {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), watch.message()).await;
+        let next = next.expect("the change is told at once").unwrap().expect("a status");
+        assert_eq!(next.status(), ServingStatus::NotServing, "{service:?}");
+    }
+    // The watches are streams in flight: once their callers let go, the stop completes.
+    drop(watches);
+    app.stop().await.expect("a clean stop");
+}
+
+#[tokio::test]
+async fn the_healthcheck_command_exits_0_while_core_serves_and_1_otherwise() {
+    let Some(mut app) = spawn_app(Backend::Sqlite).await else { return };
+    let run = |listen: String| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_assistchat-core"))
+                .env_clear()
+                .env("ASSISTCHAT_CORE_LISTEN", listen)
+                .args(["healthcheck", "--timeout", "3s"])
+                .output()
+                .expect("the binary runs")
+        })
+    };
+    let serving = run(app.addr.to_string()).await.unwrap();
+    assert!(serving.status.success(), "{}", String::from_utf8_lossy(&serving.stderr));
+    // A core listening on every interface is asked on loopback.
+    let everywhere = run(format!("0.0.0.0:{}", app.addr.port())).await.unwrap();
+    assert!(everywhere.status.success(), "{}", String::from_utf8_lossy(&everywhere.stderr));
+    app.stop().await.expect("a clean stop");
+    let stopped = run(app.addr.to_string()).await.unwrap();
+    assert_eq!(stopped.status.code(), Some(1));
+    let why = String::from_utf8_lossy(&stopped.stderr);
+    assert!(why.contains("not serving: cannot connect to core"), "{why}");
 }
 
 async fn reflection_describes_every_contract(backend: Backend) {

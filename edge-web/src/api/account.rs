@@ -1,10 +1,11 @@
 //! Accounts and the profile: registering, signing in and out, the profile and its AI settings,
-//! the own OpenAI key, personal API tokens and the password.
+//! the own OpenAI key, personal API tokens and the password; a person's archive of all their
+//! data, and deleting their account.
 
 use assistchat_proto::v1::{
-    AiMode, ChangePasswordRequest, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest,
-    GetProfileRequest, ListApiTokensRequest, LoginRequest, LogoutRequest, Profile, RegisterRequest, Session,
-    SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest, User,
+    AiMode, ChangePasswordRequest, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteAccountRequest,
+    DeleteApiTokenRequest, ExportMyDataRequest, GetProfileRequest, ListApiTokensRequest, LoginRequest, LogoutRequest,
+    Profile, RegisterRequest, Session, SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest, User,
 };
 use axum::{
     Json, Router,
@@ -29,6 +30,7 @@ use crate::{
     state::AppState,
     view::{
         account::{key_check_name, token_ttl},
+        download::download,
         json,
     },
 };
@@ -46,6 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/profile/tokens", get(list_tokens).post(create_token))
         .route("/api/profile/tokens/{id}", delete(delete_token))
         .route("/api/profile/password", post(change_password))
+        .route("/api/profile/export", get(export_my_data))
+        .route("/api/profile/delete", post(delete_account))
 }
 
 /// The session cookie for `session`, and the user with the CSRF token scripts send back.
@@ -316,4 +320,37 @@ async fn delete_token(
     check_csrf(&visitor, &headers)?;
     state.core.auth().delete_api_token(visitor.meta.request(DeleteApiTokenRequest { id })).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/profile/export`: everything the platform keeps about the caller, secrets left
+/// out, as a JSON file to download.
+async fn export_my_data(State(state): State<AppState>, visitor: Visitor) -> Result<Response, ApiError> {
+    let archive = state.core.own_data().export_my_data(visitor.meta.request(ExportMyDataRequest {})).await?;
+    let archive = archive.into_inner();
+    Ok(download(&archive.file_name, &archive.content_type, archive.content))
+}
+
+/// The body of `POST /api/profile/delete`.
+#[derive(Deserialize)]
+struct DeleteAccountBody {
+    /// The account's password; empty (or absent) for an account that has none.
+    #[serde(default)]
+    password: String,
+}
+
+redacted_debug!(DeleteAccountBody { ; password });
+
+/// `POST /api/profile/delete`: deletes the caller's account with everything it owns, for good;
+/// 204, and the session cookie goes with it. Needs the browser's session and the password.
+async fn delete_account(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Body(body): Body<DeleteAccountBody>,
+) -> Result<Response, ApiError> {
+    check_csrf(&visitor, &headers)?;
+    let request = DeleteAccountRequest { password: body.password };
+    state.core.profile().delete_account(visitor.meta.request(request)).await?;
+    Ok((StatusCode::NO_CONTENT, jar.add(visitor.removed_session_cookie())).into_response())
 }

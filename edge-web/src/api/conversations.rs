@@ -12,11 +12,10 @@ use assistchat_proto::v1::{
 use axum::{
     Json, Router,
     extract::{Path, Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use prost_types::FieldMask;
 use serde::Deserialize;
 
@@ -26,23 +25,8 @@ use crate::{
     error::AppError,
     http::{body::Body, csrf::check_csrf, error::ApiError, visitor::Visitor},
     state::AppState,
-    view::json,
+    view::{download::download, json},
 };
-
-/// What a file name may hold unencoded in `filename*`: RFC 8187's `attr-char`.
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
 
 /// The routes of conversations and models.
 pub fn routes() -> Router<AppState> {
@@ -278,15 +262,7 @@ async fn export(
     };
     let request = ExportConversationRequest { conversation_id, format: format.into() };
     let file = state.core.conversations().export_conversation(visitor.meta.request(request)).await?.into_inner();
-    let content_type = HeaderValue::from_str(&file.content_type)
-        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    let headers = [
-        (header::CONTENT_TYPE, content_type),
-        (header::CONTENT_DISPOSITION, attachment(&file.file_name)),
-        // A conversation is one person's: no cache keeps it, whatever the default becomes.
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-    ];
-    Ok((headers, file.content).into_response())
+    Ok(download(&file.file_name, &file.content_type, file.content))
 }
 
 /// `GET /api/models`: the models a conversation may ask, the default marked.
@@ -311,24 +287,6 @@ fn conversation_error(status: tonic::Status) -> AppError {
 /// A query field that is wrong, and what to send instead.
 fn invalid(field: &str, message: &str) -> AppError {
     AppError::Invalid { field: field.to_owned(), message: message.to_owned() }
-}
-
-/// `Content-Disposition` of a download named `name` (RFC 6266): an ASCII name for clients that
-/// know no other, and the name itself percent-encoded (RFC 8187), so that a title in Russian
-/// keeps its words.
-fn attachment(name: &str) -> HeaderValue {
-    let (stem, extension) = name.rsplit_once('.').unwrap_or((name, ""));
-    let ascii: String = stem.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
-    let ascii = match ascii.trim_matches(['-', '_']) {
-        "" => "conversation",
-        kept => kept,
-    };
-    let extension: String = extension.chars().filter(char::is_ascii_alphanumeric).collect();
-    let fallback = if extension.is_empty() { ascii.to_owned() } else { format!("{ascii}.{extension}") };
-    let encoded = utf8_percent_encode(name, ATTR_CHAR);
-    let value = format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}");
-    // Made of ASCII only, so always a valid header value.
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
 #[cfg(test)]
@@ -356,20 +314,6 @@ mod tests {
             let err = list_query(channel, resource_id).filter().unwrap_err();
             assert_eq!(err.field().as_deref(), Some(field), "{channel:?} {resource_id:?}");
         }
-    }
-
-    #[test]
-    fn a_download_keeps_its_name_in_any_language() {
-        let value = attachment("trip-to-rome.md");
-        assert_eq!(value, r#"attachment; filename="trip-to-rome.md"; filename*=UTF-8''trip-to-rome.md"#);
-        let value = attachment("поездка-в-рим.md");
-        assert_eq!(
-            value,
-            "attachment; filename=\"conversation.md\"; \
-             filename*=UTF-8''%D0%BF%D0%BE%D0%B5%D0%B7%D0%B4%D0%BA%D0%B0-%D0%B2-%D1%80%D0%B8%D0%BC.md"
-        );
-        let value = attachment("rome-рим.json");
-        assert!(value.to_str().unwrap().starts_with(r#"attachment; filename="rome.json"; filename*=UTF-8''rome-"#));
     }
 
     #[test]

@@ -14,10 +14,15 @@ use assistchat_proto::v1::{
     qr_service_client::QrServiceClient, resource_service_client::ResourceServiceClient,
 };
 use tonic::{metadata::MetadataValue, transport::Channel};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 /// The largest QR image taken from core: a 4096-pixel code with a photo for a logo comes to about
 /// 7 MiB, over tonic's default limit of 4 MiB.
 const MAX_QR_IMAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The largest archive of a person's data taken from core: every conversation with all its
+/// messages, which for years of use passes tonic's default limit of 4 MiB.
+const MAX_ARCHIVE_BYTES: usize = 256 * 1024 * 1024;
 
 /// How long an ordinary call to core may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,6 +31,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// within about a minute and then answers with what to do, in words; waiting a little longer
 /// lets that answer, rather than our own timeout, reach the person.
 pub const CHAT_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How long `/readyz` waits for core's health check: whoever probes wants an answer quickly,
+/// and a core that takes longer is not one to send people to.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Clients of core's services, sharing one channel.
 #[derive(Clone, Debug)]
@@ -47,6 +56,22 @@ impl Core {
         })
     }
 
+    /// Whether core answers its health check (`grpc.health.v1`, the whole server) as serving
+    /// within [`READY_TIMEOUT`]; why not, in words, when it does not.
+    pub async fn ready(&self) -> Result<(), String> {
+        let mut request = tonic::Request::new(HealthCheckRequest { service: String::new() });
+        request.set_timeout(READY_TIMEOUT);
+        let mut health = HealthClient::new(self.channel.clone());
+        match tokio::time::timeout(READY_TIMEOUT, health.check(request)).await {
+            Ok(Ok(answer)) => match answer.into_inner().status() {
+                ServingStatus::Serving => Ok(()),
+                other => Err(format!("core is {}", other.as_str_name())),
+            },
+            Ok(Err(status)) => Err(format!("core does not answer: {:?}: {}", status.code(), status.message())),
+            Err(_) => Err(format!("core does not answer within {} ms", READY_TIMEOUT.as_millis())),
+        }
+    }
+
     /// The account service.
     pub fn auth(&self) -> AuthServiceClient<Channel> {
         AuthServiceClient::new(self.channel.clone())
@@ -55,6 +80,11 @@ impl Core {
     /// The profile service.
     pub fn profile(&self) -> ProfileServiceClient<Channel> {
         ProfileServiceClient::new(self.channel.clone())
+    }
+
+    /// The profile service for a person's archive of all their data, which may be large.
+    pub fn own_data(&self) -> ProfileServiceClient<Channel> {
+        ProfileServiceClient::new(self.channel.clone()).max_decoding_message_size(MAX_ARCHIVE_BYTES)
     }
 
     /// The public QR code service.

@@ -1,8 +1,9 @@
 //! `/`: what AssistChat is and a way in; for a signed-in user, the dashboard.
 
 use assistchat_proto::v1::{AiMode, BotStatus, OpenAiKeyState, Profile, Resource};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::frame;
 use crate::{
@@ -17,11 +18,26 @@ use crate::{
     },
 };
 
+/// Query of `GET /`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Farewell {
+    /// Set right after the visitor's account was deleted.
+    deleted: Option<String>,
+}
+
 /// `GET /`.
-pub async fn index(State(state): State<AppState>, visitor: Visitor) -> Result<Markup, PageError> {
+pub async fn index(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(farewell): Query<Farewell>,
+) -> Result<Markup, PageError> {
     let page = frame(&state, &visitor, "/").await?;
     let Some(profile) = &page.user else {
-        return Ok(page.render("index.title", landing(&page)));
+        let body = html! {
+            @if farewell.deleted.is_some() { div #account-deleted { (notice("ok", page.t("data.deleted"))) } }
+            (landing(&page))
+        };
+        return Ok(page.render("index.title", body));
     };
     // Core's default page: the dashboard shows the first of them.
     let resources = state.core.list_resources(&visitor.meta, "", 0).await;

@@ -58,6 +58,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/profile/tokens", post(profile::create_token))
         .route("/profile/tokens/{id}/delete", post(profile::delete_token))
         .route("/profile/password", post(sign_in_methods::set_password))
+        .route("/profile/delete", post(profile::delete_account))
         .route("/profile/identities/{id}/link", post(identity::begin_link))
         .route("/profile/identities/{id}/unlink", post(sign_in_methods::unlink))
         .route("/bot", post(bot::toggle))

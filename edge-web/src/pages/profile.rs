@@ -1,9 +1,10 @@
 //! `/profile`: personal data, AI settings with the own OpenAI key and its check, the AI usage,
-//! and personal API tokens.
+//! personal API tokens, and the person's own data: downloaded, or deleted with the account.
 
 use assistchat_proto::v1::{
-    AiMode, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteApiTokenRequest, ListApiTokensRequest, OpenAiKeyCheck,
-    OpenAiKeyState, Profile, SetOpenAiKeyRequest, TestOpenAiKeyRequest, UpdateProfileRequest,
+    AiMode, ClearOpenAiKeyRequest, CreateApiTokenRequest, DeleteAccountRequest, DeleteApiTokenRequest,
+    ListApiTokensRequest, OpenAiKeyCheck, OpenAiKeyState, Profile, SetOpenAiKeyRequest, TestOpenAiKeyRequest,
+    UpdateProfileRequest,
 };
 use axum::{
     Form,
@@ -11,6 +12,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
+use axum_extra::extract::cookie::CookieJar;
 use maud::{Markup, html};
 use prost_types::FieldMask;
 use serde::Deserialize;
@@ -97,6 +99,22 @@ pub struct TokenForm {
 }
 
 redacted_debug!(TokenForm { name ; csrf });
+
+/// The form that deletes the account.
+#[derive(Deserialize)]
+pub struct DeleteAccountForm {
+    /// The CSRF token.
+    #[serde(default)]
+    csrf: String,
+    /// Present when the person ticked that the account and its data go for good.
+    #[serde(default)]
+    confirm: Option<String>,
+    /// The account's password; absent for an account that has none.
+    #[serde(default)]
+    password: String,
+}
+
+redacted_debug!(DeleteAccountForm { confirm ; csrf, password });
 
 /// What to show above the profile after an action.
 enum Outcome {
@@ -211,6 +229,7 @@ async fn render(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Result
         (usage::card(&page, &usage))
         @if let Some(bot) = &bot { (bot::switch(&page, bot, "/profile")) }
         (tokens_section(&page, &tokens))
+        (own_data_section(&page, methods.as_ref()))
     };
     Ok((status, page.render("profile.title", body)).into_response())
 }
@@ -361,6 +380,33 @@ fn tokens_section(page: &Page, tokens: &[assistchat_proto::v1::ApiToken]) -> Mar
                     }
                 }
                 button type="submit" { (page.t("tokens.create")) }
+            }
+        }
+    }
+}
+
+/// "Your data": the archive of everything to download, and the form that deletes the account
+/// with all of it, which needs a tick and the password (an account without one, a recent
+/// sign-in).
+fn own_data_section(page: &Page, methods: Option<&Methods>) -> Markup {
+    // When the sign-in methods could not be listed, ask for a password: core says if none is due.
+    let has_password = methods.is_none_or(Methods::has_password);
+    html! {
+        section.card #own-data {
+            h2 { (page.t("data.title")) }
+            p { (page.t("data.export_text")) }
+            p { a.button.secondary #export-data href="/api/profile/export" download { (page.t("data.export")) } }
+            h3 { (page.t("data.delete_title")) }
+            p { (page.t("data.delete_text")) }
+            form #delete-account method="post" action="/profile/delete" {
+                (page.csrf_field())
+                label.inline { input type="checkbox" name="confirm" value="yes" required; " " (page.t("data.delete_confirm")) }
+                @if has_password {
+                    label { (page.t("data.delete_password")) input type="password" name="password" required autocomplete="current-password"; }
+                } @else {
+                    p.hint { (page.t("data.delete_no_password")) }
+                }
+                button.danger type="submit" { (page.t("data.delete_submit")) }
             }
         }
     }
@@ -519,6 +565,40 @@ pub async fn delete_token(
         state.core.auth().delete_api_token(visitor.meta.request(DeleteApiTokenRequest { id })).await.map(drop)
     })
     .await
+}
+
+/// `POST /profile/delete`: deletes the account with everything it owns, once ticked and with
+/// the password; then the home page, signed out, says it is done.
+pub async fn delete_account(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    Form(form): Form<DeleteAccountForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(Some(&form.csrf))?;
+    if form.confirm.is_none() {
+        let unticked = AppError::Invalid { field: "confirm".into(), message: "tick the box to confirm".into() };
+        return render(&state, &visitor, Outcome::Failed(unticked)).await;
+    }
+    let request = DeleteAccountRequest { password: form.password };
+    let status = match state.core.profile().delete_account(visitor.meta.request(request)).await {
+        Ok(_) => return Ok((jar.add(visitor.removed_session_cookie()), Redirect::to("/?deleted=1")).into_response()),
+        Err(status) => status,
+    };
+    // The password of this form is not a new one: its own words, not the registration's.
+    let err = AppError::with_field_renamed(status, |field| match field {
+        "password" => "delete_password".into(),
+        other => other.into(),
+    });
+    let outcome = match err.grpc_code() {
+        Some(tonic::Code::Unauthenticated) => return Err(err.into()),
+        // An account without a password, from a session signed in too long ago: sign in again.
+        Some(tonic::Code::FailedPrecondition) => {
+            Outcome::Problem(Problem::from_core(StatusCode::PRECONDITION_FAILED, "data.delete_sign_in_again", "", &err))
+        }
+        _ => Outcome::Failed(err),
+    };
+    render(&state, &visitor, outcome).await
 }
 
 #[cfg(test)]

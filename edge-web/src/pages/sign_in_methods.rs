@@ -53,6 +53,11 @@ impl Methods {
         Some(Self { has_password: listed.has_password, identities: listed.identities, providers })
     }
 
+    /// Whether the account has a password.
+    pub fn has_password(&self) -> bool {
+        self.has_password
+    }
+
     /// The name of the linked provider `provider_id`, if it is linked.
     pub fn linked_name(&self, provider_id: &str) -> Option<&str> {
         self.identities.iter().find(|i| i.provider_id == provider_id).map(|i| i.provider_display_name.as_str())

@@ -5,7 +5,7 @@
 use std::{fs, path::Path};
 
 /// Each top-level module and its layer, lowest first; pages and the API share one.
-const LAYERS: [(&str, u8); 12] = [
+const LAYERS: [(&str, u8); 13] = [
     ("config", 0),
     ("i18n", 0),
     ("static_files", 0),
@@ -17,7 +17,8 @@ const LAYERS: [(&str, u8); 12] = [
     ("pages", 6),
     ("api", 6),
     ("lib", 7),
-    ("main", 8),
+    ("cli", 8),
+    ("main", 9),
 ];
 
 fn layer(module: &str) -> Option<u8> {
