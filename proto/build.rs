@@ -47,6 +47,7 @@ const REDACTED: &[&str] = &[
     "LinkIdentityWithPasswordRequest",
     "RedeemSignInLinkRequest",
     "SetOpenAiKeyRequest",
+    "DeleteAccountRequest",
     "Resource",
     "StartResourceCommand",
 ];

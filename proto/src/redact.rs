@@ -45,6 +45,7 @@ redacted_debug! {
     LinkIdentityWithPasswordRequest {} hides { link_token, password }
     RedeemSignInLinkRequest {} hides { token }
     SetOpenAiKeyRequest {} hides { api_key }
+    DeleteAccountRequest {} hides { password }
     Resource {
         id, provider, name, meta_json, secret_masks, state_detail, state_reason, state_change_time, status_info,
         create_time, update_time,
@@ -157,6 +158,7 @@ mod tests {
             ),
             show(&v1::RedeemSignInLinkRequest { token: SECRET.into() }, "RedeemSignInLinkRequest"),
             show(&v1::SetOpenAiKeyRequest { api_key: SECRET.into() }, "SetOpenAiKeyRequest"),
+            show(&v1::DeleteAccountRequest { password: SECRET.into() }, "DeleteAccountRequest"),
             show(
                 &v1::Resource {
                     name: "Family bot".into(),
